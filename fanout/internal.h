@@ -1,0 +1,89 @@
+/* internal.h - the structures shared by the files of fanout/; not part of the contract. */
+#ifndef FANOUT_INTERNAL_H
+#define FANOUT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "fanout/fanout.h"
+
+/* A list of ready calls, linked through call.next; a call is in at most one list at a time. */
+struct call_list {
+	struct call *head, *tail;
+};
+
+struct call {
+	struct fanout_group *group;
+	char *name;
+	fanout_fn fn;
+	void *arg;
+	fanout_release_fn release;
+	size_t *dependants;	/* indices of the calls waiting for this one */
+	size_t ndependants, dependants_cap;
+	size_t ndeps;		/* how many calls this one waits for */
+	size_t waiting;		/* of those, how many have not yet succeeded (guarded by group mu) */
+	bool launched;		/* handed to the executor (guarded by group mu) */
+	_Atomic int64_t started_at;	/* clock_now_us() when fn started, 0 before */
+	struct call *next;	/* link in a list of ready calls (run queue, pool queue) */
+	struct fanout_result res;	/* guarded by group mu until the group is closed */
+};
+
+struct fanout_group {
+	pthread_mutex_t mu;
+	pthread_cond_t done;	/* signalled when the last call finishes */
+	size_t refs;		/* the caller's + one per launched call not yet ended */
+	enum fanout_executor executor;
+	int64_t deadline;	/* absolute µs, or FANOUT_NO_DEADLINE */
+	int64_t t0;		/* when fanout_group_run() started */
+	struct call *calls;
+	size_t ncalls, calls_cap;
+	size_t unfinished;	/* calls not yet in a final state */
+	bool ran;
+	atomic_bool closed;	/* results frozen: the caller stopped waiting */
+	struct call_list serial;	/* FANOUT_SERIAL's run queue, used by the caller's thread only */
+};
+
+static inline void
+call_list_push(struct call_list *list, struct call *c)
+{
+	c->next = NULL;
+	if (list->tail != NULL)
+		list->tail->next = c;
+	else
+		list->head = c;
+	list->tail = c;
+}
+
+static inline struct call *
+call_list_pop(struct call_list *list)
+{
+	struct call *c = list->head;
+
+	if (c != NULL && (list->head = c->next) == NULL)
+		list->tail = NULL;
+	return c;
+}
+
+/* run.c: runs `c` and then, in the same thread, any dependant it made ready; for workers. */
+void call_execute(struct call *c);
+
+/* run.c: ends a launched call that will never run (launch failed, or discarded after close). */
+void call_abandon(struct call *c, enum fanout_err err);
+
+/* group.c: frees the group once the last reference is gone; releases every arg. */
+void group_destroy(struct fanout_group *g);
+
+/* runtime.c: the process-wide bound, thread attributes and state. */
+bool runtime_ready(void);
+enum fanout_err runtime_admit(size_t n);
+void runtime_release(size_t n);
+const pthread_attr_t *runtime_thread_attr(void);
+
+/* exec_threads.c, exec_pool.c: hand ready calls to an executor. */
+void threads_launch(struct call_list *ready);
+void pool_launch(struct call_list *ready);
+enum fanout_err pool_start(size_t nthreads, size_t stack_bytes);
+void pool_stop(void);
+
+#endif

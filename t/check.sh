@@ -1,0 +1,62 @@
+#!/bin/sh
+# check.sh - install what is missing, build, and run the whole test suite.
+#
+#   t/check.sh            plain build with -Werror, then `make check`   (build/)
+#   t/check.sh asan       the same suite under AddressSanitizer + UBSan (build-asan/)
+#   t/check.sh tsan       the same suite under ThreadSanitizer          (build-tsan/)
+#   t/check.sh distcheck  `make distcheck`: the release tarball builds and passes
+#   t/check.sh all        all of the above
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+packages="build-essential autoconf automake pkg-config libfcgi-dev libcurl4-openssl-dev
+	libjansson-dev libcunit1-dev"
+
+install_missing() {
+	missing=
+	for p in $packages; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "check.sh: installing$missing"
+	as_root=
+	[ "$(id -u)" -eq 0 ] || as_root=sudo
+	$as_root apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends $missing
+}
+
+# build DIR CONFIGURE-ARGS...: configures DIR once (make redoes it when inputs change), builds.
+build() {
+	dir=$top/$1
+	shift
+	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi)
+	mkdir -p "$dir"
+	[ -f "$dir/Makefile" ] || (cd "$dir" && "$top/configure" --enable-werror "$@")
+	make -C "$dir" -j"$(nproc)"
+}
+
+# suite DIR: runs `make check` and shows every test's own report, failed or not.
+suite() {
+	status=0
+	make -C "$top/$1" -j"$(nproc)" check || status=$?
+	for log in "$top/$1"/t/*.log; do
+		[ "$(basename "$log")" = test-suite.log ] || cat "$log"
+	done
+	return $status
+}
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+
+mode=${1:-plain}
+install_missing
+case $mode in
+plain) build build && suite build ;;
+asan) build build-asan --enable-sanitizers=address,undefined && suite build-asan ;;
+tsan) build build-tsan --enable-sanitizers=thread && suite build-tsan ;;
+distcheck) build build && make -C "$top/build" distcheck ;;
+all) for m in plain asan tsan distcheck; do "$0" "$m"; done ;;
+*) echo "usage: t/check.sh [plain|asan|tsan|distcheck|all]" >&2; exit 2 ;;
+esac
