@@ -89,7 +89,8 @@ void fanout_shutdown(void);
 size_t fanout_inflight(void);
 
 /* A new empty group. deadline_us is an absolute instant on clock_now_us()'s clock
- * (CLOCK_MONOTONIC, µs), or FANOUT_NO_DEADLINE. NULL if out of memory or unknown executor. */
+ * (CLOCK_MONOTONIC, µs), or FANOUT_NO_DEADLINE. NULL if out of memory, if the executor is
+ * unknown or the deadline negative. */
 fanout_group *fanout_group_new(enum fanout_executor executor, int64_t deadline_us);
 
 /* Adds a call. On success the group owns arg and calls release(arg) (if not NULL) when it is

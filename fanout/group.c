@@ -13,6 +13,8 @@ fanout_group_new(enum fanout_executor executor, int64_t deadline_us)
 
 	if (executor != FANOUT_THREADS && executor != FANOUT_POOL && executor != FANOUT_SERIAL)
 		return NULL;
+	if (deadline_us < 0)
+		return NULL;
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return NULL;
 	/* The deadline is on CLOCK_MONOTONIC, so the condition variable must wait on it too. */

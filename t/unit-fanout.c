@@ -441,6 +441,7 @@ test_graph_errors(void)
 	CU_ASSERT_EQUAL(a->runs, 0);
 	fanout_group_free(g);
 	CU_ASSERT_PTR_NULL(fanout_group_new((enum fanout_executor)42, FANOUT_NO_DEADLINE));
+	CU_ASSERT_PTR_NULL(fanout_group_new(FANOUT_POOL, -1));
 }
 
 struct bound_run {
@@ -607,6 +608,7 @@ struct stress {
 	unsigned seed;
 	int added;
 	int bad;	/* invariant violations seen */
+	int outcomes[FANOUT_CALL_SKIPPED + 1];	/* how many calls ended in each state */
 };
 
 static unsigned
@@ -685,6 +687,8 @@ stress_thread(void *arg)
 			st->bad += stress_check(g, deps);
 		else
 			st->bad++;
+		for (size_t i = 0; i < fanout_group_size(g); i++)
+			st->outcomes[fanout_group_result(g, i)->state]++;
 		fanout_group_free(g);
 	}
 	return NULL;
@@ -696,6 +700,7 @@ test_stress(void)
 	pthread_t tids[STRESS_THREADS];
 	struct stress st[STRESS_THREADS];
 	int before = atomic_load(&released), added = 0;
+	int outcomes[FANOUT_CALL_SKIPPED + 1] = { 0 };
 
 	for (int i = 0; i < STRESS_THREADS; i++) {
 		st[i] = (struct stress){ .seed = 7919u * (unsigned)(i + 1) };
@@ -705,7 +710,15 @@ test_stress(void)
 		CU_ASSERT(pthread_join(tids[i], NULL) == 0);
 		CU_ASSERT_EQUAL(st[i].bad, 0);
 		added += st[i].added;
+		for (int k = 0; k <= FANOUT_CALL_SKIPPED; k++)
+			outcomes[k] += st[i].outcomes[k];
 	}
+	/* The mix must really exercise every outcome, expired deadlines included. */
+	for (int k = FANOUT_CALL_OK; k <= FANOUT_CALL_SKIPPED; k++)
+		CU_ASSERT(outcomes[k] > 0);
+	printf("\n    stress outcomes: %d ok, %d failed, %d timeout, %d skipped ",
+	    outcomes[FANOUT_CALL_OK], outcomes[FANOUT_CALL_FAILED], outcomes[FANOUT_CALL_TIMEDOUT],
+	    outcomes[FANOUT_CALL_SKIPPED]);
 	/* Calls abandoned at deadlines may still run: shutdown waits for them. */
 	fanout_shutdown();
 	CU_ASSERT_EQUAL(fanout_inflight(), 0);
