@@ -1,0 +1,85 @@
+/* config.h - the JSON configuration: loaded, validated and compiled once, then read-only. */
+#ifndef COMMON_CONFIG_H
+#define COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/template.h"
+
+enum cfg_executor {
+	CFG_THREADS,
+	CFG_POOL,
+	CFG_SERIAL,
+};
+
+enum cfg_encoding {
+	CFG_JSON,
+	CFG_TEXT,
+};
+
+#define CFG_GET 1u
+#define CFG_HEAD 2u
+
+struct cfg_backend {
+	char *name;		/* its key in the response */
+	struct tpl url;
+	long timeout_ms;
+	bool required;
+	unsigned char success[600 / 8];	/* one bit per HTTP status that counts as success */
+	enum cfg_encoding encoding;
+	char **headers;		/* request headers to forward, as sent: "Accept-Language" */
+	char **header_params;	/* the same as FastCGI parameters: "HTTP_ACCEPT_LANGUAGE" */
+	size_t nheaders;
+	size_t max_body_bytes;
+	size_t *deps;		/* indices of the backends whose values the URL uses */
+	size_t ndeps;
+};
+
+struct cfg_segment {
+	char *text;		/* a literal segment, or the parameter's name */
+	bool is_param;
+};
+
+struct cfg_endpoint {
+	char *path;
+	struct cfg_segment *segments;
+	size_t nsegments;
+	unsigned methods;	/* CFG_GET | CFG_HEAD */
+	long timeout_ms;	/* the whole request's deadline */
+	enum cfg_executor executor;
+	char **query;		/* query parameters the templates may use */
+	size_t nquery;
+	struct cfg_backend *backends;
+	size_t nbackends;
+};
+
+struct cfg {
+	char *file;
+	struct cfg_endpoint *endpoints;
+	size_t nendpoints;
+	size_t max_inflight;	/* limits.max_inflight: backend calls in flight, process-wide */
+	size_t pool_threads;	/* limits.pool_threads: workers of the "pool" executor */
+};
+
+/*
+ * Loads and validates a config. On error returns -1 and appends one line to err:
+ * "FILE:LINE:COLUMN: reason" for JSON syntax, "FILE: JSON.PATH: reason" for the rest, e.g.
+ * "site.json: endpoints[2].backends[0].url: placeholder {usr} names no path parameter".
+ */
+int cfg_load_file(const char *file, struct cfg **out, struct buf *err);
+
+/* The same from memory; `name` stands for the file name in messages. */
+int cfg_load_string(const char *text, size_t len, const char *name, struct cfg **out,
+    struct buf *err);
+
+void cfg_free(struct cfg *cfg);
+
+/* True if `status` counts as success for the backend. */
+bool cfg_success(const struct cfg_backend *b, long status);
+
+/* The index of the backend named name[0..len) in the endpoint, or -1. */
+long cfg_backend_find(const struct cfg_endpoint *ep, const char *name, size_t len);
+
+#endif

@@ -1,0 +1,195 @@
+/* template.c - backend URL templates: parsed once at config load, expanded per request. */
+#include "common/template.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jptr.h"
+#include "common/pct.h"
+
+bool
+tpl_name_valid(const char *s, size_t len)
+{
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+static int
+part_add(struct tpl *t, enum tpl_kind kind, int in_query, const char *text, size_t len,
+    const char *pointer, size_t plen)
+{
+	struct tpl_part *grown, *p;
+
+	if ((grown = realloc(t->parts, (t->nparts + 1) * sizeof(*grown))) == NULL)
+		return -1;
+	t->parts = grown;
+	p = &t->parts[t->nparts];
+	p->kind = kind;
+	p->in_query = in_query;
+	p->text = strndup(text, len);
+	p->pointer = pointer != NULL ? strndup(pointer, plen) : NULL;
+	if (p->text == NULL || (pointer != NULL && p->pointer == NULL)) {
+		free(p->text);
+		free(p->pointer);
+		return -1;
+	}
+	t->nparts++;
+	return 0;
+}
+
+/* Parses the inside of one "{...}" into a part. */
+static int
+placeholder_add(struct tpl *t, const char *s, size_t len, int in_query, struct buf *err)
+{
+	const char *dot = memchr(s, '.', len);
+	size_t name_len = dot != NULL ? (size_t)(dot - s) : len;
+
+	if (!tpl_name_valid(s, name_len)) {
+		(void)buf_printf(err, "placeholder {%.*s}: a name is letters, digits, '_' or '-'",
+		    (int)len, s);
+		return -1;
+	}
+	if (dot == NULL)
+		return part_add(t, TPL_PARAM, in_query, s, len, NULL, 0);
+	if (name_len == 5 && memcmp(s, "query", 5) == 0) {
+		if (!tpl_name_valid(dot + 1, len - 6)) {
+			(void)buf_printf(err, "placeholder {%.*s}: bad query parameter name",
+			    (int)len, s);
+			return -1;
+		}
+		return part_add(t, TPL_QUERY, in_query, dot + 1, len - 6, NULL, 0);
+	}
+	{
+		char *ptr = strndup(dot + 1, len - name_len - 1);
+		bool ok = ptr != NULL && jptr_valid(ptr);
+
+		free(ptr);
+		if (!ok) {
+			(void)buf_printf(err, "placeholder {%.*s}: after '%.*s.' comes a JSON Pointer"
+			    " such as /field/0 (RFC 6901)", (int)len, s, (int)name_len, s);
+			return -1;
+		}
+	}
+	return part_add(t, TPL_BACKEND, in_query, s, name_len, dot + 1, len - name_len - 1);
+}
+
+/* Length of "scheme://host[:port]" if url starts with an http or https origin, else 0. */
+static size_t
+origin_length(const char *url)
+{
+	size_t n;
+
+	if (strncmp(url, "http://", 7) == 0)
+		n = 7;
+	else if (strncmp(url, "https://", 8) == 0)
+		n = 8;
+	else
+		return 0;
+	n += strcspn(url + n, "/?#{}");
+	return url[n] == '{' || url[n] == '}' || url[n - 1] == '/' ? 0 : n;
+}
+
+int
+tpl_parse(struct tpl *t, const char *url, struct buf *err)
+{
+	size_t origin = origin_length(url), lit = 0;
+	int in_query = 0;
+
+	*t = (struct tpl){ NULL, 0 };
+	if (origin == 0) {
+		(void)buf_puts(err, "must start with http:// or https:// and a literal host");
+		return -1;
+	}
+	for (size_t i = origin; url[i] != '\0'; i++) {
+		const char *close;
+
+		if (url[i] == '#' || url[i] == '}' || (url[i] == '?' && in_query)) {
+			(void)buf_printf(err, "unexpected '%c' at offset %zu", url[i], i);
+			goto fail;
+		}
+		if (url[i] == '?')
+			in_query = 1;
+		if (url[i] != '{')
+			continue;
+		if ((close = strchr(url + i, '}')) == NULL) {
+			(void)buf_printf(err, "'{' at offset %zu is never closed", i);
+			goto fail;
+		}
+		if ((i > lit && part_add(t, TPL_LITERAL, in_query, url + lit, i - lit, NULL, 0)) ||
+		    placeholder_add(t, url + i + 1, (size_t)(close - url) - i - 1, in_query, err))
+			goto fail;
+		i = (size_t)(close - url);
+		lit = i + 1;
+	}
+	if (url[lit] != '\0' && part_add(t, TPL_LITERAL, in_query, url + lit, strlen(url + lit),
+	    NULL, 0))
+		goto fail;
+	return 0;
+fail:
+	if (err->len == 0)
+		(void)buf_puts(err, "out of memory");
+	tpl_free(t);
+	return -1;
+}
+
+void
+tpl_free(struct tpl *t)
+{
+	for (size_t i = 0; i < t->nparts; i++) {
+		free(t->parts[i].text);
+		free(t->parts[i].pointer);
+	}
+	free(t->parts);
+	*t = (struct tpl){ NULL, 0 };
+}
+
+int
+tpl_value_check(const char *name, const char *value, size_t len, struct buf *err)
+{
+	for (size_t i = 0; i < len; i++)
+		if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0') {
+			(void)buf_printf(err, "%s: CR, LF and NUL are not allowed in a value", name);
+			return -1;
+		}
+	return 0;
+}
+
+/* Dot segments would let curl or the backend rewrite the path: "/users/.." is "/". */
+static bool
+is_dot_segment(const char *v, size_t len)
+{
+	return (len == 1 && v[0] == '.') || (len == 2 && v[0] == '.' && v[1] == '.');
+}
+
+int
+tpl_expand(const struct tpl *t, tpl_lookup_fn lookup, void *ctx, struct buf *out,
+    struct buf *err)
+{
+	for (size_t i = 0; i < t->nparts; i++) {
+		const struct tpl_part *p = &t->parts[i];
+		const char *v;
+		size_t len;
+
+		if (p->kind == TPL_LITERAL) {
+			if (buf_puts(out, p->text) != 0)
+				return buf_puts(err, "out of memory"), -1;
+			continue;
+		}
+		if ((v = lookup(ctx, p, &len, err)) == NULL ||
+		    tpl_value_check(p->text, v, len, err) != 0)
+			return -1;
+		if (!p->in_query && is_dot_segment(v, len)) {
+			(void)buf_printf(err, "%s: '.' and '..' are not allowed in a path", p->text);
+			return -1;
+		}
+		if (pct_encode(out, v, len) != PCT_OK)
+			return buf_puts(err, "out of memory"), -1;
+	}
+	return 0;
+}
