@@ -168,6 +168,27 @@ is_dot_segment(const char *v, size_t len)
 }
 
 int
+tpl_value_allowed(const struct tpl_part *part, const char *value, size_t len, struct buf *err)
+{
+	struct buf label = BUF_INIT;
+	int rc = 0;
+
+	if (part->kind == TPL_BACKEND)
+		(void)buf_printf(&label, "%s.%s", part->text, part->pointer);
+	else
+		(void)buf_printf(&label, "%s parameter %s", part->kind == TPL_QUERY ? "query" :
+		    "path", part->text);
+	if (tpl_value_check(buf_str(&label), value, len, err) != 0)
+		rc = -1;
+	else if (!part->in_query && is_dot_segment(value, len)) {
+		(void)buf_printf(err, "%s: '.' and '..' are not allowed in a path", buf_str(&label));
+		rc = -1;
+	}
+	buf_free(&label);
+	return rc;
+}
+
+int
 tpl_expand(const struct tpl *t, tpl_lookup_fn lookup, void *ctx, struct buf *out,
     struct buf *err)
 {
@@ -182,12 +203,8 @@ tpl_expand(const struct tpl *t, tpl_lookup_fn lookup, void *ctx, struct buf *out
 			continue;
 		}
 		if ((v = lookup(ctx, p, &len, err)) == NULL ||
-		    tpl_value_check(p->text, v, len, err) != 0)
+		    tpl_value_allowed(p, v, len, err) != 0)
 			return -1;
-		if (!p->in_query && is_dot_segment(v, len)) {
-			(void)buf_printf(err, "%s: '.' and '..' are not allowed in a path", p->text);
-			return -1;
-		}
 		if (pct_encode(out, v, len) != PCT_OK)
 			return buf_puts(err, "out of memory"), -1;
 	}

@@ -57,4 +57,9 @@ int tpl_expand(const struct tpl *t, tpl_lookup_fn lookup, void *ctx, struct buf 
 /* Checks a value taken from a request: -1 with a reason in err if it holds CR, LF or NUL. */
 int tpl_value_check(const char *name, const char *value, size_t len, struct buf *err);
 
+/* The rule tpl_expand() applies to each value of a placeholder: tpl_value_check(), and no "."
+ * or ".." in the path. -1 with a reason in err. */
+int tpl_value_allowed(const struct tpl_part *part, const char *value, size_t len,
+    struct buf *err);
+
 #endif

@@ -1,0 +1,214 @@
+/* call.c - one backend of one request, as a fanout call: expand the URL, fetch, judge the reply. */
+#include "cgi/call.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jptr.h"
+#include "fanout/fanout.h"
+
+struct bcall *
+bcall_new(const struct cfg_backend *b, struct req_vars *v)
+{
+	struct bcall *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || (b->ndeps > 0 && (c->deps = calloc(b->ndeps, sizeof(*c->deps))) == NULL)) {
+		free(c);
+		return NULL;
+	}
+	c->backend = b;
+	c->ndeps = b->ndeps;
+	c->vars = v;
+	vars_ref(v);
+	return c;
+}
+
+void
+bcall_free(void *arg)
+{
+	struct bcall *c = arg;
+
+	json_decref(c->value);
+	vars_unref(c->vars);
+	free(c->deps);
+	free(c);
+}
+
+static int
+fail(struct bcall *c, enum fetch_kind kind, const char *message)
+{
+	c->kind = kind;
+	snprintf(c->message, sizeof(c->message), "%s", message);
+	return 1;
+}
+
+/* Expansion context: the call, and room for a number turned into text. */
+struct expand_ctx {
+	struct bcall *call;
+	char number[32];
+};
+
+/* A scalar of a dependency's response as text; NULL with a reason for anything else. */
+static const char *
+scalar_text(struct expand_ctx *x, const struct tpl_part *p, json_t *v, size_t *len,
+    struct buf *err)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		*len = json_string_length(v);
+		return json_string_value(v);
+	case JSON_INTEGER:
+		*len = (size_t)snprintf(x->number, sizeof(x->number), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+		return x->number;
+	case JSON_REAL:
+		*len = (size_t)snprintf(x->number, sizeof(x->number), "%.17g", json_real_value(v));
+		return x->number;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		*len = json_is_true(v) ? 4 : 5;
+		return json_is_true(v) ? "true" : "false";
+	default:
+		(void)buf_printf(err, "%s.%s is %s, not a string, number or boolean", p->text,
+		    p->pointer, json_is_null(v) ? "null" : json_is_array(v) ? "an array" : "an object");
+		return NULL;
+	}
+}
+
+static const char *
+lookup(void *arg, const struct tpl_part *p, size_t *len, struct buf *err)
+{
+	struct expand_ctx *x = arg;
+	json_t *v;
+
+	if (p->kind != TPL_BACKEND)
+		return vars_lookup(x->call->vars, p, len, err);
+	for (size_t i = 0; i < x->call->ndeps; i++) {
+		struct bcall *dep = x->call->deps[i];
+
+		if (strcmp(dep->backend->name, p->text) != 0)
+			continue;
+		if ((v = jptr_get(dep->value, p->pointer)) == NULL) {
+			(void)buf_printf(err, "%s.%s: no such value in its response", p->text,
+			    p->pointer);
+			return NULL;
+		}
+		return scalar_text(x, p, v, len, err);
+	}
+	(void)buf_printf(err, "%s: not a dependency", p->text);
+	return NULL;
+}
+
+/* "Name: value" lines: X-Request-Id, then the forwarded headers the request carries. */
+static char **
+headers_make(struct bcall *c)
+{
+	const struct cfg_backend *b = c->backend;
+	char **lines = calloc(b->nheaders + 2, sizeof(*lines));
+	struct buf line = BUF_INIT;
+	size_t n = 0;
+
+	if (lines == NULL)
+		return NULL;
+	if (buf_printf(&line, "X-Request-Id: %s", c->vars->request_id) != 0)
+		goto fail;
+	lines[n++] = buf_take(&line);
+	for (size_t i = 0; i < b->nheaders; i++) {
+		const struct vars_kv *kv = vars_header(c->vars, b->header_params[i]);
+
+		if (kv == NULL)
+			continue;
+		if (buf_printf(&line, "%s: %s", b->headers[i], kv->value) != 0)
+			goto fail;
+		lines[n++] = buf_take(&line);
+	}
+	return lines;
+fail:
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	return NULL;
+}
+
+static void
+headers_free(char **lines)
+{
+	for (size_t i = 0; lines != NULL && lines[i] != NULL; i++)
+		free(lines[i]);
+	free(lines);
+}
+
+/* Turns a successful reply's body into the call's value, as its encoding says. */
+static int
+body_decode(struct bcall *c, const struct buf *body)
+{
+	json_error_t je;
+
+	if (c->backend->encoding == CFG_TEXT) {
+		if ((c->value = json_stringn(buf_str(body), body->len)) == NULL)
+			return fail(c, FETCH_BODY, "the body is not valid UTF-8 text");
+		return 0;
+	}
+	if (c->status == 204 && body->len == 0) {
+		c->value = json_null();
+		return 0;
+	}
+	if ((c->value = json_loadb(buf_str(body), body->len, JSON_DECODE_ANY, &je)) == NULL) {
+		c->kind = FETCH_INVALID_JSON;
+		snprintf(c->message, sizeof(c->message), "invalid JSON at %d:%d: %.100s", je.line,
+		    je.column, je.text);
+		return 1;
+	}
+	return 0;
+}
+
+/* Fetches the expanded URL within the time left, then judges status and body. */
+static int
+call_fetch(struct bcall *c, const char *url)
+{
+	struct fetch_reply reply = { .body = BUF_INIT };
+	int64_t left_ms = fanout_time_left_us() / 1000;
+	struct fetch_request req = { .url = url, .timeout_ms = c->backend->timeout_ms,
+		.max_body = c->backend->max_body_bytes };
+	char **headers;
+	int rc;
+
+	if (left_ms < req.timeout_ms)
+		req.timeout_ms = left_ms;
+	if (req.timeout_ms <= 0)
+		return fail(c, FETCH_TIMEOUT, "no time left before the request's deadline");
+	if ((headers = headers_make(c)) == NULL)
+		return fail(c, FETCH_SKIPPED, "out of memory");
+	req.headers = (const char *const *)headers;
+	fetch_get(&req, &reply);
+	headers_free(headers);
+	c->status = reply.status;
+	if (reply.kind != FETCH_OK)
+		rc = fail(c, reply.kind, reply.message);
+	else if (!cfg_success(c->backend, reply.status)) {
+		c->kind = FETCH_STATUS;
+		snprintf(c->message, sizeof(c->message), "HTTP status %ld", reply.status);
+		rc = 1;
+	} else
+		rc = body_decode(c, &reply.body);
+	buf_free(&reply.body);
+	return rc;
+}
+
+int
+bcall_run(void *arg)
+{
+	struct bcall *c = arg;
+	struct expand_ctx x = { .call = c };
+	struct buf url = BUF_INIT, err = BUF_INIT;
+	int rc;
+
+	if (tpl_expand(&c->backend->url, lookup, &x, &url, &err) != 0)
+		rc = fail(c, FETCH_SKIPPED, buf_str(&err));
+	else
+		rc = call_fetch(c, buf_str(&url));
+	buf_free(&url);
+	buf_free(&err);
+	return rc;
+}

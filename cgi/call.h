@@ -1,0 +1,34 @@
+/* call.h - one backend of one request, as a fanout call: expand the URL, fetch, judge the reply. */
+#ifndef CGI_CALL_H
+#define CGI_CALL_H
+
+#include <jansson.h>
+
+#include "cgi/fetch.h"
+#include "cgi/vars.h"
+#include "common/config.h"
+
+/* The argument of one call. Owned by the fanout group from fanout_group_add() on; its outcome
+ * fields are stable once the call has finished (state ok or failed), never before. */
+struct bcall {
+	const struct cfg_backend *backend;
+	struct req_vars *vars;		/* one reference */
+	struct bcall **deps;		/* the calls whose values the URL uses (same group) */
+	size_t ndeps;
+	enum fetch_kind kind;		/* outcome */
+	long status;			/* HTTP status, 0 if none */
+	json_t *value;			/* the data: parsed JSON, or the text as a JSON string */
+	char message[160];		/* why, when kind is not FETCH_OK */
+};
+
+/* A call for backend b of the request with variables v (takes a reference); NULL if out of
+ * memory. Its deps are set by the caller, in the order of b->deps. */
+struct bcall *bcall_new(const struct cfg_backend *b, struct req_vars *v);
+
+/* The fanout function: 0 on success, 1 on failure (kind and message say why). */
+int bcall_run(void *arg);
+
+/* The fanout release function. */
+void bcall_free(void *arg);
+
+#endif

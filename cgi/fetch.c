@@ -1,0 +1,189 @@
+/* fetch.c - one HTTP GET to a backend with libcurl, on pooled handles that keep connections. */
+#include "cgi/fetch.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_MAX 1024
+
+/* Idle easy handles. A handle keeps its connections (and DNS cache) across requests; the share
+ * interface cannot share connections between threads, so each handle is used by one thread at a
+ * time and goes back here after. */
+static struct {
+	pthread_mutex_t mu;
+	CURL *idle[POOL_MAX];
+	size_t nidle;
+} pool = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+const char *
+fetch_kind_name(enum fetch_kind kind)
+{
+	switch (kind) {
+	case FETCH_OK:
+		return "ok";
+	case FETCH_TIMEOUT:
+		return "timeout";
+	case FETCH_CONNECT:
+		return "connect";
+	case FETCH_STATUS:
+		return "status";
+	case FETCH_BODY:
+		return "body";
+	case FETCH_INVALID_JSON:
+		return "invalid_json";
+	case FETCH_TOO_LARGE:
+		return "too_large";
+	case FETCH_SKIPPED:
+		return "skipped";
+	}
+	return "unknown";
+}
+
+int
+fetch_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void
+fetch_global_cleanup(void)
+{
+	pthread_mutex_lock(&pool.mu);
+	while (pool.nidle > 0)
+		curl_easy_cleanup(pool.idle[--pool.nidle]);
+	pthread_mutex_unlock(&pool.mu);
+	curl_global_cleanup();
+}
+
+static CURL *
+handle_take(void)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&pool.mu);
+	if (pool.nidle > 0)
+		h = pool.idle[--pool.nidle];
+	pthread_mutex_unlock(&pool.mu);
+	return h != NULL ? h : curl_easy_init();
+}
+
+static void
+handle_give_back(CURL *h)
+{
+	/* Reset drops the options but keeps the live connections. */
+	curl_easy_reset(h);
+	pthread_mutex_lock(&pool.mu);
+	if (pool.nidle < POOL_MAX) {
+		pool.idle[pool.nidle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&pool.mu);
+	if (h != NULL)
+		curl_easy_cleanup(h);
+}
+
+struct sink {
+	struct buf *body;
+	size_t max;
+	bool too_large;
+	bool nomem;
+};
+
+/* Stores body bytes up to the cap. CURLOPT_MAXFILESIZE only sees Content-Length: a chunked or
+ * unannounced body is capped here, by refusing the bytes (curl then stops the transfer). */
+static size_t
+sink_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct sink *s = arg;
+	size_t len = size * n;
+
+	if (len > s->max - s->body->len) {
+		s->too_large = true;
+		return 0;
+	}
+	if (buf_append(s->body, data, len) != 0) {
+		s->nomem = true;
+		return 0;
+	}
+	return len;
+}
+
+/* Sets every option of one transfer; false if one is refused. */
+static bool
+handle_setup(CURL *h, const struct fetch_request *req, struct curl_slist *headers,
+    struct sink *sink, char *errbuf)
+{
+	long timeout = req->timeout_ms < 1 ? 1 : (long)req->timeout_ms;
+
+	return curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, sink) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_USERAGENT, "fcgi-fanout/" PACKAGE_VERSION) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+}
+
+static enum fetch_kind
+kind_of(CURLcode rc, const struct sink *sink)
+{
+	switch (rc) {
+	case CURLE_OK:
+		return FETCH_OK;
+	case CURLE_OPERATION_TIMEDOUT:
+		return FETCH_TIMEOUT;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+		return FETCH_CONNECT;
+	case CURLE_FILESIZE_EXCEEDED:
+		return FETCH_TOO_LARGE;
+	default:
+		return sink->too_large ? FETCH_TOO_LARGE : FETCH_BODY;
+	}
+}
+
+void
+fetch_get(const struct fetch_request *req, struct fetch_reply *reply)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct sink sink = { .body = &reply->body, .max = req->max_body };
+	struct curl_slist *headers = NULL, *more;
+	CURL *h = handle_take();
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+
+	reply->status = 0;
+	for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		if ((more = curl_slist_append(headers, req->headers[i])) == NULL)
+			goto done;
+		headers = more;
+	}
+	if (h != NULL && handle_setup(h, req, headers, &sink, errbuf))
+		rc = curl_easy_perform(h);
+	if (h != NULL)
+		(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply->status);
+done:
+	reply->kind = kind_of(rc, &sink);
+	if (reply->kind == FETCH_TOO_LARGE)
+		snprintf(reply->message, sizeof(reply->message), "body larger than %zu bytes",
+		    req->max_body);
+	else if (reply->kind != FETCH_OK)
+		snprintf(reply->message, sizeof(reply->message), "%s",
+		    sink.nomem ? "out of memory" : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	curl_slist_free_all(headers);
+	if (h != NULL) {
+		/* The error buffer and sink live on this stack: unhook them before pooling. */
+		handle_give_back(h);
+	}
+}

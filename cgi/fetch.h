@@ -1,0 +1,45 @@
+/* fetch.h - one HTTP GET to a backend with libcurl, on pooled handles that keep connections. */
+#ifndef CGI_FETCH_H
+#define CGI_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+/* What went wrong, as the response's errors[].kind says it. */
+enum fetch_kind {
+	FETCH_OK,
+	FETCH_TIMEOUT,		/* "timeout" */
+	FETCH_CONNECT,		/* "connect": refused, unknown host, TLS handshake */
+	FETCH_STATUS,		/* "status": an HTTP status the backend does not count as success */
+	FETCH_BODY,		/* "body": the transfer broke, or the text is not UTF-8 */
+	FETCH_INVALID_JSON,	/* "invalid_json" */
+	FETCH_TOO_LARGE,	/* "too_large": over max_body_bytes */
+	FETCH_SKIPPED,		/* "skipped": not called (a dependency failed, a value is missing) */
+};
+
+const char *fetch_kind_name(enum fetch_kind kind);
+
+struct fetch_request {
+	const char *url;
+	const char *const *headers;	/* "Name: value" lines, NULL-terminated */
+	int64_t timeout_ms;		/* the whole transfer, connect included */
+	size_t max_body;
+};
+
+struct fetch_reply {
+	enum fetch_kind kind;	/* FETCH_OK, FETCH_TIMEOUT, FETCH_CONNECT, FETCH_BODY, FETCH_TOO_LARGE */
+	long status;		/* HTTP status, 0 if none was received */
+	struct buf body;
+	char message[128];	/* why, when kind is not FETCH_OK */
+};
+
+/* Once at start, before threads: curl_global_init. -1 on failure. */
+int fetch_global_init(void);
+void fetch_global_cleanup(void);
+
+/* Performs the GET. The status is not judged here: the caller knows what counts as success. */
+void fetch_get(const struct fetch_request *req, struct fetch_reply *reply);
+
+#endif

@@ -1,0 +1,15 @@
+/* handler.h - one HTTP request, from its parameters to its response. */
+#ifndef CGI_HANDLER_H
+#define CGI_HANDLER_H
+
+#include "cgi/respond.h"
+#include "common/config.h"
+
+/* Once at start: seeds the generator of request ids. -1 on failure. */
+int handler_init(void);
+
+/* Serves one request read through io with the config. Never fails: every error becomes a
+ * response (or, when the client is gone, nothing). */
+void handler_serve(const struct cfg *cfg, const struct http_io *io);
+
+#endif

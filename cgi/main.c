@@ -1,0 +1,196 @@
+/* main.c - fanout-cgi: options, start-up and shut-down of the FastCGI aggregation program. */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgi/fetch.h"
+#include "cgi/handler.h"
+#include "cgi/server.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "fanout/fanout.h"
+
+#define DEFAULT_THREADS 16
+#define CALL_STACK (512 * 1024)
+
+static const char usage[] =
+    "usage: fanout-cgi -c CONFIG [--listen 127.0.0.1:9000 | --listen /path.sock] [--threads N]\n"
+    "       fanout-cgi --check-config CONFIG\n"
+    "\n"
+    "  -c, --config FILE        the JSON config (endpoints and backends)\n"
+    "  -l, --listen ADDR        serve FastCGI on IP:PORT or a Unix socket path; without it,\n"
+    "                           serve the socket inherited on fd 0 (spawn-fcgi, mod_fcgid),\n"
+    "                           or one plain CGI request when started as CGI\n"
+    "  -t, --threads N          request threads (default 16)\n"
+    "      --check-config FILE  validate FILE, print what is wrong, and exit\n"
+    "  -h, --help               this text\n"
+    "  -V, --version            the version\n";
+
+struct options {
+	const char *config;
+	const char *listen;
+	const char *check;
+	size_t threads;
+};
+
+/* Parses a count from 1 to max; -1 if s is anything else. */
+static long
+parse_count(const char *s, long max)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	return errno != 0 || *end != '\0' || end == s || n < 1 || n > max ? -1 : n;
+}
+
+/* Returns -1 to exit with usage error 2, 1 to exit 0 (help, version), 0 to run. */
+static int
+options_parse(int argc, char **argv, struct options *o)
+{
+	static const struct option longs[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "check-config", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long n;
+	int opt;
+
+	*o = (struct options){ .threads = DEFAULT_THREADS };
+	while ((opt = getopt_long(argc, argv, "c:l:t:hV", longs, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 't':
+			if ((n = parse_count(optarg, 4096)) < 0) {
+				fprintf(stderr, "fanout-cgi: --threads takes a number from 1 to 4096\n");
+				return -1;
+			}
+			o->threads = (size_t)n;
+			break;
+		case 'C':
+			o->check = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		case 'V':
+			puts("fanout-cgi " PACKAGE_VERSION);
+			return 1;
+		default:
+			fputs(usage, stderr);
+			return -1;
+		}
+	}
+	if (optind < argc || (o->config == NULL && o->check == NULL)) {
+		fputs(usage, stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* --check-config: 0 if valid, 1 if not, with the reason on stderr. */
+static int
+check_config(const char *file)
+{
+	struct buf err = BUF_INIT;
+	struct cfg *cfg = NULL;
+
+	if (cfg_load_file(file, &cfg, &err) != 0) {
+		fprintf(stderr, "%s\n", buf_str(&err));
+		buf_free(&err);
+		return 1;
+	}
+	printf("%s: ok, %zu endpoints\n", file, cfg->nendpoints);
+	cfg_free(cfg);
+	return 0;
+}
+
+/* The one-time set-up of every library, before any thread starts. */
+static int
+libraries_init(const struct cfg *cfg)
+{
+	struct fanout_limits limits = { .max_inflight = cfg->max_inflight,
+		.pool_threads = cfg->pool_threads, .stack_bytes = CALL_STACK };
+	enum fanout_err err;
+
+	json_object_seed(0);
+	if (fetch_global_init() != 0 || handler_init() != 0 || FCGX_Init() != 0) {
+		log_msg("error", "cannot initialise libcurl, the id generator or libfcgi");
+		return -1;
+	}
+	if ((err = fanout_init(&limits)) != FANOUT_OK) {
+		log_msg("error", "fanout_init: %s", fanout_strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+/* Picks where requests come from: --listen, the socket on fd 0, or one CGI request. */
+static int
+serve(const struct cfg *cfg, const struct options *o)
+{
+	struct buf err = BUF_INIT;
+	long grace_ms = 1000;
+	int fd = 0;
+
+	for (size_t i = 0; i < cfg->nendpoints; i++)
+		if (cfg->endpoints[i].timeout_ms + 1000 > grace_ms)
+			grace_ms = cfg->endpoints[i].timeout_ms + 1000;
+	if (o->listen != NULL && (fd = server_listen(o->listen, &err)) < 0) {
+		log_msg("error", "--listen %s", buf_str(&err));
+		buf_free(&err);
+		return 1;
+	}
+	if (o->listen == NULL && FCGX_IsCGI()) {
+		if (getenv("REQUEST_METHOD") != NULL)
+			return server_run_cgi(cfg);
+		log_msg("error", "fd 0 is not a FastCGI socket and there is no CGI request: use "
+		    "--listen ADDR, or start under a FastCGI server (spawn-fcgi, mod_fcgid)");
+		return 2;
+	}
+	return server_run_fastcgi(cfg, fd, o->threads, grace_ms);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	struct buf err = BUF_INIT;
+	struct cfg *cfg = NULL;
+	int rc;
+
+	log_init("fanout-cgi");
+	if ((rc = options_parse(argc, argv, &o)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (o.check != NULL)
+		return check_config(o.check);
+	if (cfg_load_file(o.config, &cfg, &err) != 0) {
+		log_msg("error", "%s", buf_str(&err));
+		buf_free(&err);
+		return 1;
+	}
+	if (server_block_signals() != 0 || libraries_init(cfg) != 0) {
+		cfg_free(cfg);
+		return 1;
+	}
+	rc = serve(cfg, &o);
+	fanout_shutdown();	/* waits for calls that outlived their request */
+	fetch_global_cleanup();
+	cfg_free(cfg);
+	return rc;
+}

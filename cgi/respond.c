@@ -1,0 +1,203 @@
+/* respond.c - writing HTTP responses: the composed fan-out answer, and JSON errors. */
+#include "cgi/respond.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 414:
+		return "URI Too Long";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+/* Writes head and body in one go; HEAD gets the same head (Content-Length included). */
+static int
+respond_write(const struct http_io *io, int status, const struct buf *headers,
+    const char *request_id, const char *body, size_t len, bool head_only)
+{
+	struct buf out = BUF_INIT;
+	int rc;
+
+	if (buf_printf(&out, "Status: %d %s\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nX-Request-Id: %s\r\n%s\r\n", status, status_text(status), len,
+	    request_id, buf_str(headers)) != 0 || (!head_only && buf_append(&out, body, len) != 0)) {
+		buf_free(&out);
+		return -2;
+	}
+	rc = io->write(io->ctx, out.data, out.len);
+	buf_free(&out);
+	return rc;
+}
+
+int
+respond_error(const struct http_io *io, int status, const char *extra_headers,
+    const char *request_id, bool head_only, const char *message)
+{
+	json_t *doc = json_pack("{s:{s:i,s:s}}", "error", "status", status, "message", message);
+	struct buf headers = BUF_INIT;
+	char *body;
+	int rc;
+
+	if (doc == NULL)	/* a message holding bytes that are not UTF-8 */
+		doc = json_pack("{s:{s:i,s:s}}", "error", "status", status, "message",
+		    status_text(status));
+	body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (extra_headers != NULL)
+		(void)buf_puts(&headers, extra_headers);
+	/* Without memory for a body, the status alone still tells the client what happened. */
+	rc = respond_write(io, status, &headers, request_id, body ? body : "", body ? strlen(body) : 0,
+	    head_only);
+	buf_free(&headers);
+	free(body);
+	return rc;
+}
+
+/* How one backend ended, as the response tells it. */
+struct outcome {
+	bool ok;
+	bool timed_out;
+	const char *kind;
+	long status;		/* HTTP status, 0 if none */
+	char message[192];
+};
+
+/* The first dependency of call i that did not succeed. */
+static const char *
+failed_dependency(const struct cfg_endpoint *ep, const fanout_group *g, size_t i)
+{
+	const struct cfg_backend *b = &ep->backends[i];
+
+	for (size_t k = 0; k < b->ndeps; k++)
+		if (fanout_group_result(g, b->deps[k])->state != FANOUT_CALL_OK)
+			return ep->backends[b->deps[k]].name;
+	return "a dependency";
+}
+
+static void
+outcome_of(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *const *calls,
+    size_t i, struct outcome *o)
+{
+	const struct fanout_result *r = fanout_group_result(g, i);
+
+	*o = (struct outcome){ .kind = "ok" };
+	switch (r->state) {
+	case FANOUT_CALL_OK:
+		o->ok = true;
+		o->status = calls[i]->status;
+		break;
+	case FANOUT_CALL_FAILED:
+		if (r->err != FANOUT_OK) {
+			o->kind = fetch_kind_name(FETCH_SKIPPED);
+			snprintf(o->message, sizeof(o->message), "not run: %s", fanout_strerror(r->err));
+			break;
+		}
+		/* The call has returned: its fields are stable. */
+		o->kind = fetch_kind_name(calls[i]->kind);
+		o->timed_out = calls[i]->kind == FETCH_TIMEOUT;
+		o->status = calls[i]->status;
+		snprintf(o->message, sizeof(o->message), "%s", calls[i]->message);
+		break;
+	case FANOUT_CALL_TIMEDOUT:
+		/* The call may still run: its fields must not be read. */
+		o->kind = fetch_kind_name(FETCH_TIMEOUT);
+		o->timed_out = true;
+		snprintf(o->message, sizeof(o->message), "no answer within the request's %ld ms",
+		    ep->timeout_ms);
+		break;
+	default:
+		o->kind = fetch_kind_name(FETCH_SKIPPED);
+		snprintf(o->message, sizeof(o->message), "not called: needs %s, which failed",
+		    failed_dependency(ep, g, i));
+		break;
+	}
+}
+
+/* Adds one backend to data, errors and Server-Timing; updates the response status. */
+static int
+compose_one(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *const *calls,
+    size_t i, json_t *data, json_t *errors, struct buf *timing, int *status, bool *complete)
+{
+	const struct cfg_backend *b = &ep->backends[i];
+	const struct fanout_result *r = fanout_group_result(g, i);
+	double ms = r->duration_us > 0 ? r->duration_us / 1000.0 : 0;
+	struct outcome o;
+	json_t *err;
+
+	outcome_of(ep, g, calls, i, &o);
+	if (o.ok)
+		(void)buf_printf(timing, "%s;dur=%.1f;desc=\"%ld\", ", b->name, ms, o.status);
+	else if (o.status > 0)
+		(void)buf_printf(timing, "%s;dur=%.1f;desc=\"%s %ld\", ", b->name, ms, o.kind,
+		    o.status);
+	else
+		(void)buf_printf(timing, "%s;dur=%.1f;desc=\"%s\", ", b->name, ms, o.kind);
+	if (json_object_set(data, b->name, o.ok ? calls[i]->value : json_null()) != 0)
+		return -1;
+	if (o.ok)
+		return 0;
+	err = json_pack("{s:s,s:s}", "backend", b->name, "kind", o.kind);
+	if (err == NULL || (o.status > 0 && json_object_set_new(err, "status",
+	    json_integer(o.status)) != 0) || json_object_set_new(err, "message",
+	    json_string(o.message)) != 0 || json_array_append_new(errors, err) != 0)
+		return -1;
+	if (!b->required)
+		*complete = false;
+	else if (o.timed_out)
+		*status = 504;
+	else if (*status != 504)
+		*status = 502;
+	return 0;
+}
+
+int
+respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep, const fanout_group *g,
+    struct bcall *const *calls, const char *request_id, int64_t total_us, bool head_only)
+{
+	json_t *doc = json_object(), *data = json_object(), *errors = json_array();
+	struct buf headers = BUF_INIT;
+	int status = 200, rc = -2;
+	bool complete = true;
+	char *body = NULL;
+
+	if (doc == NULL || data == NULL || errors == NULL ||
+	    buf_puts(&headers, "Server-Timing: ") != 0)
+		goto out;
+	for (size_t i = 0; i < ep->nbackends; i++)
+		if (compose_one(ep, g, calls, i, data, errors, &headers, &status, &complete) != 0)
+			goto out;
+	if (buf_printf(&headers, "total;dur=%.1f\r\n", total_us / 1000.0) != 0 ||
+	    (!complete && buf_puts(&headers, "X-Fanout-Complete: false\r\n") != 0) ||
+	    json_object_set(doc, "data", data) != 0 ||
+	    (json_array_size(errors) > 0 && json_object_set(doc, "errors", errors) != 0) ||
+	    (body = json_dumps(doc, JSON_COMPACT)) == NULL)
+		goto out;
+	rc = respond_write(io, status, &headers, request_id, body, strlen(body), head_only);
+out:
+	free(body);
+	buf_free(&headers);
+	json_decref(errors);
+	json_decref(data);
+	json_decref(doc);
+	return rc;
+}

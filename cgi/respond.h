@@ -1,0 +1,32 @@
+/* respond.h - writing HTTP responses: the composed fan-out answer, and JSON errors. */
+#ifndef CGI_RESPOND_H
+#define CGI_RESPOND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cgi/call.h"
+#include "cgi/vars.h"
+#include "common/config.h"
+#include "fanout/fanout.h"
+
+/* Where a request comes from and its response goes: FastCGI or plain CGI. */
+struct http_io {
+	vars_param_fn param;	/* a request parameter (REQUEST_METHOD, HTTP_*), NULL if absent */
+	int (*write)(void *ctx, const char *data, size_t len);	/* -1: the client is gone */
+	void *ctx;
+};
+
+/* Writes `status` with body {"error": {"status": N, "message": "..."}}; extra_headers are whole
+ * "Name: value\r\n" lines or NULL. Returns 0, or -1 if the client is gone. */
+int respond_error(const struct http_io *io, int status, const char *extra_headers,
+    const char *request_id, bool head_only, const char *message);
+
+/* Writes the composed answer of a group that ran: one data entry per backend in config order,
+ * errors for the failed ones, the status they imply, Server-Timing. 0, or -1 if the client is
+ * gone; -2 if out of memory (nothing was written). */
+int respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep,
+    const fanout_group *g, struct bcall *const *calls, const char *request_id,
+    int64_t total_us, bool head_only);
+
+#endif

@@ -1,0 +1,323 @@
+/* server.c - serving requests: FastCGI on a socket with N threads, or one plain CGI request. */
+#include "cgi/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcgiapp.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cgi/handler.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+#define BACKLOG 1024
+#define THREAD_STACK (512 * 1024)
+
+/* A Unix socket: a stale socket file is replaced, anything else at that path is not. */
+static int
+listen_unix(const char *path, struct buf *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return buf_printf(err, "%s: socket path too long", path), -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		return buf_printf(err, "%s: exists and is not a socket", path), -1;
+	if (lstat(path, &st) == 0 && unlink(path) != 0)
+		return buf_printf(err, "%s: cannot remove the old socket: %s", path,
+		    strerror(errno)), -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return buf_printf(err, "socket: %s", strerror(errno)), -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, BACKLOG) != 0) {
+		(void)buf_printf(err, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Splits "IP:PORT" or "[IPv6]:PORT" into an address; -1 if it is neither. */
+static int
+parse_inet(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	const char *colon = strrchr(addr, ':');
+	char host[INET6_ADDRSTRLEN + 2];
+	size_t hlen;
+	char *end;
+	long port;
+
+	if (colon == NULL || (hlen = (size_t)(colon - addr)) == 0 || hlen >= sizeof(host))
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 1 || port > 65535)
+		return -1;
+	memcpy(host, addr, hlen);
+	host[hlen] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && host[hlen - 1] == ']') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		host[hlen - 1] = '\0';
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
+	}
+	{
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*s4);
+		return inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
+		    &s4->sin_addr) == 1 ? 0 : -1;
+	}
+}
+
+int
+server_listen(const char *addr, struct buf *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (addr[0] == '/' || addr[0] == '.')
+		return listen_unix(addr, err);
+	if (parse_inet(addr, &ss, &len) != 0)
+		return buf_printf(err, "%s: give IP:PORT (127.0.0.1:9000, [::1]:9000) or a socket "
+		    "path (/run/fanout.sock)", addr), -1;
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return buf_printf(err, "socket: %s", strerror(errno)), -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, BACKLOG) != 0) {
+		(void)buf_printf(err, "%s: %s", addr, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+server_block_signals(void)
+{
+	sigset_t set;
+
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return -1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
+}
+
+static const char *
+fcgi_param(void *ctx, const char *name)
+{
+	FCGX_Request *req = ctx;
+
+	return FCGX_GetParam(name, req->envp);
+}
+
+static int
+fcgi_write(void *ctx, const char *data, size_t len)
+{
+	FCGX_Request *req = ctx;
+
+	/* libfcgi takes int lengths; responses are far below that, but check anyway. */
+	if (len > INT_MAX || FCGX_PutStr(data, (int)len, req->out) != (int)len)
+		return -1;
+	return 0;
+}
+
+/* The state the request threads share with the main thread. */
+struct server {
+	const struct cfg *cfg;
+	int fd;
+	atomic_bool stopping;
+	pthread_mutex_t mu;
+	pthread_cond_t exited;	/* signalled as each thread ends */
+	size_t running;
+};
+
+static void
+thread_done(struct server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->running--;
+	pthread_cond_signal(&s->exited);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void *
+request_thread(void *arg)
+{
+	struct server *s = arg;
+	FCGX_Request req;
+
+	if (FCGX_InitRequest(&req, s->fd, 0) != 0) {
+		log_msg("error", "FCGX_InitRequest failed");
+		thread_done(s);
+		return NULL;
+	}
+	/* With fastcgi_keep_conn, FCGX_Accept_r reads the next request of the same connection. */
+	while (!atomic_load(&s->stopping) && FCGX_Accept_r(&req) == 0) {
+		struct http_io io = { fcgi_param, fcgi_write, &req };
+
+		handler_serve(s->cfg, &io);
+		FCGX_Finish_r(&req);
+	}
+	FCGX_Free(&req, 1);
+	thread_done(s);
+	return NULL;
+}
+
+/* Waits for SIGTERM or SIGINT; SIGHUP is not handled yet and is logged. */
+static int
+wait_for_stop(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			return -1;
+		if (sig != SIGHUP)
+			return sig;
+		log_msg("warning", "SIGHUP: reloading the config is not supported yet; ignored");
+	}
+}
+
+/* Waits until every thread has ended or grace_ms has passed; returns how many still run. */
+static size_t
+drain(struct server *s, long grace_ms)
+{
+	struct timespec until = clock_timespec(clock_now_us() + grace_ms * 1000);
+	size_t left;
+
+	pthread_mutex_lock(&s->mu);
+	while (s->running > 0 && pthread_cond_timedwait(&s->exited, &s->mu, &until) == 0)
+		;
+	left = s->running;
+	pthread_mutex_unlock(&s->mu);
+	return left;
+}
+
+static int
+server_init(struct server *s, const struct cfg *cfg, int fd)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	*s = (struct server){ .cfg = cfg, .fd = fd };
+	atomic_init(&s->stopping, false);
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(&s->exited, &ca) == 0 ? 0 : -1;
+	pthread_condattr_destroy(&ca);
+	if (rc == 0 && pthread_mutex_init(&s->mu, NULL) != 0) {
+		pthread_cond_destroy(&s->exited);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Starts the request threads (detached: the drain counts them). */
+static size_t
+threads_start(struct server *s, size_t n)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	size_t started = 0;
+
+	if (pthread_attr_init(&attr) != 0)
+		return 0;
+	if (pthread_attr_setstacksize(&attr, THREAD_STACK) == 0 &&
+	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0)
+		for (; started < n; started++) {
+			pthread_mutex_lock(&s->mu);
+			s->running++;
+			pthread_mutex_unlock(&s->mu);
+			if (pthread_create(&tid, &attr, request_thread, s) != 0) {
+				thread_done(s);
+				break;
+			}
+		}
+	pthread_attr_destroy(&attr);
+	return started;
+}
+
+int
+server_run_fastcgi(const struct cfg *cfg, int listen_fd, size_t threads, long grace_ms)
+{
+	struct server s;
+	size_t started, left;
+	int sig;
+
+	if (server_init(&s, cfg, listen_fd) != 0) {
+		log_msg("error", "cannot set up the server's locks");
+		return 1;
+	}
+	if ((started = threads_start(&s, threads)) < threads) {
+		log_msg("error", "started %zu of %zu request threads", started, threads);
+		if (started == 0)
+			return 1;
+	}
+	log_msg("info", "serving FastCGI with %zu threads", started);
+	sig = wait_for_stop();
+	log_msg("info", "%s: stopping; requests in progress may finish", strsignal(sig));
+	atomic_store(&s.stopping, true);
+	/* Wakes the threads blocked in accept(): on Linux it then fails with EINVAL. */
+	(void)shutdown(listen_fd, SHUT_RDWR);
+	if ((left = drain(&s, grace_ms)) > 0) {
+		/* Threads held by idle keep-alive connections still use the config: nothing may be
+		 * freed under them, so the process ends here, which closes those connections. */
+		log_msg("info", "exiting with %zu threads still on open connections", left);
+		_exit(0);
+	}
+	pthread_cond_destroy(&s.exited);
+	pthread_mutex_destroy(&s.mu);
+	return 0;
+}
+
+static const char *
+cgi_param(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static int
+cgi_write(void *ctx, const char *data, size_t len)
+{
+	(void)ctx;
+	return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : -1;
+}
+
+int
+server_run_cgi(const struct cfg *cfg)
+{
+	struct http_io io = { cgi_param, cgi_write, NULL };
+
+	handler_serve(cfg, &io);
+	return 0;
+}

@@ -1,0 +1,59 @@
+/* vars.h - what a request's backend calls may read: copied out of the request, shared. */
+#ifndef CGI_VARS_H
+#define CGI_VARS_H
+
+#include <stdatomic.h>
+
+#include "cgi/route.h"
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/template.h"
+
+/* libfcgi's strings die at FCGX_Finish_r, while a call that outlived its deadline may still run:
+ * so the calls read copies, kept alive by a reference count (the request's, and one per call). */
+struct vars_kv {
+	const char *name;	/* borrowed from the config */
+	char *value;
+	size_t len;
+};
+
+struct req_vars {
+	atomic_int refs;
+	char *request_id;
+	struct route_match route;	/* the path parameters */
+	struct vars_kv *query;		/* allowlisted query parameters present in the request */
+	size_t nquery;
+	struct vars_kv *headers;	/* allowlisted request headers present, by FastCGI name */
+	size_t nheaders;
+};
+
+/* Reads a request parameter (FastCGI or CGI environment): NULL when absent. */
+typedef const char *(*vars_param_fn)(void *ctx, const char *name);
+
+enum vars_result {
+	VARS_OK,
+	VARS_BAD_REQUEST,	/* 400, reason in err */
+	VARS_NOMEM,
+};
+
+/*
+ * Builds the variables of a request to endpoint route->endpoint: takes over `route`, reads the
+ * allowlisted parameters of query[0..qlen) and the allowlisted headers through param(). Checks
+ * every value the endpoint's templates take from the request, so a bad one is refused here with
+ * 400, before any backend is called. *out has one reference.
+ */
+enum vars_result vars_build(struct route_match *route, const char *query, size_t qlen,
+    vars_param_fn param, void *param_ctx, const char *request_id, struct req_vars **out,
+    struct buf *err);
+
+void vars_ref(struct req_vars *v);
+void vars_unref(struct req_vars *v);
+
+/* The value of a TPL_PARAM or TPL_QUERY part, or NULL with a reason in err. */
+const char *vars_lookup(const struct req_vars *v, const struct tpl_part *part, size_t *len,
+    struct buf *err);
+
+/* The value of a forwarded header by its FastCGI name, or NULL. */
+const struct vars_kv *vars_header(const struct req_vars *v, const char *param_name);
+
+#endif

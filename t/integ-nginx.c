@@ -1,0 +1,712 @@
+/* integ-nginx.c - integration tests: curl -> nginx -> fanout-cgi -> mock backends, all real. */
+#include <curl/curl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "t/integ.h"
+#include "t/unit.h"
+
+/* Programs, relative to the build directory where `make check` runs the tests. */
+#define FANOUT_CGI "./fanout-cgi"
+#define MOCK "./t/mock-backend"
+
+#define PATH_LEN 128
+
+static struct {
+	char dir[64];
+	int nginx_port, cgi_port, mock_port, closed_port;
+	pid_t mock, cgi, nginx;
+	char url[64];		/* http://127.0.0.1:NGINX_PORT */
+} env;
+
+/* The config: @M@ is the mock's port, @X@ a port where nothing listens. */
+static const char config_text[] =
+    "{\"limits\": {\"max_inflight\": 12, \"pool_threads\": 8},\n"
+    " \"endpoints\": [\n"
+    "  {\"path\": \"/api/compose/{user}\", \"timeout_ms\": 2000, \"backends\": [\n"
+    "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/echo/{user}?delay=30\"},\n"
+    "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?delay=10\"},\n"
+    "    {\"name\": \"c\", \"url\": \"http://127.0.0.1:@M@/c?delay=20\"}]},\n"
+    "  {\"path\": \"/api/allow\", \"query\": [\"lang\"], \"backends\": [\n"
+    "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/allow?lang={query.lang}\",\n"
+    "     \"headers\": [\"Accept-Language\"]}]},\n"
+    "  {\"path\": \"/api/threads\", \"executor\": \"threads\", \"backends\": [\n"
+    "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?delay=100\"},\n"
+    "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?delay=100\"},\n"
+    "    {\"name\": \"c\", \"url\": \"http://127.0.0.1:@M@/c?delay=100\"}]},\n"
+    "  {\"path\": \"/api/pool\", \"executor\": \"pool\", \"backends\": [\n"
+    "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?delay=100\"},\n"
+    "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?delay=100\"},\n"
+    "    {\"name\": \"c\", \"url\": \"http://127.0.0.1:@M@/c?delay=100\"}]},\n"
+    "  {\"path\": \"/api/serial\", \"executor\": \"serial\", \"backends\": [\n"
+    "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?delay=100\"},\n"
+    "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?delay=100\"},\n"
+    "    {\"name\": \"c\", \"url\": \"http://127.0.0.1:@M@/c?delay=100\"}]},\n"
+    "  {\"path\": \"/api/chain\", \"backends\": [\n"
+    "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?seg={a./value}\"},\n"
+    "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?value=gold&delay=20\"}]},\n"
+    "  {\"path\": \"/api/partial\", \"backends\": [\n"
+    "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a\"},\n"
+    "    {\"name\": \"opt\", \"url\": \"http://127.0.0.1:@M@/o?status=500\", \"required\": false}]},\n"
+    "  {\"path\": \"/api/broken\", \"backends\": [\n"
+    "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?status=503\"},\n"
+    "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b\"},\n"
+    "    {\"name\": \"after_a\", \"url\": \"http://127.0.0.1:@M@/x?v={a./value}\"}]},\n"
+    "  {\"path\": \"/api/late\", \"timeout_ms\": 200, \"backends\": [\n"
+    "    {\"name\": \"slow\", \"url\": \"http://127.0.0.1:@M@/s?delay=2000\"},\n"
+    "    {\"name\": \"fast\", \"url\": \"http://127.0.0.1:@M@/f\"}]},\n"
+    "  {\"path\": \"/api/wide\", \"timeout_ms\": 3000, \"backends\": [\n"
+    "    {\"name\": \"w1\", \"url\": \"http://127.0.0.1:@M@/w?delay=300\"},\n"
+    "    {\"name\": \"w2\", \"url\": \"http://127.0.0.1:@M@/w?delay=300\"},\n"
+    "    {\"name\": \"w3\", \"url\": \"http://127.0.0.1:@M@/w?delay=300\"},\n"
+    "    {\"name\": \"w4\", \"url\": \"http://127.0.0.1:@M@/w?delay=300\"},\n"
+    "    {\"name\": \"w5\", \"url\": \"http://127.0.0.1:@M@/w?delay=300\"},\n"
+    "    {\"name\": \"w6\", \"url\": \"http://127.0.0.1:@M@/w?delay=300\"},\n"
+    "    {\"name\": \"w7\", \"url\": \"http://127.0.0.1:@M@/w?delay=300\"},\n"
+    "    {\"name\": \"w8\", \"url\": \"http://127.0.0.1:@M@/w?delay=300\"}]},\n"
+    "  {\"path\": \"/api/faults\", \"backends\": [\n"
+    "    {\"name\": \"inv\", \"url\": \"http://127.0.0.1:@M@/i?body=invalid\", \"required\": false},\n"
+    "    {\"name\": \"big\", \"url\": \"http://127.0.0.1:@M@/g?body=big&size=5000\",\n"
+    "     \"max_body_bytes\": 1000, \"required\": false},\n"
+    "    {\"name\": \"chunked\", \"url\": \"http://127.0.0.1:@M@/g?body=big&size=5000&chunked=1\",\n"
+    "     \"max_body_bytes\": 1000, \"required\": false},\n"
+    "    {\"name\": \"refused\", \"url\": \"http://127.0.0.1:@X@/\", \"required\": false},\n"
+    "    {\"name\": \"text\", \"url\": \"http://127.0.0.1:@M@/t?body=text\", \"encoding\": \"text\"},\n"
+    "    {\"name\": \"nonutf8\", \"url\": \"http://127.0.0.1:@M@/n?body=nonutf8\",\n"
+    "     \"encoding\": \"text\", \"required\": false},\n"
+    "    {\"name\": \"redirect\", \"url\": \"http://127.0.0.1:@M@/r?status=302&location=/a\",\n"
+    "     \"required\": false},\n"
+    "    {\"name\": \"reset\", \"url\": \"http://127.0.0.1:@M@/x?reset=1\", \"required\": false},\n"
+    "    {\"name\": \"nocontent\", \"url\": \"http://127.0.0.1:@M@/z?status=204&body=empty\"}]}\n"
+    " ]}\n";
+
+static const char nginx_text[] =
+    "worker_processes 1;\n"
+    "daemon off;\n"
+    "pid @D@/nginx.pid;\n"
+    "error_log @D@/nginx-error.log;\n"
+    "events { worker_connections 512; }\n"
+    "http {\n"
+    "  access_log off;\n"
+    "  client_body_temp_path @D@/tmp; fastcgi_temp_path @D@/tmp; proxy_temp_path @D@/tmp;\n"
+    "  uwsgi_temp_path @D@/tmp; scgi_temp_path @D@/tmp;\n"
+    "  upstream fanout { server 127.0.0.1:@C@; keepalive 8; }\n"
+    "  server {\n"
+    "    listen 127.0.0.1:@N@;\n"
+    "    location /api/ {\n"
+    "      include /etc/nginx/fastcgi_params;\n"
+    "      fastcgi_pass fanout;\n"
+    "      fastcgi_keep_conn on;\n"
+    "    }\n"
+    "  }\n"
+    "}\n";
+
+/* out = env.dir + "/" + name. */
+static const char *
+path_to(char out[PATH_LEN], const char *name)
+{
+	snprintf(out, PATH_LEN, "%s/%s", env.dir, name);
+	return out;
+}
+
+/* Replaces @D@ (the directory), @M@, @X@, @C@ and @N@ (ports) in text. */
+static bool
+expand(const char *text, struct buf *out)
+{
+	for (const char *p = text; *p != '\0'; p++) {
+		int rc;
+
+		if (p[0] != '@' || p[1] == '\0' || p[2] != '@')
+			rc = buf_append(out, p, 1);
+		else {
+			rc = p[1] == 'D' ? buf_puts(out, env.dir) :
+			    buf_printf(out, "%d", p[1] == 'M' ? env.mock_port : p[1] == 'X' ?
+			    env.closed_port : p[1] == 'C' ? env.cgi_port : env.nginx_port);
+			p += 2;
+		}
+		if (rc != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool
+write_expanded(const char *name, const char *text)
+{
+	char path[PATH_LEN];
+	struct buf body = BUF_INIT;
+	bool ok = expand(text, &body) && integ_write_file(path_to(path, name), buf_str(&body));
+
+	buf_free(&body);
+	return ok;
+}
+
+static bool
+start_mock(void)
+{
+	char port_file[PATH_LEN], err[PATH_LEN];
+	char *argv[] = { MOCK, (char *)path_to(port_file, "mock.port"), NULL };
+	struct buf port = BUF_INIT;
+	int64_t until = clock_now_us() + 5000000;
+
+	if ((env.mock = integ_spawn(argv, NULL, NULL, path_to(err, "mock.err"))) < 0)
+		return false;
+	/* Readiness: the mock writes its port once it listens. */
+	while (env.mock_port == 0 && clock_now_us() < until) {
+		buf_truncate(&port, 0);
+		if (integ_read_file(port_file, &port) && port.len > 1)
+			env.mock_port = (int)integ_parse_int(buf_str(&port));
+		else
+			clock_sleep_us(10000);
+	}
+	buf_free(&port);
+	return env.mock_port > 0;
+}
+
+static bool
+start_cgi(void)
+{
+	char listen[32], config[PATH_LEN], err[PATH_LEN];
+	char *argv[] = { FANOUT_CGI, "-c", (char *)path_to(config, "fanout.json"), "--listen",
+		listen, "--threads", "16", NULL };
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", env.cgi_port);
+	env.cgi = integ_spawn(argv, NULL, NULL, path_to(err, "fanout.err"));
+	return env.cgi > 0 && integ_wait_port(env.cgi_port, 5000);
+}
+
+static const char *
+nginx_binary(void)
+{
+	static const char *const places[] = { "/usr/sbin/nginx", "/usr/local/sbin/nginx",
+		"/usr/bin/nginx", NULL };
+
+	for (size_t i = 0; places[i] != NULL; i++)
+		if (access(places[i], X_OK) == 0)
+			return places[i];
+	return NULL;
+}
+
+static bool
+start_nginx(void)
+{
+	char conf[PATH_LEN], log[PATH_LEN], out[PATH_LEN];
+	char *argv[] = { (char *)nginx_binary(), "-p", env.dir, "-c",
+		(char *)path_to(conf, "nginx.conf"), "-e", (char *)path_to(log, "nginx-error.log"),
+		NULL };
+
+	env.nginx = integ_spawn(argv, NULL, NULL, path_to(out, "nginx.out"));
+	return env.nginx > 0 && integ_wait_port(env.nginx_port, 5000);
+}
+
+static int suite_cleanup(void);
+
+static int
+suite_init(void)
+{
+	char tmp[PATH_LEN];
+
+	snprintf(env.dir, sizeof(env.dir), "/tmp/fanout-integ-XXXXXX");
+	if (mkdtemp(env.dir) == NULL || chmod(env.dir, 0755) != 0 ||
+	    mkdir(path_to(tmp, "tmp"), 0755) != 0)
+		return -1;
+	env.nginx_port = integ_free_port();
+	env.cgi_port = integ_free_port();
+	env.closed_port = integ_free_port();
+	snprintf(env.url, sizeof(env.url), "http://127.0.0.1:%d", env.nginx_port);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !start_mock() ||
+	    !write_expanded("fanout.json", config_text) ||
+	    !write_expanded("nginx.conf", nginx_text) || !start_cgi() || !start_nginx()) {
+		fprintf(stderr, "integ: could not start the stack; see %s\n", env.dir);
+		(void)suite_cleanup();	/* CUnit does not call it when init fails */
+		return -1;
+	}
+	return 0;
+}
+
+static int
+suite_cleanup(void)
+{
+	struct buf err = BUF_INIT;
+	char err_file[PATH_LEN];
+	int failed = 0;
+
+	failed |= integ_stop(env.nginx) != 0;
+	failed |= integ_stop(env.cgi) != 0;	/* a clean exit: 0 */
+	failed |= integ_stop(env.mock) != 0;
+	/* A sanitizer report in the program's stderr fails the suite. */
+	if (integ_read_file(path_to(err_file, "fanout.err"), &err) &&
+	    (strstr(buf_str(&err), "Sanitizer") != NULL ||
+	    strstr(buf_str(&err), "runtime error") != NULL)) {
+		fprintf(stderr, "integ: fanout-cgi reported:\n%s\n", buf_str(&err));
+		failed = 1;
+	}
+	buf_free(&err);
+	curl_global_cleanup();
+	if (failed)
+		fprintf(stderr, "integ: stopping the stack failed; files kept in %s\n", env.dir);
+	else if (!integ_remove_tree(env.dir))
+		fprintf(stderr, "integ: cannot remove %s\n", env.dir);
+	return failed ? -1 : 0;
+}
+
+/* GET env.url + path; fails the test if no HTTP exchange took place. */
+static void
+get(const char *path, const char *const *headers, struct reply *r)
+{
+	char url[512];
+
+	snprintf(url, sizeof(url), "%s%s", env.url, path);
+	CU_ASSERT_FATAL(integ_request(NULL, url, headers, r));
+}
+
+static json_t *
+at(const struct reply *r, const char *pointer_path)
+{
+	json_t *v = r->json;
+	char key[64];
+
+	/* A dotted path of object keys: "data.a.query.lang". */
+	for (const char *p = pointer_path; v != NULL && *p != '\0';) {
+		size_t len = strcspn(p, ".");
+
+		snprintf(key, sizeof(key), "%.*s", (int)len, p);
+		v = json_object_get(v, key);
+		p += len + (p[len] == '.');
+	}
+	return v;
+}
+
+static const char *
+str_at(const struct reply *r, const char *path)
+{
+	const char *s = json_string_value(at(r, path));
+
+	return s != NULL ? s : "(none)";
+}
+
+/* The error entry of backend `name`, or NULL. */
+static json_t *
+error_of(const struct reply *r, const char *name)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(at(r, "errors"), i, e)
+		if (strcmp(json_string_value(json_object_get(e, "backend")), name) == 0)
+			return e;
+	return NULL;
+}
+
+static const char *
+kind_of(const struct reply *r, const char *name)
+{
+	const char *k = json_string_value(json_object_get(error_of(r, name), "kind"));
+
+	return k != NULL ? k : "(none)";
+}
+
+/* Backends come back in config order whatever order they finish in, errors absent when none. */
+static void
+test_composition(void)
+{
+	struct reply r;
+	char h[512];
+	const char *key;
+	json_t *v;
+	const char *expect[] = { "a", "b", "c" };
+	size_t i = 0;
+
+	get("/api/compose/alice", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r.json);
+	CU_ASSERT(integ_header(&r, "Content-Type", h, sizeof(h)) &&
+	    strcmp(h, "application/json") == 0);
+	json_object_foreach(at(&r, "data"), key, v)
+		CU_ASSERT(i < 3 && strcmp(key, expect[i++]) == 0);
+	CU_ASSERT_EQUAL(i, 3);
+	CU_ASSERT_PTR_NULL(at(&r, "errors"));
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.a.path"), "/echo/alice");
+	CU_ASSERT(integ_header(&r, "Server-Timing", h, sizeof(h)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(h, "a;dur="));
+	CU_ASSERT_PTR_NOT_NULL(strstr(h, "c;dur="));
+	CU_ASSERT_PTR_NOT_NULL(strstr(h, "desc=\"200\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(h, "total;dur="));
+	CU_ASSERT_FALSE(integ_header(&r, "X-Fanout-Complete", h, sizeof(h)));
+	reply_free(&r);
+}
+
+/* Three backends of 100 ms: threads and pool overlap them, serial adds them up. */
+static void
+test_overlap(void)
+{
+	struct reply r;
+
+	get("/api/threads", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(r.ms < 200);
+	printf("\n    threads %.0f ms", r.ms);
+	reply_free(&r);
+	get("/api/pool", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(r.ms < 200);
+	printf(", pool %.0f ms", r.ms);
+	reply_free(&r);
+	get("/api/serial", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(r.ms >= 300);
+	printf(", serial %.0f ms ", r.ms);
+	reply_free(&r);
+}
+
+/* b's URL takes a value from a's response: b waits for a and gets the value. */
+static void
+test_chain(void)
+{
+	struct reply r;
+
+	get("/api/chain", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.b.query.seg"), "gold");
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.a.value"), "gold");
+	reply_free(&r);
+}
+
+static void
+test_optional_failure(void)
+{
+	struct reply r;
+	char h[64];
+
+	get("/api/partial", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(json_is_null(at(&r, "data.opt")));
+	CU_ASSERT(json_is_object(at(&r, "data.a")));
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "opt"), "status");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(error_of(&r, "opt"), "status")), 500);
+	CU_ASSERT(integ_header(&r, "X-Fanout-Complete", h, sizeof(h)) && strcmp(h, "false") == 0);
+	reply_free(&r);
+}
+
+/* A required backend fails: 502, and what needed its value is skipped. */
+static void
+test_required_failure(void)
+{
+	struct reply r;
+
+	get("/api/broken", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 502);
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "a"), "status");
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "after_a"), "skipped");
+	CU_ASSERT(json_is_object(at(&r, "data.b")));
+	reply_free(&r);
+}
+
+/* A required backend slower than the request's deadline: 504, on time. */
+static void
+test_timeout(void)
+{
+	struct reply r;
+
+	get("/api/late", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 504);
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "slow"), "timeout");
+	CU_ASSERT(json_is_object(at(&r, "data.fast")));
+	CU_ASSERT(r.ms >= 150 && r.ms < 400);	/* waited for the deadline, not past it */
+	printf("\n    504 after %.0f ms (deadline 200 ms) ", r.ms);
+	reply_free(&r);
+}
+
+static void
+test_client_errors(void)
+{
+	char url[256];
+	struct reply r;
+	char h[64];
+
+	get("/api/nothing/here", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 404);
+	CU_ASSERT_EQUAL(json_integer_value(at(&r, "error.status")), 404);
+	reply_free(&r);
+	snprintf(url, sizeof(url), "%s/api/compose/x", env.url);
+	CU_ASSERT_FATAL(integ_request("POST", url, NULL, &r));
+	CU_ASSERT_EQUAL(r.status, 405);
+	CU_ASSERT(integ_header(&r, "Allow", h, sizeof(h)) && strcmp(h, "GET, HEAD") == 0);
+	CU_ASSERT_PTR_NOT_NULL(at(&r, "error.message"));
+	reply_free(&r);
+	/* nginx itself refuses %00 and bad escapes in a path; in a query it passes them on. */
+	static const char *const bad[] = { "/api/compose/a%0D%0Ab", "/api/compose/%2E%2E",
+		"/api/allow?lang=x%0Ay", "/api/allow?lang=a%00b", "/api/allow?lang=%zz",
+		"/api/allow", "/api/allow?lang=a&lang=b", NULL };
+	for (size_t i = 0; bad[i] != NULL; i++) {
+		get(bad[i], NULL, &r);
+		CU_ASSERT_EQUAL(r.status, 400);
+		CU_ASSERT_EQUAL(json_integer_value(at(&r, "error.status")), 400);
+		reply_free(&r);
+	}
+	CU_ASSERT_FATAL(integ_request("HEAD", url, NULL, &r));
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_EQUAL(r.body.len, 0);
+	reply_free(&r);
+}
+
+/* Only allowlisted query parameters and headers reach the backend. */
+static void
+test_allowlists(void)
+{
+	const char *headers[] = { "Accept-Language: fr-CH", "Cookie: session=secret", NULL };
+	struct reply r;
+
+	get("/api/allow?evil=1&lang=fr+CH&other=2", headers, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.a.query.lang"), "fr%20CH");
+	CU_ASSERT_PTR_NULL(at(&r, "data.a.query.evil"));
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.a.Accept-Language"), "fr-CH");
+	CU_ASSERT(json_is_null(at(&r, "data.a.Cookie")));
+	reply_free(&r);
+}
+
+/* A parameter can change neither the backend's path structure nor its query. */
+static void
+test_percent_encoding(void)
+{
+	struct reply r;
+
+	get("/api/compose/..%2Fadmin%3Fx%3D1", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.a.path"), "/echo/..%2Fadmin%3Fx%3D1");
+	CU_ASSERT_PTR_NULL(at(&r, "data.a.query.x"));
+	reply_free(&r);
+}
+
+/* The request id is forwarded to every backend and returned; one is made when absent. */
+static void
+test_request_id(void)
+{
+	const char *headers[] = { "X-Request-Id: test-42", NULL };
+	struct reply r;
+	char h[128];
+
+	get("/api/compose/id", headers, &r);
+	CU_ASSERT(integ_header(&r, "X-Request-Id", h, sizeof(h)) && strcmp(h, "test-42") == 0);
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.b.X-Request-Id"), "test-42");
+	reply_free(&r);
+	get("/api/compose/id", NULL, &r);
+	CU_ASSERT(integ_header(&r, "X-Request-Id", h, sizeof(h)) && strlen(h) > 0);
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.a.X-Request-Id"), h);
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.c.X-Request-Id"), h);
+	reply_free(&r);
+}
+
+static long
+mock_stat(const char *name)
+{
+	char url[128];
+	struct reply r;
+	long n;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stats", env.mock_port);
+	if (!integ_request(NULL, url, NULL, &r))
+		return -1;
+	n = r.json != NULL ? (long)json_integer_value(json_object_get(r.json, name)) : -1;
+	reply_free(&r);
+	return n;
+}
+
+/* Backend connections are kept and reused: many requests, few connections. */
+static void
+test_keep_alive(void)
+{
+	long conn0 = mock_stat("connections"), req0 = mock_stat("requests");
+	long conns, reqs;
+
+	for (int i = 0; i < 40; i++) {
+		struct reply r;
+
+		get("/api/compose/keep", NULL, &r);
+		CU_ASSERT_EQUAL(r.status, 200);
+		reply_free(&r);
+	}
+	conns = mock_stat("connections") - conn0 - 1;	/* minus the stats request's own */
+	reqs = mock_stat("requests") - req0 - 1;
+	printf("\n    120 backend calls: %ld requests on %ld new connections ", reqs, conns);
+	CU_ASSERT(reqs >= 120);
+	CU_ASSERT(conns <= 12);
+}
+
+/* Each kind of backend fault is reported as what it is. */
+static void
+test_fault_kinds(void)
+{
+	struct reply r;
+
+	get("/api/faults", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "inv"), "invalid_json");
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "big"), "too_large");
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "chunked"), "too_large");
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "refused"), "connect");
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "nonutf8"), "body");
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "redirect"), "status");
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "reset"), "body");
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.text"), "plain text, \"quoted\"\n");
+	CU_ASSERT(json_is_null(at(&r, "data.nocontent")));
+	CU_ASSERT_PTR_NULL(error_of(&r, "nocontent"));
+	reply_free(&r);
+}
+
+static size_t
+sink_write(char *data, size_t size, size_t n, void *arg)
+{
+	return buf_append(arg, data, size * n) == 0 ? size * n : 0;
+}
+
+/* Two requests of 8 calls each against a bound of 12: one of them is refused at once. */
+static void
+test_bound(void)
+{
+	CURLM *multi = curl_multi_init();
+	CURL *h[2];
+	char url[128];
+	int running = 1, refused = 0, ok = 0;
+	struct buf sink[2] = { BUF_INIT, BUF_INIT };
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(multi);
+	snprintf(url, sizeof(url), "%s/api/wide", env.url);
+	for (int i = 0; i < 2; i++) {
+		h[i] = curl_easy_init();
+		CU_ASSERT_PTR_NOT_NULL_FATAL(h[i]);
+		(void)curl_easy_setopt(h[i], CURLOPT_URL, url);
+		(void)curl_easy_setopt(h[i], CURLOPT_TIMEOUT_MS, 10000L);
+		(void)curl_easy_setopt(h[i], CURLOPT_WRITEDATA, &sink[i]);
+		(void)curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, sink_write);
+		CU_ASSERT(curl_multi_add_handle(multi, h[i]) == CURLM_OK);
+	}
+	while (running > 0 && curl_multi_perform(multi, &running) == CURLM_OK)
+		if (running > 0 && curl_multi_poll(multi, NULL, 0, 1000, NULL) != CURLM_OK)
+			break;
+	for (int i = 0; i < 2; i++) {
+		long status = 0;
+
+		(void)curl_easy_getinfo(h[i], CURLINFO_RESPONSE_CODE, &status);
+		refused += status == 503;
+		ok += status == 200;
+		curl_multi_remove_handle(multi, h[i]);
+		curl_easy_cleanup(h[i]);
+		buf_free(&sink[i]);
+	}
+	curl_multi_cleanup(multi);
+	CU_ASSERT_EQUAL(refused, 1);
+	CU_ASSERT_EQUAL(ok, 1);
+}
+
+/* Runs the program as plain CGI for one request URI; out gets what it printed. Returns its
+ * exit status. */
+static int
+run_cgi(const char *uri, struct buf *out)
+{
+	char config[PATH_LEN], out_file[PATH_LEN], err_file[PATH_LEN], uri_var[256];
+	char *argv[] = { FANOUT_CGI, "-c", (char *)path_to(config, "fanout.json"), NULL };
+	char *envp[] = { "REQUEST_METHOD=GET", uri_var, NULL };
+	pid_t pid;
+	int rc;
+
+	snprintf(uri_var, sizeof(uri_var), "REQUEST_URI=%s", uri);
+	pid = integ_spawn(argv, envp, path_to(out_file, "cgi.out"), path_to(err_file, "cgi.err"));
+	if (pid <= 0)
+		return -1;
+	rc = integ_wait_exit(pid, 10000);
+	if (!integ_read_file(out_file, out))
+		return -1;
+	return rc;
+}
+
+/* Started as plain CGI, the program serves the one request on stdout and exits; the path
+ * cases nginx refuses on its own are checked here, against the program itself. */
+static void
+test_cgi_mode(void)
+{
+	struct buf out = BUF_INIT;
+
+	CU_ASSERT_EQUAL(run_cgi("/api/compose/cgi", &out), 0);
+	CU_ASSERT_EQUAL(strncmp(buf_str(&out), "Status: 200 OK\r\n", 16), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&out), "\r\n\r\n{\"data\":{\"a\":"));
+	buf_truncate(&out, 0);
+	CU_ASSERT_EQUAL(run_cgi("/api/compose/a%00b", &out), 0);
+	CU_ASSERT_EQUAL(strncmp(buf_str(&out), "Status: 400 Bad Request\r\n", 25), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&out), "path parameter user: CR, LF and NUL"));
+	buf_truncate(&out, 0);
+	CU_ASSERT_EQUAL(run_cgi("/api/compose/a%zz", &out), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&out), "path parameter user: bad percent-encoding"));
+	buf_free(&out);
+}
+
+/* A bad config is refused with the file, the JSON path and the reason. */
+static void
+test_config_errors(void)
+{
+	static const struct {
+		const char *text;
+		const char *expect;
+	} cases[] = {
+		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"b\",\n"
+		  "  \"url\": \"http://h/{nope}\"}]}]}",
+		  "bad.json: endpoints[0].backends[0].url: placeholder {nope} names no parameter" },
+		{ "{\"endpoints\": [\n  {\"path\": \"/a\",}\n]}", "bad.json:2:17: " },
+	};
+
+	for (size_t i = 0; i < 2; i++) {
+		char bad[PATH_LEN], err_file[PATH_LEN];
+		char *argv[] = { FANOUT_CGI, "--check-config", (char *)path_to(bad, "bad.json"), NULL };
+		char *run[] = { FANOUT_CGI, "-c", bad, "--listen", "127.0.0.1:1", NULL };
+		struct buf err = BUF_INIT;
+		pid_t pid;
+
+		path_to(err_file, "check.err");
+		CU_ASSERT_FATAL(integ_write_file(bad, cases[i].text));
+		pid = integ_spawn(argv, NULL, NULL, err_file);
+		CU_ASSERT_EQUAL(integ_wait_exit(pid, 5000), 1);
+		CU_ASSERT(integ_read_file(err_file, &err));
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&err), cases[i].expect));
+		buf_truncate(&err, 0);
+		pid = integ_spawn(run, NULL, NULL, err_file);
+		CU_ASSERT_EQUAL(integ_wait_exit(pid, 5000), 1);
+		CU_ASSERT(integ_read_file(err_file, &err));
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&err), cases[i].expect));
+		buf_free(&err);
+	}
+}
+
+int
+main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "composition, order, Server-Timing", test_composition },
+		{ "3 x 100 ms: threads and pool overlap, serial adds up", test_overlap },
+		{ "chain: b uses a value of a", test_chain },
+		{ "optional failure: 200 with errors", test_optional_failure },
+		{ "required failure: 502, dependants skipped", test_required_failure },
+		{ "deadline: 504 on time", test_timeout },
+		{ "404, 405, 400, HEAD", test_client_errors },
+		{ "query and header allowlists", test_allowlists },
+		{ "percent-encoding of parameters", test_percent_encoding },
+		{ "request id forwarded or made", test_request_id },
+		{ "keep-alive to backends", test_keep_alive },
+		{ "backend fault kinds", test_fault_kinds },
+		{ "fan-out bound: 503", test_bound },
+		{ "plain CGI mode", test_cgi_mode },
+		{ "config errors name path and reason", test_config_errors },
+		{ NULL, NULL },
+	};
+
+	if (nginx_binary() == NULL) {
+		fprintf(stderr, "integ-nginx: SKIP: nginx is not installed (t/check.sh installs it)\n");
+		return 77;
+	}
+	return unit_run("integration behind nginx", suite_init, suite_cleanup, tests);
+}

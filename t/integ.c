@@ -1,0 +1,239 @@
+/* integ.c - helpers of the integration tests: processes, ports, files and HTTP requests. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "t/integ.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+
+extern char **environ;
+
+int
+integ_free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+	if (fd < 0)
+		return 0;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* A readiness probe, not a timing assumption: it polls until the port answers or time is up. */
+bool
+integ_wait_port(int port, int timeout_ms)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int64_t until = clock_now_us() + timeout_ms * 1000LL;
+
+	while (clock_now_us() < until) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return true;
+		clock_sleep_us(10000);
+	}
+	return false;
+}
+
+pid_t
+integ_spawn(char *const argv[], char *const envp[], const char *out, const char *err)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int rc;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return -1;
+	rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (rc == 0 && out != NULL)
+		rc = posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (rc == 0 && err != NULL)
+		rc = posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (rc == 0)
+		rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp != NULL ? envp : environ);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc == 0 ? pid : -1;
+}
+
+int
+integ_wait_exit(pid_t pid, int timeout_ms)
+{
+	int64_t until = clock_now_us() + timeout_ms * 1000LL;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) :
+			    WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM ? 128 + SIGTERM : -1;
+		if (r < 0 || clock_now_us() >= until)
+			return -1;
+		clock_sleep_us(5000);
+	}
+}
+
+int
+integ_stop(pid_t pid)
+{
+	int rc;
+
+	if (pid <= 0)
+		return -1;
+	(void)kill(pid, SIGTERM);
+	if ((rc = integ_wait_exit(pid, 5000)) == -1) {
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+	}
+	return rc;
+}
+
+long
+integ_parse_int(const char *s)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	end += strspn(end, " \t\r\n");
+	return errno != 0 || end == s || *end != '\0' || n < 0 ? -1 : n;
+}
+
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+bool
+integ_remove_tree(const char *dir)
+{
+	return nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0;
+}
+
+bool
+integ_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	bool ok = f != NULL && fputs(text, f) >= 0;
+
+	return f != NULL && fclose(f) == 0 && ok;
+}
+
+bool
+integ_read_file(const char *path, struct buf *out)
+{
+	FILE *f = fopen(path, "r");
+	char chunk[4096];
+	size_t n;
+	bool ok = f != NULL;
+
+	while (ok && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		ok = buf_append(out, chunk, n) == 0;
+	if (f != NULL && (ferror(f) || fclose(f) != 0))
+		ok = false;
+	return ok;
+}
+
+static size_t
+collect(char *data, size_t size, size_t n, void *arg)
+{
+	return buf_append(arg, data, size * n) == 0 ? size * n : 0;
+}
+
+bool
+integ_request(const char *method, const char *url, const char *const *headers, struct reply *r)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *list = NULL, *more;
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+
+	*r = (struct reply){ .head = BUF_INIT, .body = BUF_INIT };
+	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
+		if ((more = curl_slist_append(list, headers[i])) == NULL)
+			goto out;
+		list = more;
+	}
+	if (h == NULL)
+		goto out;
+	(void)curl_easy_setopt(h, CURLOPT_URL, url);
+	(void)curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+	(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+	(void)curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect);
+	(void)curl_easy_setopt(h, CURLOPT_HEADERDATA, &r->head);
+	(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	(void)curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
+	(void)curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+	if (method != NULL && strcmp(method, "HEAD") == 0)
+		(void)curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	else if (method != NULL)
+		(void)curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	rc = curl_easy_perform(h);
+	if (rc == CURLE_OK) {
+		double secs = 0;
+
+		(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+		(void)curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &secs);
+		r->ms = secs * 1000;
+		r->json = json_loadb(buf_str(&r->body), r->body.len, 0, NULL);
+	}
+out:
+	curl_slist_free_all(list);
+	curl_easy_cleanup(h);
+	return rc == CURLE_OK;
+}
+
+bool
+integ_header(const struct reply *r, const char *name, char *out, size_t size)
+{
+	const char *line = buf_str(&r->head);
+	size_t nlen = strlen(name);
+
+	for (; *line != '\0'; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != '\0')) {
+		size_t len = strcspn(line, "\r\n");
+
+		if (len > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
+			const char *v = line + nlen + 1 + strspn(line + nlen + 1, " ");
+
+			snprintf(out, size, "%.*s", (int)(len - (size_t)(v - line)), v);
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+reply_free(struct reply *r)
+{
+	buf_free(&r->head);
+	buf_free(&r->body);
+	json_decref(r->json);
+	r->json = NULL;
+}

@@ -1,0 +1,57 @@
+/* integ.h - helpers of the integration tests: processes, ports, files and HTTP requests. */
+#ifndef T_INTEG_H
+#define T_INTEG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/buf.h"
+
+/* A free TCP port on 127.0.0.1 (bound, read back, released), or 0. */
+int integ_free_port(void);
+
+/* Waits until 127.0.0.1:port accepts connections; false after timeout_ms. */
+bool integ_wait_port(int port, int timeout_ms);
+
+/* Starts argv[0] with stdout and stderr to files (NULL: inherited) and env (NULL: ours).
+ * Returns the pid, or -1. */
+pid_t integ_spawn(char *const argv[], char *const envp[], const char *out, const char *err);
+
+/* Sends SIGTERM and waits up to 5 s (then SIGKILL). Returns the exit status, or -1 if the
+ * process did not exit by itself or died of a signal other than SIGTERM. */
+int integ_stop(pid_t pid);
+
+/* Waits up to timeout_ms for pid to exit; returns its exit status, or -1. */
+int integ_wait_exit(pid_t pid, int timeout_ms);
+
+/* The decimal number s (surrounding white space allowed), or -1. */
+long integ_parse_int(const char *s);
+
+/* Removes a directory tree the tests made; false on error. */
+bool integ_remove_tree(const char *dir);
+
+/* Writes text to path; false on error. Reads a whole file into out; false on error. */
+bool integ_write_file(const char *path, const char *text);
+bool integ_read_file(const char *path, struct buf *out);
+
+/* One HTTP exchange made with libcurl. */
+struct reply {
+	long status;
+	struct buf head;	/* the response's header lines */
+	struct buf body;
+	json_t *json;		/* the body parsed, or NULL */
+	double ms;		/* total time of the exchange */
+};
+
+/* Makes a request (method NULL: GET) to url with extra header lines (NULL-terminated, or
+ * NULL). False if no HTTP exchange took place. */
+bool integ_request(const char *method, const char *url, const char *const *headers,
+    struct reply *r);
+
+/* The value of response header `name` (case-insensitive), copied into out; false if absent. */
+bool integ_header(const struct reply *r, const char *name, char *out, size_t size);
+
+void reply_free(struct reply *r);
+
+#endif

@@ -1,0 +1,297 @@
+/* mock-backend.c - a backend for the tests, told by each request's query how to answer. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/*
+ * Every answer is chosen by the query string of the request:
+ *   delay=MS     wait before answering          status=N     the HTTP status (200)
+ *   body=KIND    json (default): an echo of the request; invalid; text; nonutf8; empty;
+ *                big: a JSON string of `size` bytes
+ *   size=N       body size for body=big         chunked=1    no Content-Length
+ *   drip=MS      send the body 8 bytes at a time, MS apart (chunked)
+ *   reset=1      close the connection without answering
+ *   value=X      "value": "X" in the echo       location=URL a Location header
+ * GET /stats answers {"connections": N, "requests": N}: what the tests count keep-alive with.
+ * The echo holds the raw path (not decoded), the query arguments and some request headers.
+ */
+
+#define ECHO_SIZE 8192
+
+static atomic_long connections, requests;
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (ms > 0 && nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static const char *
+arg(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static long
+arg_long(struct MHD_Connection *c, const char *name, long dflt)
+{
+	const char *v = arg(c, name);
+	char *end;
+	long n;
+
+	if (v == NULL)
+		return dflt;
+	n = strtol(v, &end, 10);
+	return *end == '\0' && end != v && n >= 0 ? n : dflt;
+}
+
+/* Appends s to out, which holds `size` bytes; the end is cut if it does not fit. */
+static void
+append(char *out, size_t size, const char *s)
+{
+	size_t n = strlen(out);
+
+	snprintf(out + n, size - n, "%s", s);
+}
+
+/* Appends s as a JSON string (the tests only send printable ASCII to be echoed). */
+static void
+json_str(char *out, size_t size, const char *s)
+{
+	size_t n = strlen(out);
+
+	if (s == NULL) {
+		append(out, size, "null");
+		return;
+	}
+	if (n < size)
+		out[n++] = '"';
+	for (; *s != '\0' && n + 3 < size; s++) {
+		if (*s == '"' || *s == '\\')
+			out[n++] = '\\';
+		out[n++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+}
+
+static enum MHD_Result
+collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	char *out = cls;
+	size_t n = strlen(out);
+
+	(void)kind;
+	append(out, ECHO_SIZE, out[n - 1] == '{' ? "" : ",");
+	json_str(out, ECHO_SIZE, key);
+	append(out, ECHO_SIZE, ":");
+	json_str(out, ECHO_SIZE, value);
+	return MHD_YES;
+}
+
+/* The default answer: what the backend received. */
+static char *
+echo(struct MHD_Connection *c, const char *url)
+{
+	char *out = calloc(1, ECHO_SIZE);
+	static const char *const headers[] = { "X-Request-Id", "Accept-Language", "Cookie",
+		"User-Agent", NULL };
+
+	if (out == NULL)
+		return NULL;
+	append(out, ECHO_SIZE, "{\"path\":");
+	json_str(out, ECHO_SIZE, url);
+	append(out, ECHO_SIZE, ",\"query\":{");
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, out);
+	append(out, ECHO_SIZE, "}");
+	for (size_t i = 0; headers[i] != NULL; i++) {
+		append(out, ECHO_SIZE, ",");
+		json_str(out, ECHO_SIZE, headers[i]);
+		append(out, ECHO_SIZE, ":");
+		json_str(out, ECHO_SIZE, MHD_lookup_connection_value(c, MHD_HEADER_KIND, headers[i]));
+	}
+	append(out, ECHO_SIZE, ",\"value\":");
+	json_str(out, ECHO_SIZE, arg(c, "value"));
+	append(out, ECHO_SIZE, "}");
+	return out;
+}
+
+/* The body for body=KIND; *len is set. */
+static char *
+make_body(struct MHD_Connection *c, const char *url, size_t *len)
+{
+	const char *kind = arg(c, "body");
+	char *b;
+
+	if (kind == NULL || strcmp(kind, "json") == 0)
+		b = echo(c, url);
+	else if (strcmp(kind, "invalid") == 0)
+		b = strdup("{\"truncated\": ");
+	else if (strcmp(kind, "text") == 0)
+		b = strdup("plain text, \"quoted\"\n");
+	else if (strcmp(kind, "nonutf8") == 0)
+		b = strdup("bad \xff\xfe bytes");
+	else if (strcmp(kind, "empty") == 0)
+		b = strdup("");
+	else {
+		size_t size = (size_t)arg_long(c, "size", 16);
+
+		if (size < 2)
+			size = 2;
+		if ((b = malloc(size + 1)) != NULL) {
+			memset(b, 'x', size);
+			b[0] = b[size - 1] = '"';
+			b[size] = '\0';
+		}
+	}
+	*len = b != NULL ? strlen(b) : 0;
+	return b;
+}
+
+struct drip {
+	char *body;
+	size_t len;
+	long ms;
+};
+
+static ssize_t
+drip_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct drip *d = cls;
+	size_t n = d->len - (size_t)pos < 8 ? d->len - (size_t)pos : 8;
+
+	if (pos >= d->len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	sleep_ms(d->ms);
+	if (n > max)
+		n = max;
+	memcpy(buf, d->body + pos, n);
+	return (ssize_t)n;
+}
+
+static void
+drip_free(void *cls)
+{
+	struct drip *d = cls;
+
+	free(d->body);
+	free(d);
+}
+
+static struct MHD_Response *
+make_response(struct MHD_Connection *c, const char *url)
+{
+	size_t len;
+	char *body = make_body(c, url, &len);
+	struct drip *d;
+
+	if (body == NULL)
+		return NULL;
+	if (arg_long(c, "drip", 0) == 0 && arg_long(c, "chunked", 0) == 0)
+		return MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if ((d = malloc(sizeof(*d))) == NULL) {
+		free(body);
+		return NULL;
+	}
+	*d = (struct drip){ body, len, arg_long(c, "drip", 0) };
+	return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, drip_read, d, drip_free);
+}
+
+static enum MHD_Result
+answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+    const char *version, const char *upload, size_t *upload_size, void **state)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+	char stats[128];
+
+	(void)cls, (void)method, (void)version, (void)upload, (void)upload_size;
+	if (*state == NULL) {	/* the first call only announces the request */
+		*state = c;
+		return MHD_YES;
+	}
+	atomic_fetch_add(&requests, 1);
+	if (strcmp(url, "/stats") == 0) {
+		snprintf(stats, sizeof(stats), "{\"connections\":%ld,\"requests\":%ld}",
+		    atomic_load(&connections), atomic_load(&requests) - 1);
+		r = MHD_create_response_from_buffer(strlen(stats), stats, MHD_RESPMEM_MUST_COPY);
+		rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+		MHD_destroy_response(r);
+		return rc;
+	}
+	sleep_ms(arg_long(c, "delay", 0));
+	if (arg_long(c, "reset", 0))
+		return MHD_NO;
+	if ((r = make_response(c, url)) == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	if (arg(c, "location") != NULL)
+		MHD_add_response_header(r, "Location", arg(c, "location"));
+	rc = MHD_queue_response(c, (unsigned)arg_long(c, "status", 200), r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static void
+notify(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	(void)cls, (void)c, (void)socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&connections, 1);
+}
+
+/* Keeps the path raw: the tests check how it was encoded. */
+static size_t
+no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls, (void)c;
+	return strlen(s);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct MHD_Daemon *d;
+	const union MHD_DaemonInfo *info;
+	sigset_t set;
+	FILE *f;
+	int sig;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: mock-backend PORT_FILE\n");
+		return 2;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	    MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, NULL,
+	    MHD_OPTION_SOCK_ADDR, &(struct sockaddr_in){ .sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) },
+	    MHD_OPTION_NOTIFY_CONNECTION, notify, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	if (d == NULL || (info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)) == NULL) {
+		fprintf(stderr, "mock-backend: cannot start\n");
+		return 1;
+	}
+	if ((f = fopen(argv[1], "w")) == NULL || fprintf(f, "%u\n", info->port) < 0 ||
+	    fclose(f) != 0) {
+		fprintf(stderr, "mock-backend: cannot write %s\n", argv[1]);
+		return 1;
+	}
+	sigwait(&set, &sig);
+	MHD_stop_daemon(d);
+	return 0;
+}
