@@ -10,7 +10,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 packages="build-essential autoconf automake pkg-config libfcgi-dev libcurl4-openssl-dev
-	libjansson-dev libcunit1-dev"
+	libjansson-dev libcunit1-dev libmicrohttpd-dev libfcgi-bin nginx"
 
 install_missing() {
 	missing=
@@ -22,8 +22,20 @@ install_missing() {
 	echo "check.sh: installing$missing"
 	as_root=
 	[ "$(id -u)" -eq 0 ] || as_root=sudo
-	$as_root apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends $missing
+	# The tests run their own nginx on a private port: keep the package from starting the
+	# system one on port 80 (policy-rc.d is Debian's switch for that), unless one is set.
+	own_policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' | $as_root tee /usr/sbin/policy-rc.d >/dev/null
+		$as_root chmod 755 /usr/sbin/policy-rc.d
+		own_policy=yes
+	fi
+	status=0
+	$as_root apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq \
+			--no-install-recommends $missing || status=$?
+	[ -z "$own_policy" ] || $as_root rm -f /usr/sbin/policy-rc.d
+	return $status
 }
 
 # build DIR CONFIGURE-ARGS...: configures DIR once (make redoes it when inputs change), builds.

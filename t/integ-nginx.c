@@ -154,7 +154,7 @@ start_mock(void)
 	struct buf port = BUF_INIT;
 	int64_t until = clock_now_us() + 5000000;
 
-	if ((env.mock = integ_spawn(argv, NULL, NULL, path_to(err, "mock.err"))) < 0)
+	if ((env.mock = integ_spawn(argv, NULL, -1, NULL, path_to(err, "mock.err"))) < 0)
 		return false;
 	/* Readiness: the mock writes its port once it listens. */
 	while (env.mock_port == 0 && clock_now_us() < until) {
@@ -176,7 +176,7 @@ start_cgi(void)
 		listen, "--threads", "16", NULL };
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", env.cgi_port);
-	env.cgi = integ_spawn(argv, NULL, NULL, path_to(err, "fanout.err"));
+	env.cgi = integ_spawn(argv, NULL, -1, NULL, path_to(err, "fanout.err"));
 	return env.cgi > 0 && integ_wait_port(env.cgi_port, 5000);
 }
 
@@ -200,7 +200,7 @@ start_nginx(void)
 		(char *)path_to(conf, "nginx.conf"), "-e", (char *)path_to(log, "nginx-error.log"),
 		NULL };
 
-	env.nginx = integ_spawn(argv, NULL, NULL, path_to(out, "nginx.out"));
+	env.nginx = integ_spawn(argv, NULL, -1, NULL, path_to(out, "nginx.out"));
 	return env.nginx > 0 && integ_wait_port(env.nginx_port, 5000);
 }
 
@@ -617,7 +617,8 @@ run_cgi(const char *uri, struct buf *out)
 	int rc;
 
 	snprintf(uri_var, sizeof(uri_var), "REQUEST_URI=%s", uri);
-	pid = integ_spawn(argv, envp, path_to(out_file, "cgi.out"), path_to(err_file, "cgi.err"));
+	pid = integ_spawn(argv, envp, -1, path_to(out_file, "cgi.out"),
+	    path_to(err_file, "cgi.err"));
 	if (pid <= 0)
 		return -1;
 	rc = integ_wait_exit(pid, 10000);
@@ -646,10 +647,45 @@ test_cgi_mode(void)
 	buf_free(&out);
 }
 
-/* A bad config is refused with the file, the JSON path and the reason. */
+/* Without --listen the program serves the socket it inherits on fd 0, as under spawn-fcgi
+ * or mod_fcgid; cgi-fcgi (libfcgi's own FastCGI client) makes the request. */
+static void
+test_inherited_socket(void)
+{
+	char config[PATH_LEN], err_file[PATH_LEN], out_file[PATH_LEN], connect_to[32];
+	char *argv[] = { FANOUT_CGI, "-c", (char *)path_to(config, "fanout.json"), NULL };
+	char *client[] = { "/usr/bin/cgi-fcgi", "-bind", "-connect", connect_to, NULL };
+	char *envp[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/api/compose/inherited", NULL };
+	struct buf out = BUF_INIT;
+	int port = 0, fd = integ_listen(&port);
+	pid_t server, pid;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	server = integ_spawn(argv, NULL, fd, NULL, path_to(err_file, "fd0.err"));
+	close(fd);
+	CU_ASSERT_FATAL(server > 0);
+	snprintf(connect_to, sizeof(connect_to), "127.0.0.1:%d", port);
+	pid = integ_spawn(client, envp, -1, path_to(out_file, "fd0.out"), NULL);
+	CU_ASSERT_EQUAL(integ_wait_exit(pid, 10000), 0);
+	CU_ASSERT(integ_read_file(out_file, &out));
+	CU_ASSERT_EQUAL(strncmp(buf_str(&out), "Status: 200 OK\r\n", 16), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&out), "\"path\":\"/echo/inherited\""));
+	CU_ASSERT_EQUAL(integ_stop(server), 0);
+	buf_free(&out);
+}
+
+/* A bad config is refused with the file, the JSON path and the reason; the example config
+ * the README documents is valid. */
 static void
 test_config_errors(void)
 {
+	char example[PATH_MAX];
+	const char *srcdir = getenv("srcdir");
+	char *check[] = { FANOUT_CGI, "--check-config", example, NULL };
+
+	snprintf(example, sizeof(example), "%s/www/example-config.json", srcdir ? srcdir : ".");
+	CU_ASSERT_EQUAL(integ_wait_exit(integ_spawn(check, NULL, -1, "/dev/null", NULL), 5000), 0);
+
 	static const struct {
 		const char *text;
 		const char *expect;
@@ -669,12 +705,12 @@ test_config_errors(void)
 
 		path_to(err_file, "check.err");
 		CU_ASSERT_FATAL(integ_write_file(bad, cases[i].text));
-		pid = integ_spawn(argv, NULL, NULL, err_file);
+		pid = integ_spawn(argv, NULL, -1, NULL, err_file);
 		CU_ASSERT_EQUAL(integ_wait_exit(pid, 5000), 1);
 		CU_ASSERT(integ_read_file(err_file, &err));
 		CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&err), cases[i].expect));
 		buf_truncate(&err, 0);
-		pid = integ_spawn(run, NULL, NULL, err_file);
+		pid = integ_spawn(run, NULL, -1, NULL, err_file);
 		CU_ASSERT_EQUAL(integ_wait_exit(pid, 5000), 1);
 		CU_ASSERT(integ_read_file(err_file, &err));
 		CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&err), cases[i].expect));
@@ -700,6 +736,7 @@ main(void)
 		{ "backend fault kinds", test_fault_kinds },
 		{ "fan-out bound: 503", test_bound },
 		{ "plain CGI mode", test_cgi_mode },
+		{ "socket inherited on fd 0", test_inherited_socket },
 		{ "config errors name path and reason", test_config_errors },
 		{ NULL, NULL },
 	};

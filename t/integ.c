@@ -59,8 +59,28 @@ integ_wait_port(int port, int timeout_ms)
 	return false;
 }
 
+int
+integ_listen(int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)*port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 64) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
 pid_t
-integ_spawn(char *const argv[], char *const envp[], const char *out, const char *err)
+integ_spawn(char *const argv[], char *const envp[], int in_fd, const char *out,
+    const char *err)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -68,7 +88,8 @@ integ_spawn(char *const argv[], char *const envp[], const char *out, const char 
 
 	if (posix_spawn_file_actions_init(&fa) != 0)
 		return -1;
-	rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	rc = in_fd >= 0 ? posix_spawn_file_actions_adddup2(&fa, in_fd, 0) :
+	    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	if (rc == 0 && out != NULL)
 		rc = posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (rc == 0 && err != NULL)

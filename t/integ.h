@@ -14,9 +14,13 @@ int integ_free_port(void);
 /* Waits until 127.0.0.1:port accepts connections; false after timeout_ms. */
 bool integ_wait_port(int port, int timeout_ms);
 
-/* Starts argv[0] with stdout and stderr to files (NULL: inherited) and env (NULL: ours).
- * Returns the pid, or -1. */
-pid_t integ_spawn(char *const argv[], char *const envp[], const char *out, const char *err);
+/* Starts argv[0] with stdin from in_fd (-1: /dev/null), stdout and stderr to files (NULL:
+ * inherited) and env (NULL: ours). Returns the pid, or -1. */
+pid_t integ_spawn(char *const argv[], char *const envp[], int in_fd, const char *out,
+    const char *err);
+
+/* A listening TCP socket on 127.0.0.1:*port (0: any free port, written back), or -1. */
+int integ_listen(int *port);
 
 /* Sends SIGTERM and waits up to 5 s (then SIGKILL). Returns the exit status, or -1 if the
  * process did not exit by itself or died of a signal other than SIGTERM. */

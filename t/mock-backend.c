@@ -18,6 +18,7 @@
  *   drip=MS      send the body 8 bytes at a time, MS apart (chunked)
  *   reset=1      close the connection without answering
  *   value=X      "value": "X" in the echo       location=URL a Location header
+ * It listens on 127.0.0.1:PORT (any free port by default) and writes the port to PORT_FILE.
  * GET /stats answers {"connections": N, "requests": N}: what the tests count keep-alive with.
  * The echo holds the raw path (not decoded), the query arguments and some request headers.
  */
@@ -267,8 +268,12 @@ main(int argc, char **argv)
 	FILE *f;
 	int sig;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: mock-backend PORT_FILE\n");
+	long port = 0;
+
+	if (argc == 3)
+		port = strtol(argv[2], NULL, 10);
+	if (argc < 2 || argc > 3 || port < 0 || port > 65535) {
+		fprintf(stderr, "usage: mock-backend PORT_FILE [PORT]\n");
 		return 2;
 	}
 	sigemptyset(&set);
@@ -278,7 +283,7 @@ main(int argc, char **argv)
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, NULL,
 	    MHD_OPTION_SOCK_ADDR, &(struct sockaddr_in){ .sin_family = AF_INET,
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) },
+		.sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) },
 	    MHD_OPTION_NOTIFY_CONNECTION, notify, NULL,
 	    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
