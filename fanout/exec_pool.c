@@ -11,8 +11,24 @@ static struct {
 	struct call_list queue;
 	pthread_t *workers;
 	size_t nworkers, nidle;
+	size_t waking;		/* workers signalled that have not taken the lock yet */
 	bool stop;
 } pool = { .mu = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER };
+
+/*
+ * Wakes one idle worker if calls are queued and no wake-up is already on its way. Waking one at
+ * a time, each woken worker waking the next, costs a batch one wake-up in the launcher and no
+ * worker wakes for nothing when calls are short; blocking calls still spread over the workers
+ * within microseconds. Called with pool.mu held.
+ */
+static void
+wake_one(void)
+{
+	if (pool.queue.head != NULL && pool.waking == 0 && pool.nidle > 0) {
+		pool.waking++;
+		pthread_cond_signal(&pool.work);
+	}
+}
 
 static void *
 pool_worker(void *unused)
@@ -26,9 +42,12 @@ pool_worker(void *unused)
 			pool.nidle++;
 			pthread_cond_wait(&pool.work, &pool.mu);
 			pool.nidle--;
+			if (pool.waking > 0)
+				pool.waking--;
 		}
 		if (c == NULL)
 			break;
+		wake_one();
 		pthread_mutex_unlock(&pool.mu);
 		call_execute(c);
 		pthread_mutex_lock(&pool.mu);
@@ -41,17 +60,11 @@ void
 pool_launch(struct call_list *ready)
 {
 	struct call *c;
-	size_t woken = 0;
 
 	pthread_mutex_lock(&pool.mu);
-	while ((c = call_list_pop(ready)) != NULL) {
+	while ((c = call_list_pop(ready)) != NULL)
 		call_list_push(&pool.queue, c);
-		/* Wake one idle worker per call; busy ones come back to the queue by themselves. */
-		if (woken < pool.nidle) {
-			pthread_cond_signal(&pool.work);
-			woken++;
-		}
-	}
+	wake_one();
 	pthread_mutex_unlock(&pool.mu);
 }
 
@@ -68,6 +81,7 @@ pool_stop(void)
 	free(pool.workers);
 	pool.workers = NULL;
 	pool.nworkers = 0;
+	pool.waking = 0;
 	pool.stop = false;
 }
 
