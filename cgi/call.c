@@ -1,6 +1,7 @@
 /* call.c - one backend of one request, as a fanout call: expand the URL, fetch, judge the reply. */
 #include "cgi/call.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,36 @@ headers_free(char **lines)
 	free(lines);
 }
 
+/* jansson parses and prints nested values recursively, and its own limit (2048 levels) needs
+ * more stack than a call thread has: a body is refused beyond this depth, before parsing. */
+#define MAX_JSON_DEPTH 256
+
+/* True if the JSON text s[0..len) nests arrays and objects at most `max` deep. One pass; strings
+ * are skipped so that brackets inside them do not count. */
+static bool
+depth_within(const char *s, size_t len, int max)
+{
+	bool in_string = false;
+	int depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"')
+			in_string = true;
+		else if ((c == '[' || c == '{') && ++depth > max)
+			return false;
+		else if (c == ']' || c == '}')
+			depth--;
+	}
+	return true;
+}
+
 /* Turns a successful reply's body into the call's value, as its encoding says. */
 static int
 body_decode(struct bcall *c, const struct buf *body)
@@ -153,6 +184,12 @@ body_decode(struct bcall *c, const struct buf *body)
 	if (c->status == 204 && body->len == 0) {
 		c->value = json_null();
 		return 0;
+	}
+	if (!depth_within(buf_str(body), body->len, MAX_JSON_DEPTH)) {
+		snprintf(c->message, sizeof(c->message), "nested deeper than %d levels",
+		    MAX_JSON_DEPTH);
+		c->kind = FETCH_INVALID_JSON;
+		return 1;
 	}
 	if ((c->value = json_loadb(buf_str(body), body->len, JSON_DECODE_ANY, &je)) == NULL) {
 		c->kind = FETCH_INVALID_JSON;

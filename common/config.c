@@ -546,13 +546,10 @@ parse_backends(struct walk *w, json_t *obj, struct cfg_endpoint *ep)
 	json_array_foreach(arr, i, v) {
 		size_t mark = enter_item(w, "backends", i);
 
-		if (parse_backend(w, v, ep, &ep->backends[i]) == 0) {
-			ep->nbackends = i + 1;
-			if (cfg_backend_find(ep, ep->backends[i].name,
-			    strlen(ep->backends[i].name)) != (long)i)
-				fail(w, "name \"%s\" is used twice", ep->backends[i].name);
-		} else
-			ep->nbackends = i + 1;	/* so that cfg_free frees what was made */
+		ep->nbackends = i + 1;	/* so that cfg_free frees what was made, even on error */
+		if (parse_backend(w, v, ep, &ep->backends[i]) == 0 && cfg_backend_find(ep,
+		    ep->backends[i].name, strlen(ep->backends[i].name)) != (long)i)
+			fail(w, "name \"%s\" is used twice", ep->backends[i].name);
 		leave(w, mark);
 		if (w->failed)
 			return -1;

@@ -82,6 +82,9 @@ static const char config_text[] =
     "    {\"name\": \"redirect\", \"url\": \"http://127.0.0.1:@M@/r?status=302&location=/a\",\n"
     "     \"required\": false},\n"
     "    {\"name\": \"reset\", \"url\": \"http://127.0.0.1:@M@/x?reset=1\", \"required\": false},\n"
+    "    {\"name\": \"deep\", \"url\": \"http://127.0.0.1:@M@/d?body=deep&size=2000\",\n"
+    "     \"required\": false},\n"
+    "    {\"name\": \"deep_ok\", \"url\": \"http://127.0.0.1:@M@/d?body=deep&size=200\"},\n"
     "    {\"name\": \"nocontent\", \"url\": \"http://127.0.0.1:@M@/z?status=204&body=empty\"}]}\n"
     " ]}\n";
 
@@ -554,6 +557,8 @@ test_fault_kinds(void)
 	CU_ASSERT_STRING_EQUAL(kind_of(&r, "nonutf8"), "body");
 	CU_ASSERT_STRING_EQUAL(kind_of(&r, "redirect"), "status");
 	CU_ASSERT_STRING_EQUAL(kind_of(&r, "reset"), "body");
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "deep"), "invalid_json");	/* refused, no crash */
+	CU_ASSERT(json_is_array(at(&r, "data.deep_ok")));
 	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.text"), "plain text, \"quoted\"\n");
 	CU_ASSERT(json_is_null(at(&r, "data.nocontent")));
 	CU_ASSERT_PTR_NULL(error_of(&r, "nocontent"));

@@ -13,7 +13,7 @@
  * Every answer is chosen by the query string of the request:
  *   delay=MS     wait before answering          status=N     the HTTP status (200)
  *   body=KIND    json (default): an echo of the request; invalid; text; nonutf8; empty;
- *                big: a JSON string of `size` bytes
+ *                big: a JSON string of `size` bytes; deep: arrays nested `size` deep
  *   size=N       body size for body=big         chunked=1    no Content-Length
  *   drip=MS      send the body 8 bytes at a time, MS apart (chunked)
  *   reset=1      close the connection without answering
@@ -143,6 +143,15 @@ make_body(struct MHD_Connection *c, const char *url, size_t *len)
 		b = strdup("bad \xff\xfe bytes");
 	else if (strcmp(kind, "empty") == 0)
 		b = strdup("");
+	else if (strcmp(kind, "deep") == 0) {
+		size_t depth = (size_t)arg_long(c, "size", 16);
+
+		if ((b = malloc(2 * depth + 1)) != NULL) {
+			memset(b, '[', depth);
+			memset(b + depth, ']', depth);
+			b[2 * depth] = '\0';
+		}
+	}
 	else {
 		size_t size = (size_t)arg_long(c, "size", 16);
 
