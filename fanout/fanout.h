@@ -22,7 +22,8 @@
  *
  * Thread safety: one group is used by one thread; any number of threads may each run their own
  * groups at once. The only process-wide state is the pool and the bound on calls in flight, both
- * set up by fanout_init().
+ * set up by fanout_init(). A call may run a group of its own, but not a FANOUT_POOL group from
+ * inside a pool call: with every worker waiting for inner calls, none would be left to run them.
  */
 
 #include <stddef.h>
