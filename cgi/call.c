@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/jptr.h"
 #include "fanout/fanout.h"
 
@@ -200,52 +201,123 @@ body_decode(struct bcall *c, const struct buf *body)
 	return 0;
 }
 
-/* Fetches the expanded URL within the time left, then judges status and body. */
+/* Judges a finished transfer: kind, status, then the body as the encoding says. */
 static int
-call_fetch(struct bcall *c, const char *url)
+reply_judge(struct bcall *c, const struct fetch_reply *reply)
 {
-	struct fetch_reply reply = { .body = BUF_INIT };
-	int64_t left_ms = fanout_time_left_us() / 1000;
-	struct fetch_request req = { .url = url, .timeout_ms = c->backend->timeout_ms,
-		.max_body = c->backend->max_body_bytes };
-	char **headers;
-	int rc;
-
-	if (left_ms < req.timeout_ms)
-		req.timeout_ms = left_ms;
-	if (req.timeout_ms <= 0)
-		return fail(c, FETCH_TIMEOUT, "no time left before the request's deadline");
-	if ((headers = headers_make(c)) == NULL)
-		return fail(c, FETCH_SKIPPED, "out of memory");
-	req.headers = (const char *const *)headers;
-	fetch_get(&req, &reply);
-	headers_free(headers);
-	c->status = reply.status;
-	if (reply.kind != FETCH_OK)
-		rc = fail(c, reply.kind, reply.message);
-	else if (!cfg_success(c->backend, reply.status)) {
+	c->status = reply->status;
+	if (reply->kind != FETCH_OK)
+		return fail(c, reply->kind, reply->message);
+	if (!cfg_success(c->backend, reply->status)) {
 		c->kind = FETCH_STATUS;
-		snprintf(c->message, sizeof(c->message), "HTTP status %ld", reply.status);
-		rc = 1;
-	} else
-		rc = body_decode(c, &reply.body);
-	buf_free(&reply.body);
+		snprintf(c->message, sizeof(c->message), "HTTP status %ld", reply->status);
+		return 1;
+	}
+	return body_decode(c, &reply->body);
+}
+
+/* What one transfer needs, made before it starts and freed once it has started. */
+struct prepared {
+	struct buf url;
+	char **headers;
+	struct fetch_request req;
+};
+
+/* Expands the URL and sets the request up to end within left_ms. 0, or 1 with kind set. */
+static int
+prepare(struct bcall *c, int64_t left_ms, struct prepared *p)
+{
+	struct expand_ctx x = { .call = c };
+	struct buf err = BUF_INIT;
+	int rc = 0;
+
+	*p = (struct prepared){ .url = BUF_INIT };
+	p->req.timeout_ms = c->backend->timeout_ms < left_ms ? c->backend->timeout_ms : left_ms;
+	p->req.max_body = c->backend->max_body_bytes;
+	if (tpl_expand(&c->backend->url, lookup, &x, &p->url, &err) != 0)
+		rc = fail(c, FETCH_SKIPPED, buf_str(&err));
+	else if (p->req.timeout_ms <= 0)
+		rc = fail(c, FETCH_TIMEOUT, "no time left before the request's deadline");
+	else if ((p->headers = headers_make(c)) == NULL)
+		rc = fail(c, FETCH_SKIPPED, "out of memory");
+	p->req.url = buf_str(&p->url);
+	p->req.headers = (const char *const *)p->headers;
+	buf_free(&err);
 	return rc;
+}
+
+static void
+prepared_free(struct prepared *p)
+{
+	headers_free(p->headers);
+	buf_free(&p->url);
 }
 
 int
 bcall_run(void *arg)
 {
 	struct bcall *c = arg;
-	struct expand_ctx x = { .call = c };
-	struct buf url = BUF_INIT, err = BUF_INIT;
+	struct fetch_reply reply = { .body = BUF_INIT };
+	struct prepared p;
 	int rc;
 
-	if (tpl_expand(&c->backend->url, lookup, &x, &url, &err) != 0)
-		rc = fail(c, FETCH_SKIPPED, buf_str(&err));
-	else
-		rc = call_fetch(c, buf_str(&url));
-	buf_free(&url);
-	buf_free(&err);
+	if ((rc = prepare(c, fanout_time_left_us() / 1000, &p)) == 0) {
+		fetch_get(&p.req, &reply);
+		rc = reply_judge(c, &reply);
+	}
+	prepared_free(&p);
+	buf_free(&reply.body);
 	return rc;
+}
+
+int
+bcall_start(struct bcall *c, int64_t deadline_us, CURLM *multi)
+{
+	int64_t left_ms = deadline_us == 0 ? INT64_MAX : (deadline_us - clock_now_us()) / 1000;
+	struct prepared p;
+	int rc;
+
+	c->reply = (struct fetch_reply){ .body = BUF_INIT };
+	if ((rc = prepare(c, left_ms, &p)) == 0) {
+		/* curl copies the URL and the header list: p can go once the transfer is set up. */
+		if ((c->transfer = fetch_begin(&p.req, &c->reply)) == NULL)
+			rc = fail(c, c->reply.kind, c->reply.message);
+		else if (curl_easy_setopt(fetch_handle(c->transfer), CURLOPT_PRIVATE, c) != CURLE_OK ||
+		    curl_multi_add_handle(multi, fetch_handle(c->transfer)) != CURLM_OK) {
+			fetch_end(c->transfer, CURLE_FAILED_INIT);
+			c->transfer = NULL;
+			rc = fail(c, FETCH_BODY, "cannot add the transfer to the multi handle");
+		}
+	}
+	prepared_free(&p);
+	if (rc != 0)
+		buf_free(&c->reply.body);
+	return rc;
+}
+
+/* Takes the call's transfer out of the multi handle and ends it with curl's code. */
+static void
+transfer_end(struct bcall *c, CURLM *multi, CURLcode result)
+{
+	(void)curl_multi_remove_handle(multi, fetch_handle(c->transfer));
+	fetch_end(c->transfer, result);
+	c->transfer = NULL;
+}
+
+int
+bcall_finish(struct bcall *c, CURLM *multi, CURLcode result)
+{
+	int rc;
+
+	transfer_end(c, multi, result);
+	rc = reply_judge(c, &c->reply);
+	buf_free(&c->reply.body);
+	return rc;
+}
+
+void
+bcall_cancel(struct bcall *c, CURLM *multi)
+{
+	transfer_end(c, multi, CURLE_ABORTED_BY_CALLBACK);
+	buf_free(&c->reply.body);
 }

@@ -19,6 +19,9 @@ struct bcall {
 	long status;			/* HTTP status, 0 if none */
 	json_t *value;			/* the data: parsed JSON, or the text as a JSON string */
 	char message[160];		/* why, when kind is not FETCH_OK */
+	struct fetch_transfer *transfer;	/* the "multi" executor: the transfer under way */
+	struct fetch_reply reply;		/* and what it receives */
+	void *token;				/* fanout's name for the call, given back when done */
 };
 
 /* A call for backend b of the request with variables v (takes a reference); NULL if out of
@@ -30,5 +33,15 @@ int bcall_run(void *arg);
 
 /* The fanout release function. */
 void bcall_free(void *arg);
+
+/* The "multi" executor's side: starts the call's transfer on `multi` (CURLOPT_PRIVATE = c), to
+ * end by deadline_us (0: none); 0 if under way, 1 if it failed at once (kind says why). */
+int bcall_start(struct bcall *c, int64_t deadline_us, CURLM *multi);
+
+/* Its transfer has ended with curl's code `result`: judges it like bcall_run. 0 or 1. */
+int bcall_finish(struct bcall *c, CURLM *multi, CURLcode result);
+
+/* Abandons its transfer (the request's deadline passed). */
+void bcall_cancel(struct bcall *c, CURLM *multi);
 
 #endif

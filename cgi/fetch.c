@@ -154,36 +154,86 @@ kind_of(CURLcode rc, const struct sink *sink)
 	}
 }
 
+/* One transfer under way: what its callbacks and its end need. */
+struct fetch_transfer {
+	CURL *h;
+	struct curl_slist *headers;
+	struct sink sink;
+	struct fetch_reply *reply;
+	size_t max_body;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static void
+reply_fail(struct fetch_reply *reply, const char *message)
+{
+	reply->kind = FETCH_BODY;
+	reply->status = 0;
+	snprintf(reply->message, sizeof(reply->message), "%s", message);
+}
+
+struct fetch_transfer *
+fetch_begin(const struct fetch_request *req, struct fetch_reply *reply)
+{
+	struct fetch_transfer *t = calloc(1, sizeof(*t));
+	struct curl_slist *more;
+
+	if (t == NULL) {
+		reply_fail(reply, "out of memory");
+		return NULL;
+	}
+	t->reply = reply;
+	t->max_body = req->max_body;
+	t->sink = (struct sink){ .body = &reply->body, .max = req->max_body };
+	reply->status = 0;
+	for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		if ((more = curl_slist_append(t->headers, req->headers[i])) == NULL)
+			goto fail;
+		t->headers = more;
+	}
+	if ((t->h = handle_take()) == NULL || !handle_setup(t->h, req, t->headers, &t->sink,
+	    t->errbuf))
+		goto fail;
+	return t;
+fail:
+	if (t->h != NULL)
+		handle_give_back(t->h);
+	curl_slist_free_all(t->headers);
+	free(t);
+	reply_fail(reply, "out of memory, or an option curl refused");
+	return NULL;
+}
+
+CURL *
+fetch_handle(const struct fetch_transfer *t)
+{
+	return t->h;
+}
+
+void
+fetch_end(struct fetch_transfer *t, CURLcode rc)
+{
+	struct fetch_reply *reply = t->reply;
+
+	(void)curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &reply->status);
+	reply->kind = kind_of(rc, &t->sink);
+	if (reply->kind == FETCH_TOO_LARGE)
+		snprintf(reply->message, sizeof(reply->message), "body larger than %zu bytes",
+		    t->max_body);
+	else if (reply->kind != FETCH_OK)
+		snprintf(reply->message, sizeof(reply->message), "%.120s", t->sink.nomem ?
+		    "out of memory" : t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+	/* Reset unhooks the error buffer and the sink, which are freed here. */
+	handle_give_back(t->h);
+	curl_slist_free_all(t->headers);
+	free(t);
+}
+
 void
 fetch_get(const struct fetch_request *req, struct fetch_reply *reply)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	struct sink sink = { .body = &reply->body, .max = req->max_body };
-	struct curl_slist *headers = NULL, *more;
-	CURL *h = handle_take();
-	CURLcode rc = CURLE_OUT_OF_MEMORY;
+	struct fetch_transfer *t = fetch_begin(req, reply);
 
-	reply->status = 0;
-	for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
-		if ((more = curl_slist_append(headers, req->headers[i])) == NULL)
-			goto done;
-		headers = more;
-	}
-	if (h != NULL && handle_setup(h, req, headers, &sink, errbuf))
-		rc = curl_easy_perform(h);
-	if (h != NULL)
-		(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply->status);
-done:
-	reply->kind = kind_of(rc, &sink);
-	if (reply->kind == FETCH_TOO_LARGE)
-		snprintf(reply->message, sizeof(reply->message), "body larger than %zu bytes",
-		    req->max_body);
-	else if (reply->kind != FETCH_OK)
-		snprintf(reply->message, sizeof(reply->message), "%s",
-		    sink.nomem ? "out of memory" : errbuf[0] ? errbuf : curl_easy_strerror(rc));
-	curl_slist_free_all(headers);
-	if (h != NULL) {
-		/* The error buffer and sink live on this stack: unhook them before pooling. */
-		handle_give_back(h);
-	}
+	if (t != NULL)
+		fetch_end(t, curl_easy_perform(t->h));
 }

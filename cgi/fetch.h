@@ -2,6 +2,7 @@
 #ifndef CGI_FETCH_H
 #define CGI_FETCH_H
 
+#include <curl/curl.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,5 +42,15 @@ void fetch_global_cleanup(void);
 
 /* Performs the GET. The status is not judged here: the caller knows what counts as success. */
 void fetch_get(const struct fetch_request *req, struct fetch_reply *reply);
+
+/* The same in two steps, for a curl multi handle: fetch_begin() takes a pooled handle and sets
+ * the transfer up (reply must outlive it); NULL if out of memory, with reply set. The caller
+ * performs fetch_handle() (CURLOPT_PRIVATE is free for it), then fetch_end() with curl's code
+ * fills reply, gives the handle back and frees the transfer. */
+struct fetch_transfer;
+
+struct fetch_transfer *fetch_begin(const struct fetch_request *req, struct fetch_reply *reply);
+CURL *fetch_handle(const struct fetch_transfer *t);
+void fetch_end(struct fetch_transfer *t, CURLcode rc);
 
 #endif

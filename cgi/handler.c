@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include "cgi/call.h"
+#include "cgi/multi.h"
 #include "cgi/route.h"
 #include "cgi/vars.h"
 #include "common/clock.h"
@@ -42,16 +43,22 @@ request_id(const struct http_io *io, char *own, size_t size)
 	return own;
 }
 
-static enum fanout_executor
-executor_of(enum cfg_executor ex)
+/* An empty group run by the endpoint's executor; NULL if out of memory. */
+static fanout_group *
+group_for(enum cfg_executor ex, int64_t deadline)
 {
+	const struct fanout_driver *driver;
+
 	switch (ex) {
 	case CFG_POOL:
-		return FANOUT_POOL;
+		return fanout_group_new(FANOUT_POOL, deadline);
 	case CFG_SERIAL:
-		return FANOUT_SERIAL;
+		return fanout_group_new(FANOUT_SERIAL, deadline);
+	case CFG_MULTI:
+		driver = multi_driver();
+		return driver != NULL ? fanout_group_new_driven(driver, deadline) : NULL;
 	default:
-		return FANOUT_THREADS;
+		return fanout_group_new(FANOUT_THREADS, deadline);
 	}
 }
 
@@ -86,7 +93,7 @@ fan_out(const struct http_io *io, const struct cfg_endpoint *ep, struct req_vars
     int64_t t0, bool head_only)
 {
 	int64_t deadline = t0 + ep->timeout_ms * 1000;
-	fanout_group *g = fanout_group_new(executor_of(ep->executor), deadline);
+	fanout_group *g = group_for(ep->executor, deadline);
 	struct bcall **calls = calloc(ep->nbackends, sizeof(*calls));
 	enum fanout_err err = FANOUT_ENOMEM;
 

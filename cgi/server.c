@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cgi/handler.h"
+#include "cgi/multi.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -182,6 +183,7 @@ request_thread(void *arg)
 		FCGX_Finish_r(&req);
 	}
 	FCGX_Free(&req, 1);
+	multi_thread_end();
 	thread_done(s);
 	return NULL;
 }
@@ -319,5 +321,6 @@ server_run_cgi(const struct cfg *cfg)
 	struct http_io io = { cgi_param, cgi_write, NULL };
 
 	handler_serve(cfg, &io);
+	multi_thread_end();
 	return 0;
 }

@@ -571,7 +571,7 @@ parse_endpoint(struct walk *w, json_t *obj, struct cfg_endpoint *ep)
 {
 	static const char *const keys[] = { "path", "methods", "timeout_ms", "executor", "query",
 		"backends", NULL };
-	static const char *const executors[] = { "threads", "pool", "serial", NULL };
+	static const char *const executors[] = { "threads", "pool", "serial", "multi", NULL };
 	const char *path;
 	int ex;
 

@@ -12,6 +12,7 @@ enum cfg_executor {
 	CFG_THREADS,
 	CFG_POOL,
 	CFG_SERIAL,
+	CFG_MULTI,
 };
 
 enum cfg_encoding {

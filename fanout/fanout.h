@@ -39,6 +39,7 @@ enum fanout_err {
 	FANOUT_EBUSY,		/* the process-wide bound on calls in flight is reached; nothing ran */
 	FANOUT_ETHREAD,		/* a thread could not be created */
 	FANOUT_ESTATE,		/* wrong moment: not initialised, initialised twice, group already run */
+	FANOUT_EDRIVER,		/* the event driver of a FANOUT_EVENTS group failed */
 };
 
 /* How a group's calls are run. All give the same results; they differ in cost and concurrency. */
@@ -46,6 +47,8 @@ enum fanout_executor {
 	FANOUT_THREADS,		/* one new detached thread per call, small stack: the classic model */
 	FANOUT_POOL,		/* the process-wide pool of persistent workers */
 	FANOUT_SERIAL,		/* inline in the caller, one after another: baseline, thread-unsafe APIs */
+	FANOUT_EVENTS,		/* calls that do not block, driven in the caller's thread by an event
+				 * driver (fanout_group_new_driven): the asynchronous model */
 };
 
 enum fanout_state {
@@ -72,6 +75,28 @@ struct fanout_limits {
 	size_t stack_bytes;	/* stack of each call thread and pool worker (default 256 KiB) */
 };
 
+/*
+ * The event driver of a FANOUT_EVENTS group: it runs calls that do not block (say, HTTP transfers
+ * of one curl multi handle), all in the caller's thread. fanout starts each call as soon as its
+ * dependencies have succeeded, waits through the driver until calls finish or the deadline
+ * passes, and cancels what is still under way then, so nothing outlives fanout_group_run().
+ */
+struct fanout_driver {
+	/* Starts the call of `arg`, to end by deadline_us (or FANOUT_NO_DEADLINE); `token` names it
+	 * in done(). Returns 0 if it is under way, else the call fails at once with that code. */
+	int (*start)(void *ctx, void *arg, void *token, int64_t deadline_us);
+	/* Waits up to timeout_us (FANOUT_WAIT_FOREVER: no limit) for calls to make progress, and
+	 * makes it. Returns 0, or -1 if the driver failed (every call under way then fails). */
+	int (*wait)(void *ctx, int64_t timeout_us);
+	/* The token of a call that has finished, its code (0: success) in *rc; NULL when none. */
+	void *(*done)(void *ctx, int *rc);
+	/* Abandons the call of `arg`, still under way: the driver drops everything of it. */
+	void (*cancel)(void *ctx, void *arg);
+	void *ctx;
+};
+
+#define FANOUT_WAIT_FOREVER (-1)
+
 typedef int (*fanout_fn)(void *arg);
 typedef void (*fanout_release_fn)(void *arg);
 typedef struct fanout_group fanout_group;
@@ -94,8 +119,13 @@ size_t fanout_inflight(void);
  * unknown or the deadline negative. */
 fanout_group *fanout_group_new(enum fanout_executor executor, int64_t deadline_us);
 
+/* A new empty FANOUT_EVENTS group whose calls the driver runs (copied; ctx must outlive the
+ * group's run). NULL if out of memory, the driver incomplete or the deadline negative. */
+fanout_group *fanout_group_new_driven(const struct fanout_driver *driver, int64_t deadline_us);
+
 /* Adds a call. On success the group owns arg and calls release(arg) (if not NULL) when it is
- * destroyed; on error the caller keeps arg. The name is copied. */
+ * destroyed; on error the caller keeps arg. The name is copied. In a FANOUT_EVENTS group fn may
+ * be NULL: the driver runs the call. */
 enum fanout_err fanout_group_add(fanout_group *g, const char *name, fanout_fn fn, void *arg,
     fanout_release_fn release);
 

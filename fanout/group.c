@@ -4,15 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-fanout_group *
-fanout_group_new(enum fanout_executor executor, int64_t deadline_us)
+/* The group of either constructor; FANOUT_EVENTS groups get their driver after. */
+static fanout_group *
+group_new(enum fanout_executor executor, int64_t deadline_us)
 {
 	fanout_group *g;
 	pthread_condattr_t ca;
 	int bad;
 
-	if (executor != FANOUT_THREADS && executor != FANOUT_POOL && executor != FANOUT_SERIAL)
-		return NULL;
 	if (deadline_us < 0)
 		return NULL;
 	if ((g = calloc(1, sizeof(*g))) == NULL)
@@ -38,6 +37,27 @@ fanout_group_new(enum fanout_executor executor, int64_t deadline_us)
 	g->executor = executor;
 	g->deadline = deadline_us;
 	atomic_init(&g->closed, false);
+	return g;
+}
+
+fanout_group *
+fanout_group_new(enum fanout_executor executor, int64_t deadline_us)
+{
+	if (executor != FANOUT_THREADS && executor != FANOUT_POOL && executor != FANOUT_SERIAL)
+		return NULL;	/* FANOUT_EVENTS needs a driver: fanout_group_new_driven() */
+	return group_new(executor, deadline_us);
+}
+
+fanout_group *
+fanout_group_new_driven(const struct fanout_driver *driver, int64_t deadline_us)
+{
+	fanout_group *g;
+
+	if (driver == NULL || driver->start == NULL || driver->wait == NULL ||
+	    driver->done == NULL || driver->cancel == NULL)
+		return NULL;
+	if ((g = group_new(FANOUT_EVENTS, deadline_us)) != NULL)
+		g->driver = *driver;
 	return g;
 }
 
@@ -76,7 +96,7 @@ fanout_group_add(fanout_group *g, const char *name, fanout_fn fn, void *arg,
 	struct call *c;
 	char *copy;
 
-	if (g == NULL || name == NULL || fn == NULL)
+	if (g == NULL || name == NULL || (fn == NULL && g->executor != FANOUT_EVENTS))
 		return FANOUT_EINVAL;
 	if (g->ran)
 		return FANOUT_ESTATE;
@@ -213,6 +233,8 @@ fanout_strerror(enum fanout_err err)
 		return "cannot create a thread";
 	case FANOUT_ESTATE:
 		return "not allowed in this state";
+	case FANOUT_EDRIVER:
+		return "the event driver failed";
 	}
 	return "unknown error";
 }

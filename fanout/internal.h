@@ -24,6 +24,7 @@ struct call {
 	size_t ndeps;		/* how many calls this one waits for */
 	size_t waiting;		/* of those, how many have not yet succeeded (guarded by group mu) */
 	bool launched;		/* handed to the executor (guarded by group mu) */
+	bool in_driver;		/* FANOUT_EVENTS: started by the driver, not yet done */
 	_Atomic int64_t started_at;	/* clock_now_us() when fn started, 0 before */
 	struct call *next;	/* link in a list of ready calls (run queue, pool queue) */
 	struct fanout_result res;	/* guarded by group mu until the group is closed */
@@ -42,6 +43,7 @@ struct fanout_group {
 	bool ran;
 	atomic_bool closed;	/* results frozen: the caller stopped waiting */
 	struct call_list serial;	/* FANOUT_SERIAL's run queue, used by the caller's thread only */
+	struct fanout_driver driver;	/* FANOUT_EVENTS */
 };
 
 static inline void
@@ -70,6 +72,20 @@ void call_execute(struct call *c);
 
 /* run.c: ends a launched call that will never run (launch failed, or discarded after close). */
 void call_abandon(struct call *c, enum fanout_err err);
+
+/* run.c: ends a launched call: records res (unless NULL or the group is closed), drops its
+ * reference and its slot. Returns the calls it made ready, each counted as launched. */
+struct call_list call_end(struct call *c, const struct fanout_result *res);
+
+/* run.c: the outcome of a call that ran from start to end (µs) and returned rc. */
+struct fanout_result call_outcome(const struct fanout_group *g, int64_t start, int64_t end,
+    int rc);
+
+/* run.c: stops waiting at `now`: what has not finished is timed out or skipped. g->mu held. */
+void group_close(struct fanout_group *g, int64_t now);
+
+/* exec_events.c: FANOUT_EVENTS' whole run, in the caller's thread, from the ready roots. */
+void events_run(struct fanout_group *g, struct call_list *ready);
 
 /* group.c: frees the group once the last reference is gone; releases every arg. */
 void group_destroy(struct fanout_group *g);

@@ -62,6 +62,8 @@ group_launch(fanout_group *g, struct call_list *ready)
 		while ((c = call_list_pop(ready)) != NULL)
 			call_list_push(&g->serial, c);
 		break;
+	case FANOUT_EVENTS:
+		break;	/* never reached: events_run starts its calls itself */
 	}
 }
 
@@ -108,8 +110,9 @@ call_settle(fanout_group *g, struct call *c, struct call_list *ready)
 
 /* Ends a launched call: records its outcome (res, unless NULL or the group is closed), drops its
  * reference, destroying the group if it was the last, and gives back its slot. Returns the calls
- * it made ready; when that list is empty, c and its group must not be touched again. */
-static struct call_list
+ * it made ready; when that list is empty, c and its group must not be touched again (unless the
+ * caller holds a reference of its own). */
+struct call_list
 call_end(struct call *c, const struct fanout_result *res)
 {
 	fanout_group *g = c->group;
@@ -143,29 +146,38 @@ call_abandon(struct call *c, enum fanout_err err)
 	(void)call_end(c, err == FANOUT_OK ? NULL : &res);
 }
 
+struct fanout_result
+call_outcome(const fanout_group *g, int64_t start, int64_t end, int rc)
+{
+	struct fanout_result res = { .err = FANOUT_OK, .rc = rc, .start_us = start - g->t0,
+		.duration_us = end - start };
+
+	/* Finishing after the deadline is timing out, whichever executor noticed it. */
+	if (deadline_passed(g->deadline, end)) {
+		res.state = FANOUT_CALL_TIMEDOUT;
+		res.rc = 0;
+	} else
+		res.state = rc == 0 ? FANOUT_CALL_OK : FANOUT_CALL_FAILED;
+	return res;
+}
+
 /* Runs c's function, unless its group has already given up, and ends it. */
 static struct call_list
 call_run(struct call *c)
 {
 	fanout_group *g = c->group;
-	struct fanout_result res = { .err = FANOUT_OK };
-	int64_t start = clock_now_us(), end, outer;
+	struct fanout_result res;
+	int64_t start = clock_now_us(), outer;
+	int rc;
 
 	if (atomic_load(&g->closed) || deadline_passed(g->deadline, start))
 		return call_end(c, NULL);	/* the caller marks it timed out */
 	atomic_store(&c->started_at, start);
 	outer = current_deadline;
 	current_deadline = g->deadline;
-	res.rc = c->fn(c->arg);
+	rc = c->fn(c->arg);
 	current_deadline = outer;
-	end = clock_now_us();
-	res.start_us = start - g->t0;
-	res.duration_us = end - start;
-	if (deadline_passed(g->deadline, end)) {
-		res.state = FANOUT_CALL_TIMEDOUT;
-		res.rc = 0;
-	} else
-		res.state = res.rc == 0 ? FANOUT_CALL_OK : FANOUT_CALL_FAILED;
+	res = call_outcome(g, start, clock_now_us(), rc);
 	return call_end(c, &res);
 }
 
@@ -195,7 +207,7 @@ serial_run(fanout_group *g)
 
 /* The caller stops waiting: what has not finished is timed out if launched, else skipped (it
  * waits for a call that timed out). Results are frozen from here on. Called with g->mu held. */
-static void
+void
 group_close(fanout_group *g, int64_t now)
 {
 	atomic_store(&g->closed, true);
@@ -259,6 +271,10 @@ fanout_group_run(fanout_group *g)
 		c->waiting = c->ndeps;
 		if (c->ndeps == 0)
 			call_make_ready(g, c, &ready);
+	}
+	if (g->executor == FANOUT_EVENTS) {
+		events_run(g, &ready);
+		return FANOUT_OK;
 	}
 	group_launch(g, &ready);
 	if (g->executor == FANOUT_SERIAL)

@@ -6,11 +6,13 @@
 #   t/check.sh tsan       the same suite under ThreadSanitizer          (build-tsan/)
 #   t/check.sh distcheck  `make distcheck`: the release tarball builds and passes
 #   t/check.sh all        all of the above
+#   t/check.sh build      install and build only (build/), for t/bench/run.sh
+# FANOUT_EXTRA_PACKAGES names more Debian packages to install (the benchmark's tools).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 packages="build-essential autoconf automake pkg-config libfcgi-dev libcurl4-openssl-dev
-	libjansson-dev libcunit1-dev libmicrohttpd-dev libfcgi-bin nginx"
+	libjansson-dev libcunit1-dev libmicrohttpd-dev libfcgi-bin nginx ${FANOUT_EXTRA_PACKAGES:-}"
 
 install_missing() {
 	missing=
@@ -66,9 +68,10 @@ mode=${1:-plain}
 install_missing
 case $mode in
 plain) build build && suite build ;;
+build) build build ;;
 asan) build build-asan --enable-sanitizers=address,undefined && suite build-asan ;;
 tsan) build build-tsan --enable-sanitizers=thread && suite build-tsan ;;
 distcheck) build build && make -C "$top/build" distcheck ;;
 all) for m in plain asan tsan distcheck; do "$0" "$m"; done ;;
-*) echo "usage: t/check.sh [plain|asan|tsan|distcheck|all]" >&2; exit 2 ;;
+*) echo "usage: t/check.sh [plain|asan|tsan|distcheck|all|build]" >&2; exit 2 ;;
 esac

@@ -47,7 +47,20 @@ static const char config_text[] =
     "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?delay=100\"},\n"
     "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?delay=100\"},\n"
     "    {\"name\": \"c\", \"url\": \"http://127.0.0.1:@M@/c?delay=100\"}]},\n"
-    "  {\"path\": \"/api/chain\", \"backends\": [\n"
+    "  {\"path\": \"/api/multi\", \"executor\": \"multi\", \"backends\": [\n"
+    "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?delay=100\"},\n"
+    "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?delay=100\"},\n"
+    "    {\"name\": \"c\", \"url\": \"http://127.0.0.1:@M@/c?delay=100\"}]},\n"
+    "  {\"path\": \"/api/multi-chain\", \"executor\": \"multi\", \"backends\": [\n"
+    "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?seg={a./value}\"},\n"
+    "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?value=gold&delay=20\"},\n"
+    "    {\"name\": \"bad\", \"url\": \"http://127.0.0.1:@M@/x?body=invalid\",\n"
+    "     \"required\": false}]},\n"
+    "  {\"path\": \"/api/multi-late\", \"executor\": \"multi\", \"timeout_ms\": 200,\n"
+    "   \"backends\": [\n"
+    "    {\"name\": \"slow\", \"url\": \"http://127.0.0.1:@M@/s?delay=2000\"},\n"
+    "    {\"name\": \"fast\", \"url\": \"http://127.0.0.1:@M@/f\"}]},\n"
+  "  {\"path\": \"/api/chain\", \"backends\": [\n"
     "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?seg={a./value}\"},\n"
     "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?value=gold&delay=20\"}]},\n"
     "  {\"path\": \"/api/partial\", \"backends\": [\n"
@@ -363,7 +376,35 @@ test_overlap(void)
 	get("/api/serial", NULL, &r);
 	CU_ASSERT_EQUAL(r.status, 200);
 	CU_ASSERT(r.ms >= 300);
-	printf(", serial %.0f ms ", r.ms);
+	printf(", serial %.0f ms", r.ms);
+	reply_free(&r);
+	get("/api/multi", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(r.ms < 200);
+	printf(", multi %.0f ms ", r.ms);
+	reply_free(&r);
+}
+
+/* The event-driven executor: dependencies, failures and deadlines as in the others. */
+static void
+test_multi(void)
+{
+	struct reply r;
+
+	get("/api/multi-chain", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.b.query.seg"), "gold");
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "bad"), "invalid_json");
+	reply_free(&r);
+	get("/api/multi-late", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 504);
+	CU_ASSERT_STRING_EQUAL(kind_of(&r, "slow"), "timeout");
+	CU_ASSERT(json_is_object(at(&r, "data.fast")));
+	CU_ASSERT(r.ms >= 150 && r.ms < 400);
+	reply_free(&r);
+	/* The cancelled transfer left the thread's multi handle in a state to serve again. */
+	get("/api/multi-chain", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
 	reply_free(&r);
 }
 
@@ -728,8 +769,9 @@ main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "composition, order, Server-Timing", test_composition },
-		{ "3 x 100 ms: threads and pool overlap, serial adds up", test_overlap },
+		{ "3 x 100 ms: threads, pool, multi overlap; serial adds up", test_overlap },
 		{ "chain: b uses a value of a", test_chain },
+		{ "multi executor: chain, failure, deadline", test_multi },
 		{ "optional failure: 200 with errors", test_optional_failure },
 		{ "required failure: 502, dependants skipped", test_required_failure },
 		{ "deadline: 504 on time", test_timeout },

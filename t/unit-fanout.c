@@ -140,6 +140,96 @@ add_job(fanout_group *g, const char *name, int rc, int64_t sleep_us, struct gate
 	return j;
 }
 
+/* A simulated event driver for FANOUT_EVENTS: a job "runs" for its sleep_us from start(), and
+ * wait() sleeps until the next one ends (the workload, not a synchronisation). */
+#define FAKE_MAX 16
+
+struct fake_driver {
+	struct {
+		void *token;
+		struct job *job;
+		int64_t end;
+		bool active;
+	} calls[FAKE_MAX];
+	int ncalls, cancelled;
+};
+
+static int
+fake_start(void *ctx, void *arg, void *token, int64_t deadline)
+{
+	struct fake_driver *f = ctx;
+	struct job *j = arg;
+
+	(void)deadline;
+	if (f->ncalls == FAKE_MAX)
+		return -1;
+	j->started = clock_now_us();
+	j->runs++;
+	f->calls[f->ncalls].token = token;
+	f->calls[f->ncalls].job = j;
+	f->calls[f->ncalls].end = j->started + j->sleep_us;
+	f->calls[f->ncalls++].active = true;
+	return 0;
+}
+
+static int
+fake_wait(void *ctx, int64_t timeout)
+{
+	struct fake_driver *f = ctx;
+	int64_t now = clock_now_us(), until = timeout >= 0 ? now + timeout : INT64_MAX;
+
+	for (int i = 0; i < f->ncalls; i++)
+		if (f->calls[i].active && f->calls[i].end < until)
+			until = f->calls[i].end;
+	if (until != INT64_MAX)
+		clock_sleep_us(until - now);
+	return 0;
+}
+
+static void *
+fake_done(void *ctx, int *rc)
+{
+	struct fake_driver *f = ctx;
+	int64_t now = clock_now_us();
+
+	for (int i = 0; i < f->ncalls; i++)
+		if (f->calls[i].active && f->calls[i].end <= now) {
+			f->calls[i].active = false;
+			f->calls[i].job->finished = now;
+			*rc = f->calls[i].job->rc;
+			return f->calls[i].token;
+		}
+	return NULL;
+}
+
+static void
+fake_cancel(void *ctx, void *arg)
+{
+	struct fake_driver *f = ctx;
+
+	for (int i = 0; i < f->ncalls; i++)
+		if (f->calls[i].active && f->calls[i].job == arg) {
+			f->calls[i].active = false;
+			f->cancelled++;
+		}
+}
+
+/* A group of any executor; FANOUT_EVENTS ones are driven by *fake, reset here. */
+static fanout_group *
+group_new(enum fanout_executor ex, int64_t deadline, struct fake_driver *fake)
+{
+	struct fanout_driver d = { fake_start, fake_wait, fake_done, fake_cancel, fake };
+
+	if (ex != FANOUT_EVENTS)
+		return fanout_group_new(ex, deadline);
+	memset(fake, 0, sizeof(*fake));
+	return fanout_group_new_driven(&d, deadline);
+}
+
+static const enum fanout_executor all_executors[] = { FANOUT_THREADS, FANOUT_POOL,
+	FANOUT_SERIAL, FANOUT_EVENTS };
+#define NALL (sizeof(all_executors) / sizeof(all_executors[0]))
+
 static const struct fanout_result *
 result_of(const fanout_group *g, const char *name)
 {
@@ -184,8 +274,9 @@ suite_cleanup(void)
 static void
 test_results(void)
 {
-	for (size_t e = 0; e < NEXECUTORS; e++) {
-		fanout_group *g = fanout_group_new(executors[e], FANOUT_NO_DEADLINE);
+	for (size_t e = 0; e < NALL; e++) {
+		struct fake_driver fake;
+		fanout_group *g = group_new(all_executors[e], FANOUT_NO_DEADLINE, &fake);
 		const struct fanout_result *r;
 
 		CU_ASSERT_FATAL(g != NULL);
@@ -217,7 +308,8 @@ test_results(void)
 static int64_t
 three_sleeps(enum fanout_executor ex)
 {
-	fanout_group *g = fanout_group_new(ex, FANOUT_NO_DEADLINE);
+	struct fake_driver fake;
+	fanout_group *g = group_new(ex, FANOUT_NO_DEADLINE, &fake);
 	int64_t t0;
 
 	CU_ASSERT_FATAL(g != NULL);
@@ -240,6 +332,7 @@ test_overlap(void)
 	CU_ASSERT(three_sleeps(FANOUT_THREADS) < 200 * MS);
 	CU_ASSERT(three_sleeps(FANOUT_POOL) < 200 * MS);
 	CU_ASSERT(three_sleeps(FANOUT_SERIAL) >= 300 * MS);
+	CU_ASSERT(three_sleeps(FANOUT_EVENTS) < 200 * MS);
 }
 
 /* At the deadline the caller gets control back, the held call is timed out, and its job is only
@@ -300,12 +393,48 @@ test_deadline_serial(void)
 	fanout_group_free(g);
 }
 
+/* FANOUT_EVENTS at the deadline: the slow call is cancelled in the driver and timed out, and
+ * nothing outlives the run: every job is released as soon as the group is freed. */
+static void
+test_deadline_events(void)
+{
+	struct fake_driver fake;
+	int64_t t0 = clock_now_us(), took;
+	fanout_group *g = group_new(FANOUT_EVENTS, t0 + 100 * MS, &fake);
+	struct job *after;
+	int before = atomic_load(&released);
+
+	CU_ASSERT_FATAL(g != NULL);
+	add_job(g, "fast", 0, 10 * MS, NULL);
+	add_job(g, "slow", 0, 1000 * MS, NULL);
+	after = add_job(g, "after_slow", 0, 0, NULL);
+	CU_ASSERT_EQUAL(fanout_group_after(g, "after_slow", "slow"), FANOUT_OK);
+	CU_ASSERT_EQUAL(fanout_group_run(g), FANOUT_OK);
+	took = clock_now_us() - t0;
+	CU_ASSERT(took >= 100 * MS && took < 180 * MS);
+	CU_ASSERT_EQUAL(result_of(g, "fast")->state, FANOUT_CALL_OK);
+	CU_ASSERT_EQUAL(result_of(g, "slow")->state, FANOUT_CALL_TIMEDOUT);
+	CU_ASSERT(result_of(g, "slow")->duration_us >= 90 * MS);
+	CU_ASSERT_EQUAL(result_of(g, "after_slow")->state, FANOUT_CALL_SKIPPED);
+	CU_ASSERT_EQUAL(after->runs, 0);
+	CU_ASSERT_EQUAL(fake.cancelled, 1);
+	CU_ASSERT_EQUAL(fanout_inflight(), 0);
+	fanout_group_free(g);
+	CU_ASSERT_EQUAL(atomic_load(&released), before + 3);
+	CU_ASSERT_PTR_NULL(fanout_group_new(FANOUT_EVENTS, FANOUT_NO_DEADLINE));
+	CU_ASSERT_PTR_NULL(fanout_group_new_driven(&(struct fanout_driver){ 0 }, 0));
+}
+
 /* B waits for A and starts as soon as A ends, not when the slower C ends; C runs beside A. */
 static void
 test_dependency_order(void)
 {
-	for (size_t e = 0; e < 2; e++) {
-		fanout_group *g = fanout_group_new(executors[e], FANOUT_NO_DEADLINE);
+	static const enum fanout_executor concurrent[] = { FANOUT_THREADS, FANOUT_POOL,
+		FANOUT_EVENTS };
+
+	for (size_t e = 0; e < 3; e++) {
+		struct fake_driver fake;
+		fanout_group *g = group_new(concurrent[e], FANOUT_NO_DEADLINE, &fake);
 		const struct fanout_result *a, *b, *c;
 
 		CU_ASSERT_FATAL(g != NULL);
@@ -331,8 +460,9 @@ test_chain(void)
 {
 	static const char *const names[] = { "S", "A", "B", "C" };
 
-	for (size_t e = 0; e < NEXECUTORS; e++) {
-		fanout_group *g = fanout_group_new(executors[e], FANOUT_NO_DEADLINE);
+	for (size_t e = 0; e < NALL; e++) {
+		struct fake_driver fake;
+		fanout_group *g = group_new(all_executors[e], FANOUT_NO_DEADLINE, &fake);
 
 		CU_ASSERT_FATAL(g != NULL);
 		for (size_t i = 4; i-- > 0;)	/* added backwards: order comes from the edges */
@@ -355,8 +485,9 @@ test_chain(void)
 static void
 test_failure_skips(void)
 {
-	for (size_t e = 0; e < NEXECUTORS; e++) {
-		fanout_group *g = fanout_group_new(executors[e], FANOUT_NO_DEADLINE);
+	for (size_t e = 0; e < NALL; e++) {
+		struct fake_driver fake;
+		fanout_group *g = group_new(all_executors[e], FANOUT_NO_DEADLINE, &fake);
 		struct job *b, *c, *d2;
 
 		CU_ASSERT_FATAL(g != NULL);
@@ -577,8 +708,9 @@ test_executors_agree(void)
 	const struct shape *shapes[] = { diamond, broken_diamond, wide };
 
 	for (size_t s = 0; s < 3; s++)
-		for (size_t e = 0; e < NEXECUTORS; e++) {
-			fanout_group *g = fanout_group_new(executors[e], FANOUT_NO_DEADLINE);
+		for (size_t e = 0; e < NALL; e++) {
+			struct fake_driver fake;
+			fanout_group *g = group_new(all_executors[e], FANOUT_NO_DEADLINE, &fake);
 			const struct shape *sh;
 
 			CU_ASSERT_FATAL(g != NULL);
@@ -734,6 +866,7 @@ main(void)
 		{ "3 x 100 ms: threads and pool overlap, serial adds up", test_overlap },
 		{ "deadline returns on time; late call owns its arg", test_deadline },
 		{ "serial deadline: late and unstarted calls time out", test_deadline_serial },
+		{ "events deadline: cancelled, nothing outlives the run", test_deadline_events },
 		{ "dependant starts when its dependency ends", test_dependency_order },
 		{ "chain S->A->B->C", test_chain },
 		{ "failure skips dependants transitively", test_failure_skips },
