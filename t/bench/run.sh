@@ -214,15 +214,21 @@ echo "ratio to the ceiling (nginx proxying straight to one backend):"
 awk -F, 'NR > 1 && $2 != "ceiling" { printf "  %-5s %-8s %4s connections: %s\n", $1, $2, $3, $11 }' \
 	"$out/results.csv"
 
-# The chart: req/s by concurrency, one line per executor, for each backend profile.
+# The chart: req/s by concurrency, one line per executor, for each backend profile. Each line's
+# points go to a file of their own, so that gnuplot draws them joined.
 cols=$(awk -F, 'NR > 1 { print $2 }' "$out/results.csv" | awk '!seen[$0]++' | tr '\n' ' ')
+for profile in $profiles; do
+	for c in $cols; do
+		awk -F, -v p="$profile" -v c="$c" '$1 == p && $2 == c { print $3, $4 }' \
+			"$out/results.csv" > "$out/series-$profile-$c.dat"
+	done
+done
 {
 	echo "set terminal pngcairo size 1200,520 font 'sans,10'"
 	echo "set output '$out/results.png'"
-	echo "set datafile separator ','"
-	echo "set multiplot layout 1,2 title 'fcgi-fanout: 3 backends per request, wrk on 127.0.0.1, 2 cores'"
-	echo "set logscale x 2; set xtics (16, 64, 256); set xlabel 'connections'; set ylabel 'requests/s'"
-	echo "set key top left; set grid ytics"
+	echo "set multiplot layout 1,2 title 'fcgi-fanout: 3 backends per request, wrk and everything on 127.0.0.1, 2 cores'"
+	echo "set logscale xy; set xrange [12:340]; set xtics (16, 64, 256)"
+	echo "set xlabel 'connections'; set ylabel 'requests/s (log)'; set key top left; set grid"
 	for profile in $profiles; do
 		label="zero-delay backends"
 		[ "$profile" = slow ] && label="backends of 20, 30, 50 ms"
@@ -230,8 +236,8 @@ cols=$(awk -F, 'NR > 1 { print $2 }' "$out/results.csv" | awk '!seen[$0]++' | tr
 		printf "plot "
 		sep=
 		for c in $cols; do
-			printf "%s'%s' every ::1 using (strcol(1) eq '%s' && strcol(2) eq '%s' ? \$3 : 1/0):4 with linespoints lw 2 title '%s'" \
-				"$sep" "$out/results.csv" "$profile" "$c" "$c"
+			printf "%s'%s' using 1:2 with linespoints lw 2 pt 7 title '%s'" \
+				"$sep" "$out/series-$profile-$c.dat" "$c"
 			sep=", "
 		done
 		echo
