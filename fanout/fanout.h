@@ -37,7 +37,7 @@ enum fanout_err {
 	FANOUT_ENOENT,		/* no call of that name in the group */
 	FANOUT_ECYCLE,		/* the dependencies form a cycle; nothing ran */
 	FANOUT_EBUSY,		/* the process-wide bound on calls in flight is reached; nothing ran */
-	FANOUT_ETHREAD,		/* a thread could not be created */
+	FANOUT_ETHREAD,		/* a thread could not be created (the pool's, or a call's) */
 	FANOUT_ESTATE,		/* wrong moment: not initialised, initialised twice, group already run */
 	FANOUT_EDRIVER,		/* the event driver of a FANOUT_EVENTS group failed */
 };
@@ -103,7 +103,9 @@ typedef struct fanout_group fanout_group;
 
 #define FANOUT_NO_DEADLINE 0
 
-/* Sets the limits and starts the pool. Call once, before other threads use the module.
+/* Sets the limits. Call once, before other threads use the module. The pool's workers start
+ * with the first FANOUT_POOL group (which fails with FANOUT_ETHREAD or FANOUT_ENOMEM if they
+ * cannot) and stay.
  * FANOUT_ESTATE if already initialised, FANOUT_EINVAL for out-of-range limits. */
 enum fanout_err fanout_init(const struct fanout_limits *limits);
 

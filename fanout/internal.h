@@ -95,6 +95,7 @@ bool runtime_ready(void);
 enum fanout_err runtime_admit(size_t n);
 void runtime_release(size_t n);
 const pthread_attr_t *runtime_thread_attr(void);
+enum fanout_err runtime_pool_ensure(void);	/* starts the pool once; FANOUT_ETHREAD if not */
 
 /* exec_threads.c, exec_pool.c: hand ready calls to an executor. */
 void threads_launch(struct call_list *ready);

@@ -260,6 +260,8 @@ fanout_group_run(fanout_group *g)
 		return FANOUT_ESTATE;
 	if (group_has_cycle(g))
 		return FANOUT_ECYCLE;
+	if (g->executor == FANOUT_POOL && (err = runtime_pool_ensure()) != FANOUT_OK)
+		return err;
 	if ((err = runtime_admit(g->ncalls)) != FANOUT_OK)
 		return err;
 	g->ran = true;

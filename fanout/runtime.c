@@ -14,6 +14,8 @@ static struct {
 	atomic_bool draining;
 	atomic_size_t inflight;
 	size_t max_inflight;
+	size_t pool_threads, stack_bytes;
+	atomic_bool pool_started;	/* the pool starts with its first group */
 	pthread_attr_t call_attr;	/* detached, small stack: FANOUT_THREADS */
 } rt = { .mu = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER };
 
@@ -98,13 +100,27 @@ fanout_init(const struct fanout_limits *limits)
 		err = FANOUT_ESTATE;
 	else if ((err = limits_resolve(limits, &lim)) == FANOUT_OK &&
 	    (err = call_attr_init(lim.stack_bytes)) == FANOUT_OK) {
-		if ((err = pool_start(lim.pool_threads, lim.stack_bytes)) != FANOUT_OK)
-			pthread_attr_destroy(&rt.call_attr);
-		else {
-			rt.max_inflight = lim.max_inflight;
-			atomic_store(&rt.ready, true);
-		}
+		rt.max_inflight = lim.max_inflight;
+		rt.pool_threads = lim.pool_threads;
+		rt.stack_bytes = lim.stack_bytes;
+		atomic_store(&rt.ready, true);
 	}
+	pthread_mutex_unlock(&rt.mu);
+	return err;
+}
+
+enum fanout_err
+runtime_pool_ensure(void)
+{
+	enum fanout_err err = FANOUT_OK;
+
+	/* A process that never runs a pool group never pays for its idle workers. */
+	if (atomic_load(&rt.pool_started))
+		return FANOUT_OK;
+	pthread_mutex_lock(&rt.mu);
+	if (!atomic_load(&rt.pool_started) &&
+	    (err = pool_start(rt.pool_threads, rt.stack_bytes)) == FANOUT_OK)
+		atomic_store(&rt.pool_started, true);
 	pthread_mutex_unlock(&rt.mu);
 	return err;
 }
@@ -123,7 +139,9 @@ fanout_shutdown(void)
 		pthread_cond_wait(&rt.idle, &rt.mu);
 	atomic_store(&rt.ready, false);
 	atomic_store(&rt.draining, false);
-	pool_stop();
+	if (atomic_load(&rt.pool_started))
+		pool_stop();
+	atomic_store(&rt.pool_started, false);
 	pthread_attr_destroy(&rt.call_attr);
 	pthread_mutex_unlock(&rt.mu);
 }
