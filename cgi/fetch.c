@@ -74,8 +74,13 @@ handle_take(void)
 static void
 handle_give_back(CURL *h)
 {
-	/* Reset drops the options but keeps the live connections. */
-	curl_easy_reset(h);
+	/* Every option is set again by the next transfer; only the pointers into memory that is
+	 * freed now are unhooked. (curl_easy_reset would also free and later re-allocate all the
+	 * handle's buffers, a measurable share of each request's CPU.) */
+	(void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	(void)curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+	(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	(void)curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
 	pthread_mutex_lock(&pool.mu);
 	if (pool.nidle < POOL_MAX) {
 		pool.idle[pool.nidle++] = h;
