@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/jptr.h"
+#include "common/jsonscan.h"
 #include "fanout/fanout.h"
 
 struct bcall *
@@ -32,6 +33,7 @@ bcall_free(void *arg)
 	struct bcall *c = arg;
 
 	json_decref(c->value);
+	buf_free(&c->json);
 	vars_unref(c->vars);
 	free(c->deps);
 	free(c);
@@ -141,69 +143,43 @@ headers_free(char **lines)
 	free(lines);
 }
 
-/* jansson parses and prints nested values recursively, and its own limit (2048 levels) needs
- * more stack than a call thread has: a body is refused beyond this depth, before parsing. */
+/* Bodies nested deeper are refused: a backend that others need is parsed by jansson, which
+ * recurses once per level. */
 #define MAX_JSON_DEPTH 256
 
-/* True if the JSON text s[0..len) nests arrays and objects at most `max` deep. One pass; strings
- * are skipped so that brackets inside them do not count. */
-static bool
-depth_within(const char *s, size_t len, int max)
-{
-	bool in_string = false;
-	int depth = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (in_string) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = false;
-		} else if (c == '"')
-			in_string = true;
-		else if ((c == '[' || c == '{') && ++depth > max)
-			return false;
-		else if (c == ']' || c == '}')
-			depth--;
-	}
-	return true;
-}
-
-/* Turns a successful reply's body into the call's value, as its encoding says. */
+/* Turns a successful reply's body into the call's data, as its encoding says. A valid JSON body
+ * is kept as it came (moved, not copied) for the response to copy out; it is parsed only if
+ * another backend takes values from it. */
 static int
-body_decode(struct bcall *c, const struct buf *body)
+body_decode(struct bcall *c, struct buf *body)
 {
+	struct buf err = BUF_INIT;
 	json_error_t je;
 
 	if (c->backend->encoding == CFG_TEXT) {
-		if ((c->value = json_stringn(buf_str(body), body->len)) == NULL)
+		if (!jsonscan_quote(&c->json, buf_str(body), body->len))
 			return fail(c, FETCH_BODY, "the body is not valid UTF-8 text");
 		return 0;
 	}
-	if (c->status == 204 && body->len == 0) {
-		c->value = json_null();
-		return 0;
-	}
-	if (!depth_within(buf_str(body), body->len, MAX_JSON_DEPTH)) {
-		snprintf(c->message, sizeof(c->message), "nested deeper than %d levels",
-		    MAX_JSON_DEPTH);
+	if (c->status == 204 && body->len == 0)
+		return buf_puts(&c->json, "null") == 0 ? 0 : fail(c, FETCH_BODY, "out of memory");
+	if (!jsonscan_valid(buf_str(body), body->len, MAX_JSON_DEPTH, &err)) {
 		c->kind = FETCH_INVALID_JSON;
+		snprintf(c->message, sizeof(c->message), "invalid JSON at %.120s", buf_str(&err));
+		buf_free(&err);
 		return 1;
 	}
-	if ((c->value = json_loadb(buf_str(body), body->len, JSON_DECODE_ANY, &je)) == NULL) {
-		c->kind = FETCH_INVALID_JSON;
-		snprintf(c->message, sizeof(c->message), "invalid JSON at %d:%d: %.100s", je.line,
-		    je.column, je.text);
-		return 1;
-	}
+	c->json = *body;
+	*body = (struct buf)BUF_INIT;
+	if (c->backend->needed &&
+	    (c->value = json_loadb(buf_str(&c->json), c->json.len, JSON_DECODE_ANY, &je)) == NULL)
+		return fail(c, FETCH_INVALID_JSON, je.text);	/* what the scan let through */
 	return 0;
 }
 
 /* Judges a finished transfer: kind, status, then the body as the encoding says. */
 static int
-reply_judge(struct bcall *c, const struct fetch_reply *reply)
+reply_judge(struct bcall *c, struct fetch_reply *reply)
 {
 	c->status = reply->status;
 	if (reply->kind != FETCH_OK)

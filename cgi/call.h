@@ -17,7 +17,9 @@ struct bcall {
 	size_t ndeps;
 	enum fetch_kind kind;		/* outcome */
 	long status;			/* HTTP status, 0 if none */
-	json_t *value;			/* the data: parsed JSON, or the text as a JSON string */
+	struct buf json;		/* the data as JSON text: the body as received, checked
+					 * (or, for text, quoted), ready to be copied out */
+	json_t *value;			/* the body parsed, only if another backend needs it */
 	char message[160];		/* why, when kind is not FETCH_OK */
 	struct fetch_transfer *transfer;	/* the "multi" executor: the transfer under way */
 	struct fetch_reply reply;		/* and what it receives */

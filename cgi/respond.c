@@ -133,10 +133,11 @@ outcome_of(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *c
 	}
 }
 
-/* Adds one backend to data, errors and Server-Timing; updates the response status. */
+/* Adds one backend to data (its JSON copied as it is: names are [A-Za-z0-9_-] and need no
+ * escaping), to errors and to Server-Timing; updates the response status. */
 static int
 compose_one(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *const *calls,
-    size_t i, json_t *data, json_t *errors, struct buf *timing, int *status, bool *complete)
+    size_t i, struct buf *data, json_t *errors, struct buf *timing, int *status, bool *complete)
 {
 	const struct cfg_backend *b = &ep->backends[i];
 	const struct fanout_result *r = fanout_group_result(g, i);
@@ -152,7 +153,9 @@ compose_one(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *
 		    o.status);
 	else
 		(void)buf_printf(timing, "%s;dur=%.1f;desc=\"%s\", ", b->name, ms, o.kind);
-	if (json_object_set(data, b->name, o.ok ? calls[i]->value : json_null()) != 0)
+	if (buf_printf(data, "%s\"%s\":", i > 0 ? "," : "", b->name) != 0 ||
+	    (o.ok ? buf_append(data, calls[i]->json.data, calls[i]->json.len) :
+	    buf_puts(data, "null")) != 0)
 		return -1;
 	if (o.ok)
 		return 0;
@@ -174,30 +177,31 @@ int
 respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep, const fanout_group *g,
     struct bcall *const *calls, const char *request_id, int64_t total_us, bool head_only)
 {
-	json_t *doc = json_object(), *data = json_object(), *errors = json_array();
-	struct buf headers = BUF_INIT;
+	json_t *errors = json_array();
+	struct buf headers = BUF_INIT, body = BUF_INIT;
 	int status = 200, rc = -2;
 	bool complete = true;
-	char *body = NULL;
+	char *errors_text = NULL;
 
-	if (doc == NULL || data == NULL || errors == NULL ||
-	    buf_puts(&headers, "Server-Timing: ") != 0)
+	if (errors == NULL || buf_puts(&headers, "Server-Timing: ") != 0 ||
+	    buf_puts(&body, "{\"data\":{") != 0)
 		goto out;
 	for (size_t i = 0; i < ep->nbackends; i++)
-		if (compose_one(ep, g, calls, i, data, errors, &headers, &status, &complete) != 0)
+		if (compose_one(ep, g, calls, i, &body, errors, &headers, &status, &complete) != 0)
 			goto out;
 	if (buf_printf(&headers, "total;dur=%.1f\r\n", total_us / 1000.0) != 0 ||
 	    (!complete && buf_puts(&headers, "X-Fanout-Complete: false\r\n") != 0) ||
-	    json_object_set(doc, "data", data) != 0 ||
-	    (json_array_size(errors) > 0 && json_object_set(doc, "errors", errors) != 0) ||
-	    (body = json_dumps(doc, JSON_COMPACT)) == NULL)
+	    buf_puts(&body, "}") != 0)
 		goto out;
-	rc = respond_write(io, status, &headers, request_id, body, strlen(body), head_only);
+	if (json_array_size(errors) > 0 && ((errors_text = json_dumps(errors, JSON_COMPACT)) ==
+	    NULL || buf_printf(&body, ",\"errors\":%s", errors_text) != 0))
+		goto out;
+	if (buf_puts(&body, "}") == 0)
+		rc = respond_write(io, status, &headers, request_id, body.data, body.len, head_only);
 out:
-	free(body);
+	free(errors_text);
+	buf_free(&body);
 	buf_free(&headers);
 	json_decref(errors);
-	json_decref(data);
-	json_decref(doc);
 	return rc;
 }

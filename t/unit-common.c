@@ -5,6 +5,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/jptr.h"
+#include "common/jsonscan.h"
 #include "common/pct.h"
 #include "common/template.h"
 #include "t/unit.h"
@@ -269,6 +270,55 @@ test_config_errors(void)
 	}
 }
 
+/* The validator accepts exactly what RFC 8259 does, and jansson agrees on every case. */
+static void
+test_jsonscan(void)
+{
+	static const char *const valid[] = { "0", "-0", "1.5e-3", "-12E+2", "\"\"", "true",
+		" null ", "[]", "{}", "[1,[2,[3]],{\"a\":{}}]", "{\"k\":\"v\",\"n\":[true,false]}",
+		"\"\\u00e9 \\n \\\" \\/\"", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+		"\t[ 1 , 2 ]\r\n", NULL };
+	static const char *const invalid[] = { "", " ", "01", "1.", ".5", "-", "1e", "+1", "tru",
+		"nul", "[1,]", "[,1]", "{\"a\"}", "{\"a\":}", "{a:1}", "{\"a\":1,}", "[1 2]", "1 2",
+		"\"abc", "\"\\x\"", "\"\\u12g4\"", "\"\x01\"", "\"\xff\"", "\"\xc0\xaf\"",
+		"\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "[", "]", "{", "[}", "{]", NULL };
+	struct buf err = BUF_INIT, q = BUF_INIT;
+	char deep[600];
+
+	for (size_t i = 0; valid[i] != NULL; i++) {
+		json_t *j = json_loads(valid[i], JSON_DECODE_ANY, NULL);
+
+		CU_ASSERT(jsonscan_valid(valid[i], strlen(valid[i]), 256, &err));
+		CU_ASSERT_PTR_NOT_NULL(j);
+		json_decref(j);
+	}
+	for (size_t i = 0; invalid[i] != NULL; i++) {
+		json_t *j = json_loads(invalid[i], JSON_DECODE_ANY, NULL);
+
+		buf_truncate(&err, 0);
+		if (jsonscan_valid(invalid[i], strlen(invalid[i]), 256, &err)) {
+			fprintf(stderr, "\n    accepted invalid case %zu", i);
+			CU_FAIL("invalid JSON accepted");
+		}
+		CU_ASSERT(err.len > 0);
+		CU_ASSERT_PTR_NULL(j);
+		json_decref(j);
+	}
+	memset(deep, '[', 300);
+	memset(deep + 300, ']', 300);
+	CU_ASSERT(jsonscan_valid(deep + 50, 500, 250, &err));
+	buf_truncate(&err, 0);
+	CU_ASSERT_FALSE(jsonscan_valid(deep, 600, 256, &err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&err), "offset 256: nested too deep"));
+	CU_ASSERT(jsonscan_quote(&q, "a\"b\\c\n\x01\xc3\xa9", 9));
+	CU_ASSERT_STRING_EQUAL(buf_str(&q), "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"");
+	buf_truncate(&q, 0);
+	CU_ASSERT_FALSE(jsonscan_quote(&q, "bad \xff", 5));
+	CU_ASSERT_EQUAL(q.len, 0);
+	buf_free(&q);
+	buf_free(&err);
+}
+
 int
 main(void)
 {
@@ -277,6 +327,7 @@ main(void)
 		{ "percent-encoding", test_pct },
 		{ "JSON Pointer", test_jptr },
 		{ "URL templates", test_template },
+		{ "JSON validator and quoting", test_jsonscan },
 		{ "config: a full valid file", test_config_good },
 		{ "config: errors name path and reason", test_config_errors },
 		{ NULL, NULL },
