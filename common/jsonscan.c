@@ -146,6 +146,21 @@ scan_scalar(struct scan *sc)
 	}
 }
 
+/* An object's key and the ':' after it, white space allowed around both. */
+static bool
+scan_key(struct scan *sc)
+{
+	skip_space(sc);
+	if (sc->p == sc->end || *sc->p != '"')
+		return fail(sc, "a key (a string) is expected");
+	if (!scan_string(sc))
+		return false;
+	skip_space(sc);
+	if (sc->p == sc->end || *sc->p++ != ':')
+		return fail(sc, "':' is expected");
+	return true;
+}
+
 /*
  * The grammar runs on an explicit stack of open containers ('[' or '{'), so depth costs no C
  * stack. After a value, the innermost container decides what may follow.
@@ -173,16 +188,9 @@ jsonscan_valid(const char *s, size_t len, int max_depth, struct buf *err)
 			if (sc.p < sc.end && *sc.p == (open[depth - 1] == '[' ? ']' : '}')) {
 				sc.p++;
 				depth--;
-			} else if (open[depth - 1] == '{') {
-				if (sc.p == sc.end || *sc.p != '"')
-					return fail(&sc, "a key (a string) is expected");
-				if (!scan_string(&sc))
-					return false;
-				skip_space(&sc);
-				if (sc.p == sc.end || *sc.p++ != ':')
-					return fail(&sc, "':' is expected");
-				continue;
-			} else
+			} else if (open[depth - 1] == '{' && !scan_key(&sc))
+				return false;
+			else
 				continue;
 		} else if (!scan_scalar(&sc))
 			return false;
@@ -200,16 +208,8 @@ jsonscan_valid(const char *s, size_t len, int max_depth, struct buf *err)
 			}
 			if (*sc.p++ != ',')
 				return fail(&sc, "',' or a closing bracket is expected");
-			if (open[depth - 1] == '{') {
-				skip_space(&sc);
-				if (sc.p == sc.end || *sc.p != '"')
-					return fail(&sc, "a key (a string) is expected");
-				if (!scan_string(&sc))
-					return false;
-				skip_space(&sc);
-				if (sc.p == sc.end || *sc.p++ != ':')
-					return fail(&sc, "':' is expected");
-			}
+			if (open[depth - 1] == '{' && !scan_key(&sc))
+				return false;
 			break;
 		}
 	}
