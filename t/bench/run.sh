@@ -4,6 +4,7 @@
 #
 #   sh t/bench/run.sh                 everything (under 10 minutes); results in build/bench/
 #   BENCH_SECONDS=4 BENCH_EXECUTORS="pool" BENCH_CONNECTIONS="64" sh t/bench/run.sh
+#   BENCH_CGI_WRAPPER="valgrind --tool=massif" ...   runs fanout-cgi under a profiler
 #
 # It installs what it needs, builds, starts one private nginx (front and backends, 127.0.0.1),
 # restarts fanout-cgi for every row (so peak RSS and CPU belong to that row), prints a table,
@@ -118,7 +119,7 @@ wait_ok() {
 wait_ok "http://127.0.0.1:$front/ceiling/zero"
 
 cgi_start() {
-	"$top/build/fanout-cgi" -c "$out/fanout.json" --listen "127.0.0.1:$cgi_port" \
+	${BENCH_CGI_WRAPPER:-} "$top/build/fanout-cgi" -c "$out/fanout.json" --listen "127.0.0.1:$cgi_port" \
 		--threads "$cgi_threads" 2>>"$out/fanout.err" &
 	cgi_pid=$!
 }
