@@ -1,7 +1,6 @@
 /* call.c - one backend of one request, as a fanout call: expand the URL, fetch, judge the reply. */
 #include "cgi/call.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,6 @@ bcall_new(const struct cfg_backend *b, struct req_vars *v)
 		return NULL;
 	}
 	c->backend = b;
-	c->ndeps = b->ndeps;
 	c->vars = v;
 	vars_ref(v);
 	return c;
@@ -88,7 +86,7 @@ lookup(void *arg, const struct tpl_part *p, size_t *len, struct buf *err)
 
 	if (p->kind != TPL_BACKEND)
 		return vars_lookup(x->call->vars, p, len, err);
-	for (size_t i = 0; i < x->call->ndeps; i++) {
+	for (size_t i = 0; i < x->call->backend->ndeps; i++) {
 		struct bcall *dep = x->call->deps[i];
 
 		if (strcmp(dep->backend->name, p->text) != 0)

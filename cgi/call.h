@@ -13,8 +13,8 @@
 struct bcall {
 	const struct cfg_backend *backend;
 	struct req_vars *vars;		/* one reference */
-	struct bcall **deps;		/* the calls whose values the URL uses (same group) */
-	size_t ndeps;
+	struct bcall **deps;		/* the calls whose values the URL uses (same group),
+					 * in the order of backend->deps */
 	enum fetch_kind kind;		/* outcome */
 	long status;			/* HTTP status, 0 if none */
 	struct buf json;		/* the data as JSON text: the body as received, checked

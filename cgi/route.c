@@ -20,6 +20,17 @@ segment_count(const char *path, size_t len)
 	return n;
 }
 
+/* Length of the segment at *p (up to the next '/' or end), and moves *p past it and its '/'. */
+static size_t
+segment_next(const char **p, const char *end)
+{
+	const char *slash = memchr(*p, '/', (size_t)(end - *p));
+	size_t len = slash != NULL ? (size_t)(slash - *p) : (size_t)(end - *p);
+
+	*p += len + 1;
+	return len;
+}
+
 /* True if the endpoint's literal segments equal the request's. */
 static bool
 literals_match(const struct cfg_endpoint *ep, const char *path, size_t len)
@@ -27,13 +38,12 @@ literals_match(const struct cfg_endpoint *ep, const char *path, size_t len)
 	const char *p = path + 1, *end = path + len;
 
 	for (size_t i = 0; i < ep->nsegments; i++) {
-		const char *slash = memchr(p, '/', (size_t)(end - p));
-		size_t seg = slash != NULL ? (size_t)(slash - p) : (size_t)(end - p);
+		const char *seg = p;
+		size_t seg_len = segment_next(&p, end);
 		const struct cfg_segment *s = &ep->segments[i];
 
-		if (!s->is_param && (strlen(s->text) != seg || memcmp(s->text, p, seg) != 0))
+		if (!s->is_param && (strlen(s->text) != seg_len || memcmp(s->text, seg, seg_len) != 0))
 			return false;
-		p += seg + 1;
 	}
 	return true;
 }
@@ -60,7 +70,7 @@ param_decode(struct route_match *m, const char *name, const char *raw, size_t le
 	if (p->value == NULL && (p->value = strdup("")) == NULL)
 		return ROUTE_NOMEM;
 	m->nparams++;
-	if (memchr(p->value, '\0', p->len) != NULL || strpbrk(p->value, "\r\n") != NULL) {
+	if (!tpl_value_clean(p->value, p->len)) {
 		(void)buf_printf(err, "path parameter %s: CR, LF and NUL are not allowed", name);
 		return ROUTE_BAD_PARAM;
 	}
@@ -81,12 +91,11 @@ params_take(const struct cfg_endpoint *ep, const char *path, size_t len, struct 
 	if ((m->params = calloc(ep->nsegments ? ep->nsegments : 1, sizeof(*m->params))) == NULL)
 		return ROUTE_NOMEM;
 	for (size_t i = 0; r == ROUTE_OK && i < ep->nsegments; i++) {
-		const char *slash = memchr(p, '/', (size_t)(end - p));
-		size_t seg = slash != NULL ? (size_t)(slash - p) : (size_t)(end - p);
+		const char *seg = p;
+		size_t seg_len = segment_next(&p, end);
 
 		if (ep->segments[i].is_param)
-			r = param_decode(m, ep->segments[i].text, p, seg, err);
-		p += seg + 1;
+			r = param_decode(m, ep->segments[i].text, seg, seg_len, err);
 	}
 	return r;
 }

@@ -149,15 +149,22 @@ tpl_free(struct tpl *t)
 	*t = (struct tpl){ NULL, 0 };
 }
 
+bool
+tpl_value_clean(const char *value, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
+			return false;
+	return true;
+}
+
 int
 tpl_value_check(const char *name, const char *value, size_t len, struct buf *err)
 {
-	for (size_t i = 0; i < len; i++)
-		if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0') {
-			(void)buf_printf(err, "%s: CR, LF and NUL are not allowed in a value", name);
-			return -1;
-		}
-	return 0;
+	if (tpl_value_clean(value, len))
+		return 0;
+	(void)buf_printf(err, "%s: CR, LF and NUL are not allowed in a value", name);
+	return -1;
 }
 
 /* Dot segments would let curl or the backend rewrite the path: "/users/.." is "/". */
@@ -170,22 +177,19 @@ is_dot_segment(const char *v, size_t len)
 int
 tpl_value_allowed(const struct tpl_part *part, const char *value, size_t len, struct buf *err)
 {
-	struct buf label = BUF_INIT;
-	int rc = 0;
+	bool clean = tpl_value_clean(value, len);
 
+	/* Runs for every value of every request: the message is only made for a refusal. */
+	if (clean && (part->in_query || !is_dot_segment(value, len)))
+		return 0;
 	if (part->kind == TPL_BACKEND)
-		(void)buf_printf(&label, "%s.%s", part->text, part->pointer);
+		(void)buf_printf(err, "%s.%s: ", part->text, part->pointer);
 	else
-		(void)buf_printf(&label, "%s parameter %s", part->kind == TPL_QUERY ? "query" :
-		    "path", part->text);
-	if (tpl_value_check(buf_str(&label), value, len, err) != 0)
-		rc = -1;
-	else if (!part->in_query && is_dot_segment(value, len)) {
-		(void)buf_printf(err, "%s: '.' and '..' are not allowed in a path", buf_str(&label));
-		rc = -1;
-	}
-	buf_free(&label);
-	return rc;
+		(void)buf_printf(err, "%s parameter %s: ", part->kind == TPL_QUERY ? "query" : "path",
+		    part->text);
+	(void)buf_puts(err, clean ? "'.' and '..' are not allowed in a path" :
+	    "CR, LF and NUL are not allowed in a value");
+	return -1;
 }
 
 int

@@ -54,6 +54,9 @@ typedef const char *(*tpl_lookup_fn)(void *ctx, const struct tpl_part *part, siz
 int tpl_expand(const struct tpl *t, tpl_lookup_fn lookup, void *ctx, struct buf *out,
     struct buf *err);
 
+/* True if value[0..len) holds no CR, LF or NUL. */
+bool tpl_value_clean(const char *value, size_t len);
+
 /* Checks a value taken from a request: -1 with a reason in err if it holds CR, LF or NUL. */
 int tpl_value_check(const char *name, const char *value, size_t len, struct buf *err);
 
