@@ -176,8 +176,8 @@ body_decode(struct bcall *c, struct buf *body)
 }
 
 /* Judges a finished transfer: kind, status, then the body as the encoding says. */
-static int
-reply_judge(struct bcall *c, struct fetch_reply *reply)
+int
+bcall_judge(struct bcall *c, struct fetch_reply *reply)
 {
 	c->status = reply->status;
 	if (reply->kind != FETCH_OK)
@@ -227,6 +227,13 @@ prepared_free(struct prepared *p)
 	buf_free(&p->url);
 }
 
+/* A blocking fetch stops when its group has given up on it (the client went away). */
+static bool
+call_abandoned(void)
+{
+	return fanout_time_left_us() <= 0;
+}
+
 int
 bcall_run(void *arg)
 {
@@ -236,8 +243,9 @@ bcall_run(void *arg)
 	int rc;
 
 	if ((rc = prepare(c, fanout_time_left_us() / 1000, &p)) == 0) {
+		p.req.abandoned = call_abandoned;
 		fetch_get(&p.req, &reply);
-		rc = reply_judge(c, &reply);
+		rc = bcall_judge(c, &reply);
 	}
 	prepared_free(&p);
 	buf_free(&reply.body);
@@ -284,7 +292,7 @@ bcall_finish(struct bcall *c, CURLM *multi, CURLcode result)
 	int rc;
 
 	transfer_end(c, multi, result);
-	rc = reply_judge(c, &c->reply);
+	rc = bcall_judge(c, &c->reply);
 	buf_free(&c->reply.body);
 	return rc;
 }
@@ -294,4 +302,21 @@ bcall_cancel(struct bcall *c, CURLM *multi)
 {
 	transfer_end(c, multi, CURLE_ABORTED_BY_CALLBACK);
 	buf_free(&c->reply.body);
+}
+
+enum fetch_kind
+bcall_outcome(const struct fanout_result *r, const struct bcall *c)
+{
+	switch (r->state) {
+	case FANOUT_CALL_OK:
+		return FETCH_OK;
+	case FANOUT_CALL_FAILED:
+		return r->err != FANOUT_OK ? FETCH_SKIPPED : c->kind;
+	case FANOUT_CALL_TIMEDOUT:
+		return FETCH_TIMEOUT;
+	case FANOUT_CALL_CANCELLED:
+		return FETCH_CANCELLED;
+	default:
+		return FETCH_SKIPPED;
+	}
 }

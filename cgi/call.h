@@ -7,6 +7,7 @@
 #include "cgi/fetch.h"
 #include "cgi/vars.h"
 #include "common/config.h"
+#include "fanout/fanout.h"
 
 /* The argument of one call. Owned by the fanout group from fanout_group_add() on; its outcome
  * fields are stable once the call has finished (state ok or failed), never before. */
@@ -36,12 +37,21 @@ int bcall_run(void *arg);
 /* The fanout release function. */
 void bcall_free(void *arg);
 
+/* Judges what the backend answered (kind, status, body) as the call's outcome: the status must
+ * count as success, a JSON body must be valid, a text body UTF-8; sets kind, status, message and
+ * json. 0 or 1, as bcall_run. The fuzz target of response composition feeds it directly. */
+int bcall_judge(struct bcall *c, struct fetch_reply *reply);
+
 /* The "multi" executor's side: starts the call's transfer on `multi` (CURLOPT_PRIVATE = c), to
  * end by deadline_us (0: none); 0 if under way, 1 if it failed at once (kind says why). */
 int bcall_start(struct bcall *c, int64_t deadline_us, CURLM *multi);
 
 /* Its transfer has ended with curl's code `result`: judges it like bcall_run. 0 or 1. */
 int bcall_finish(struct bcall *c, CURLM *multi, CURLcode result);
+
+/* How the call ended, from its group's result r: the call's own kind when it ran to the end,
+ * else what the group made of it (timeout, cancelled, skipped). Reads c only when it finished. */
+enum fetch_kind bcall_outcome(const struct fanout_result *r, const struct bcall *c);
 
 /* Abandons its transfer (the request's deadline passed). */
 void bcall_cancel(struct bcall *c, CURLM *multi);

@@ -39,6 +39,8 @@ fetch_kind_name(enum fetch_kind kind)
 		return "too_large";
 	case FETCH_SKIPPED:
 		return "skipped";
+	case FETCH_CANCELLED:
+		return "cancelled";
 	}
 	return "unknown";
 }
@@ -137,6 +139,7 @@ handle_setup(CURL *h, const struct fetch_request *req, struct curl_slist *header
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, sink) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_USERAGENT, "fcgi-fanout/" PACKAGE_VERSION) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 1L) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
 }
 
@@ -234,11 +237,30 @@ fetch_end(struct fetch_transfer *t, CURLcode rc)
 	free(t);
 }
 
+/* curl's progress callback: non-zero aborts the transfer. curl calls it at least once a
+ * second, and at every step of the transfer. */
+static int
+progress_check(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	const struct fetch_request *req = arg;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return req->abandoned() ? 1 : 0;
+}
+
 void
 fetch_get(const struct fetch_request *req, struct fetch_reply *reply)
 {
 	struct fetch_transfer *t = fetch_begin(req, reply);
 
-	if (t != NULL)
-		fetch_end(t, curl_easy_perform(t->h));
+	if (t == NULL)
+		return;
+	if (req->abandoned != NULL && (curl_easy_setopt(t->h, CURLOPT_XFERINFOFUNCTION,
+	    progress_check) != CURLE_OK || curl_easy_setopt(t->h, CURLOPT_XFERINFODATA,
+	    (void *)req) != CURLE_OK || curl_easy_setopt(t->h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK)) {
+		fetch_end(t, CURLE_FAILED_INIT);
+		return;
+	}
+	fetch_end(t, curl_easy_perform(t->h));
 }

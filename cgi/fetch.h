@@ -3,6 +3,7 @@
 #define CGI_FETCH_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,7 @@ enum fetch_kind {
 	FETCH_INVALID_JSON,	/* "invalid_json" */
 	FETCH_TOO_LARGE,	/* "too_large": over max_body_bytes */
 	FETCH_SKIPPED,		/* "skipped": not called (a dependency failed, a value is missing) */
+	FETCH_CANCELLED,	/* "cancelled": the client went away while it ran */
 };
 
 const char *fetch_kind_name(enum fetch_kind kind);
@@ -27,6 +29,8 @@ struct fetch_request {
 	const char *const *headers;	/* "Name: value" lines, NULL-terminated */
 	int64_t timeout_ms;		/* the whole transfer, connect included */
 	size_t max_body;
+	bool (*abandoned)(void);	/* fetch_get: polled while it waits; true stops the
+					 * transfer (nobody wants the answer any more). Optional */
 };
 
 struct fetch_reply {

@@ -8,9 +8,12 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "cgi/accesslog.h"
 #include "cgi/call.h"
+#include "cgi/metrics.h"
 #include "cgi/multi.h"
 #include "cgi/route.h"
+#include "cgi/site.h"
 #include "cgi/vars.h"
 #include "common/clock.h"
 #include "fanout/fanout.h"
@@ -87,26 +90,88 @@ group_fill(fanout_group *g, const struct cfg_endpoint *ep, struct req_vars *v,
 	return 0;
 }
 
+/* What the access log and the metrics need of one request, filled in as it is served. */
+struct served {
+	const struct http_io *io;
+	const char *id, *method, *path;
+	size_t path_len;
+	bool head_only;
+	bool admin;			/* the metrics or the health check: not in the metrics */
+	int status;			/* 499: the client went away before the answer */
+	const struct cfg_endpoint *ep;	/* NULL: none matched */
+	struct access_call *calls;	/* one per backend once they ran, else NULL */
+	size_t ncalls;
+	int64_t t0;
+};
+
+/* Answers with a JSON error; a failed write means the client has gone. */
+static void
+reply_error(struct served *s, int status, const char *extra_headers, const char *message)
+{
+	s->status = respond_error(s->io, status, extra_headers, s->id, s->head_only,
+	    message) == -1 ? 499 : status;
+}
+
+/* Notes how each backend call ended, for the metrics and the access log. */
+static void
+note_calls(struct served *s, const struct cfg_endpoint *ep, const fanout_group *g,
+    struct bcall *const *calls)
+{
+	s->calls = calloc(ep->nbackends, sizeof(*s->calls));
+	for (size_t i = 0; i < ep->nbackends; i++) {
+		const struct fanout_result *r = fanout_group_result(g, i);
+		enum fetch_kind kind = bcall_outcome(r, calls[i]);
+		/* A call that did not finish may still write its status: not read then. */
+		bool finished = r->state == FANOUT_CALL_OK || r->state == FANOUT_CALL_FAILED;
+
+		metrics_call(&ep->backends[i], kind, r->duration_us);
+		if (s->calls != NULL)
+			s->calls[i] = (struct access_call){ .name = ep->backends[i].name, .kind = kind,
+				.status = finished ? calls[i]->status : 0, .us = r->duration_us };
+	}
+	s->ncalls = s->calls != NULL ? ep->nbackends : 0;
+}
+
+/* Runs the group, cancelled if the web server closes the connection meanwhile. */
+static enum fanout_err
+run_watched(const struct http_io *io, fanout_group *g)
+{
+	enum fanout_err err;
+
+	watch_arm(io->watch, io->fd, g);
+	err = fanout_group_run(g);
+	(void)watch_disarm(io->watch);
+	return err;
+}
+
 /* Runs the endpoint's backends for the request and writes the composed answer. */
 static void
-fan_out(const struct http_io *io, const struct cfg_endpoint *ep, struct req_vars *v,
-    int64_t t0, bool head_only)
+fan_out(struct served *s, struct req_vars *v)
 {
-	int64_t deadline = t0 + ep->timeout_ms * 1000;
+	const struct cfg_endpoint *ep = v->route.endpoint;
+	int64_t deadline = s->t0 + ep->timeout_ms * 1000;
 	fanout_group *g = group_for(ep->executor, deadline);
 	struct bcall **calls = calloc(ep->nbackends, sizeof(*calls));
 	enum fanout_err err = FANOUT_ENOMEM;
+	int rc;
 
 	if (g != NULL && calls != NULL && group_fill(g, ep, v, calls) == 0)
-		err = fanout_group_run(g);
-	if (err == FANOUT_EBUSY)
-		(void)respond_error(io, 503, "Retry-After: 1\r\n", v->request_id, head_only,
+		err = run_watched(s->io, g);
+	if (err == FANOUT_OK || err == FANOUT_ECANCELED)
+		note_calls(s, ep, g, calls);
+	if (err == FANOUT_ECANCELED)
+		s->status = 499;	/* nginx has closed the connection: nothing to answer */
+	else if (err == FANOUT_EBUSY) {
+		metrics_rejected();
+		reply_error(s, 503, "Retry-After: 1\r\n",
 		    "too many backend calls in flight; retry shortly");
-	else if (err != FANOUT_OK)
-		(void)respond_error(io, 500, NULL, v->request_id, head_only, fanout_strerror(err));
-	else if (respond_fanout(io, ep, g, calls, v->request_id, clock_now_us() - t0,
-	    head_only) == -2)
-		(void)respond_error(io, 500, NULL, v->request_id, head_only, "out of memory");
+	} else if (err != FANOUT_OK)
+		reply_error(s, 500, NULL, fanout_strerror(err));
+	else if ((rc = respond_fanout(s->io, ep, g, calls, s->id, clock_now_us() - s->t0,
+	    s->head_only, &s->status)) == -2)
+		reply_error(s, 500, NULL, "out of memory");
+	else if (rc == -1)
+		s->status = 499;
 	fanout_group_free(g);
 	free(calls);
 }
@@ -132,63 +197,121 @@ allow_header(unsigned methods)
 	return "Allow: GET, HEAD\r\n";
 }
 
-void
-handler_serve(const struct cfg *cfg, const struct http_io *io)
+/* The health check and the metrics, when the path is one of theirs; false otherwise. */
+static bool
+serve_admin(struct served *s, const struct cfg *cfg)
 {
-	int64_t t0 = clock_now_us();
-	const char *method = io->param(io->ctx, "REQUEST_METHOD");
-	const char *uri = io->param(io->ctx, "REQUEST_URI");
-	char own_id[48];
-	const char *id = request_id(io, own_id, sizeof(own_id));
-	bool head_only = method != NULL && strcmp(method, "HEAD") == 0;
+	struct buf text = BUF_INIT;
+	int rc;
+
+	if (cfg->health_path != NULL && strlen(cfg->health_path) == s->path_len &&
+	    memcmp(cfg->health_path, s->path, s->path_len) == 0) {
+		bool draining = site_draining();
+		const char *body = draining ? "{\"status\":\"draining\"}" : "{\"status\":\"serving\"}";
+
+		s->status = draining ? 503 : 200;
+		rc = respond_body(s->io, s->status, "application/json", s->id, body, strlen(body),
+		    s->head_only);
+	} else if (cfg->metrics_path != NULL && strlen(cfg->metrics_path) == s->path_len &&
+	    memcmp(cfg->metrics_path, s->path, s->path_len) == 0) {
+		if (metrics_render(&text) != 0) {
+			buf_free(&text);
+			reply_error(s, 500, NULL, "out of memory");
+			return s->admin = true;
+		}
+		s->status = 200;
+		rc = respond_body(s->io, 200, "text/plain; version=0.0.4; charset=utf-8", s->id,
+		    text.data, text.len, s->head_only);
+		buf_free(&text);
+	} else
+		return false;
+	if (rc == -1)
+		s->status = 499;
+	return s->admin = true;
+}
+
+/* Finds the endpoint, checks the method and the parameters, and fans out. */
+static void
+serve_endpoint(struct served *s, struct cfg *cfg, const char *uri)
+{
+	const char *query = uri + s->path_len + (uri[s->path_len] == '?');
 	struct route_match m;
 	struct req_vars *v = NULL;
 	struct buf err = BUF_INIT;
-	const char *query;
-	size_t path_len;
 
-	if (method == NULL || uri == NULL) {
-		(void)respond_error(io, 400, NULL, id, head_only, "no REQUEST_METHOD or REQUEST_URI");
-		return;
-	}
-	if (strlen(uri) > MAX_URI) {
-		(void)respond_error(io, 414, NULL, id, head_only, "the URI is longer than 8192 bytes");
-		return;
-	}
-	path_len = strcspn(uri, "?");
-	query = uri[path_len] == '?' ? uri + path_len + 1 : uri + path_len;
-	switch (route_find(cfg, uri, path_len, &m, &err)) {
+	switch (route_find(cfg, uri, s->path_len, &m, &err)) {
 	case ROUTE_OK:
 		break;
 	case ROUTE_NOT_FOUND:
-		(void)respond_error(io, 404, NULL, id, head_only, "no endpoint for this path");
+		reply_error(s, 404, NULL, "no endpoint for this path");
 		goto out;
 	case ROUTE_BAD_PARAM:
-		(void)respond_error(io, 400, NULL, id, head_only, buf_str(&err));
+		reply_error(s, 400, NULL, buf_str(&err));
 		goto out;
 	default:
-		(void)respond_error(io, 500, NULL, id, head_only, "out of memory");
+		reply_error(s, 500, NULL, "out of memory");
 		goto out;
 	}
-	if ((method_bit(method) & m.endpoint->methods) == 0) {
-		(void)respond_error(io, 405, allow_header(m.endpoint->methods), id, head_only,
-		    "method not allowed");
+	s->ep = m.endpoint;
+	if ((method_bit(s->method) & m.endpoint->methods) == 0) {
+		reply_error(s, 405, allow_header(m.endpoint->methods), "method not allowed");
 		goto out;
 	}
 	/* vars_build takes the match over: from here on it is v->route. */
-	switch (vars_build(&m, query, strlen(query), io->param, io->ctx, id, &v, &err)) {
+	switch (vars_build(cfg, &m, query, strlen(query), s->io->param, s->io->ctx, s->id, &v,
+	    &err)) {
 	case VARS_OK:
-		fan_out(io, v->route.endpoint, v, t0, head_only);
+		fan_out(s, v);
 		break;
 	case VARS_BAD_REQUEST:
-		(void)respond_error(io, 400, NULL, id, head_only, buf_str(&err));
+		reply_error(s, 400, NULL, buf_str(&err));
 		break;
 	default:
-		(void)respond_error(io, 500, NULL, id, head_only, "out of memory");
+		reply_error(s, 500, NULL, "out of memory");
 		break;
 	}
 out:
 	vars_unref(v);
 	route_match_free(&m);
 	buf_free(&err);
+}
+
+/* The metrics and the access log line of a request that has been answered. */
+static void
+served_finish(struct served *s)
+{
+	int64_t total = clock_now_us() - s->t0;
+	struct access_entry e = { .request_id = s->id, .method = s->method, .path = s->path,
+		.path_len = s->path_len, .status = s->status, .total_us = total, .calls = s->calls,
+		.ncalls = s->ncalls };
+
+	if (!s->admin)
+		metrics_request(s->ep, s->status, total);
+	accesslog_write(&e);
+	free(s->calls);
+}
+
+void
+handler_serve(struct cfg *cfg, const struct http_io *io)
+{
+	const char *uri = io->param(io->ctx, "REQUEST_URI");
+	char own_id[48];
+	struct served s = { .io = io, .t0 = clock_now_us(),
+		.method = io->param(io->ctx, "REQUEST_METHOD"),
+		.id = request_id(io, own_id, sizeof(own_id)) };
+
+	metrics_in_flight(1);
+	s.head_only = s.method != NULL && strcmp(s.method, "HEAD") == 0;
+	if (uri != NULL) {
+		s.path = uri;
+		s.path_len = strcspn(uri, "?");
+	}
+	if (s.method == NULL || uri == NULL)
+		reply_error(&s, 400, NULL, "no REQUEST_METHOD or REQUEST_URI");
+	else if (strlen(uri) > MAX_URI)
+		reply_error(&s, 414, NULL, "the URI is longer than 8192 bytes");
+	else if (!serve_admin(&s, cfg))
+		serve_endpoint(&s, cfg, uri);
+	served_finish(&s);
+	metrics_in_flight(-1);
 }

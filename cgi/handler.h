@@ -8,8 +8,9 @@
 /* Once at start: seeds the generator of request ids. -1 on failure. */
 int handler_init(void);
 
-/* Serves one request read through io with the config. Never fails: every error becomes a
- * response (or, when the client is gone, nothing). */
-void handler_serve(const struct cfg *cfg, const struct http_io *io);
+/* Serves one request read through io with the config (calls that outlive the request take
+ * references to it), then counts it in the metrics and writes its access log line. Never
+ * fails: every error becomes a response (or, when the client is gone, nothing). */
+void handler_serve(struct cfg *cfg, const struct http_io *io);
 
 #endif

@@ -8,9 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgi/accesslog.h"
 #include "cgi/fetch.h"
 #include "cgi/handler.h"
+#include "cgi/metrics.h"
 #include "cgi/server.h"
+#include "cgi/site.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "fanout/fanout.h"
@@ -20,6 +23,7 @@
 
 static const char usage[] =
     "usage: fanout-cgi -c CONFIG [--listen 127.0.0.1:9000 | --listen /path.sock] [--threads N]\n"
+    "                  [--log-format text|json|off]\n"
     "       fanout-cgi --check-config CONFIG\n"
     "\n"
     "  -c, --config FILE        the JSON config (endpoints and backends)\n"
@@ -27,6 +31,7 @@ static const char usage[] =
     "                           serve the socket inherited on fd 0 (spawn-fcgi, mod_fcgid),\n"
     "                           or one plain CGI request when started as CGI\n"
     "  -t, --threads N          request threads (default 16)\n"
+    "      --log-format FORMAT  access log on stderr: text (default), json or off\n"
     "      --check-config FILE  validate FILE, print what is wrong, and exit\n"
     "  -h, --help               this text\n"
     "  -V, --version            the version\n";
@@ -59,6 +64,7 @@ options_parse(int argc, char **argv, struct options *o)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "check-config", required_argument, NULL, 'C' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -84,6 +90,12 @@ options_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'C':
 			o->check = optarg;
+			break;
+		case 'L':
+			if (accesslog_set_format(optarg) != 0) {
+				fprintf(stderr, "fanout-cgi: --log-format takes text, json or off\n");
+				return -1;
+			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -116,7 +128,7 @@ check_config(const char *file)
 		return 1;
 	}
 	printf("%s: ok, %zu endpoints\n", file, cfg->nendpoints);
-	cfg_free(cfg);
+	cfg_unref(cfg);
 	return 0;
 }
 
@@ -140,9 +152,36 @@ libraries_init(const struct cfg *cfg)
 	return 0;
 }
 
+/* The config file, for reloads. */
+static const char *config_file;
+
+/* SIGHUP: loads the config file again and puts it in force, or keeps the old one. Requests in
+ * progress finish on the config they started with. */
+static void
+reload(void)
+{
+	struct buf err = BUF_INIT;
+	struct cfg *next = NULL, *now = site_get();
+
+	if (cfg_load_file(config_file, &next, &err) != 0 || metrics_bind(next) != 0) {
+		log_msg("error", "SIGHUP: %s; the config in force stays", err.len > 0 ? buf_str(&err) :
+		    "out of memory");
+		metrics_reload(false);
+		cfg_unref(next);
+	} else {
+		if (next->max_inflight != now->max_inflight || next->pool_threads != now->pool_threads)
+			log_msg("warning", "SIGHUP: limits changed; they take effect at the next start");
+		site_set(next);
+		metrics_reload(true);
+		log_msg("info", "SIGHUP: %s reloaded, %zu endpoints", config_file, next->nendpoints);
+	}
+	cfg_unref(now);
+	buf_free(&err);
+}
+
 /* Picks where requests come from: --listen, the socket on fd 0, or one CGI request. */
 static int
-serve(const struct cfg *cfg, const struct options *o)
+serve(struct cfg *cfg, const struct options *o)
 {
 	struct buf err = BUF_INIT;
 	long grace_ms = 1000;
@@ -163,7 +202,7 @@ serve(const struct cfg *cfg, const struct options *o)
 		    "--listen ADDR, or start under a FastCGI server (spawn-fcgi, mod_fcgid)");
 		return 2;
 	}
-	return server_run_fastcgi(cfg, fd, o->threads, grace_ms);
+	return server_run_fastcgi(fd, o->threads, grace_ms, reload);
 }
 
 int
@@ -184,13 +223,18 @@ main(int argc, char **argv)
 		buf_free(&err);
 		return 1;
 	}
-	if (server_block_signals() != 0 || libraries_init(cfg) != 0) {
-		cfg_free(cfg);
+	if (server_block_signals() != 0 || libraries_init(cfg) != 0 || metrics_bind(cfg) != 0) {
+		cfg_unref(cfg);
 		return 1;
 	}
+	config_file = o.config;
+	cfg_ref(cfg);
+	site_set(cfg);
 	rc = serve(cfg, &o);
 	fanout_shutdown();	/* waits for calls that outlived their request */
 	fetch_global_cleanup();
-	cfg_free(cfg);
+	site_set(NULL);
+	cfg_unref(cfg);
+	metrics_free();
 	return rc;
 }

@@ -69,6 +69,15 @@ multi_cancel(void *ctx, void *arg)
 	bcall_cancel(arg, m->handle);
 }
 
+/* From the client watch's thread: curl_multi_wakeup is the one call that is safe there. */
+static void
+multi_wake(void *ctx)
+{
+	struct multi *m = ctx;
+
+	(void)curl_multi_wakeup(m->handle);
+}
+
 const struct fanout_driver *
 multi_driver(void)
 {
@@ -76,7 +85,8 @@ multi_driver(void)
 
 	if (m->handle == NULL && (m->handle = curl_multi_init()) == NULL)
 		return NULL;
-	m->driver = (struct fanout_driver){ multi_start, multi_wait, multi_done, multi_cancel, m };
+	m->driver = (struct fanout_driver){ .start = multi_start, .wait = multi_wait,
+		.done = multi_done, .cancel = multi_cancel, .wake = multi_wake, .ctx = m };
 	return &m->driver;
 }
 

@@ -32,21 +32,32 @@ status_text(int status)
 
 /* Writes head and body in one go; HEAD gets the same head (Content-Length included). */
 static int
-respond_write(const struct http_io *io, int status, const struct buf *headers,
-    const char *request_id, const char *body, size_t len, bool head_only)
+respond_write(const struct http_io *io, int status, const char *content_type,
+    const struct buf *headers, const char *request_id, const char *body, size_t len,
+    bool head_only)
 {
 	struct buf out = BUF_INIT;
 	int rc;
 
-	if (buf_printf(&out, "Status: %d %s\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\nX-Request-Id: %s\r\n%s\r\n", status, status_text(status), len,
-	    request_id, buf_str(headers)) != 0 || (!head_only && buf_append(&out, body, len) != 0)) {
+	if (buf_printf(&out, "Status: %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nX-Request-Id: %s\r\n%s\r\n", status, status_text(status),
+	    content_type, len, request_id, buf_str(headers)) != 0 ||
+	    (!head_only && buf_append(&out, body, len) != 0)) {
 		buf_free(&out);
 		return -2;
 	}
 	rc = io->write(io->ctx, out.data, out.len);
 	buf_free(&out);
 	return rc;
+}
+
+int
+respond_body(const struct http_io *io, int status, const char *content_type,
+    const char *request_id, const char *body, size_t len, bool head_only)
+{
+	struct buf none = BUF_INIT;
+
+	return respond_write(io, status, content_type, &none, request_id, body, len, head_only);
 }
 
 int
@@ -66,8 +77,8 @@ respond_error(const struct http_io *io, int status, const char *extra_headers,
 	if (extra_headers != NULL)
 		(void)buf_puts(&headers, extra_headers);
 	/* Without memory for a body, the status alone still tells the client what happened. */
-	rc = respond_write(io, status, &headers, request_id, body ? body : "", body ? strlen(body) : 0,
-	    head_only);
+	rc = respond_write(io, status, "application/json", &headers, request_id, body ? body : "",
+	    body ? strlen(body) : 0, head_only);
 	buf_free(&headers);
 	free(body);
 	return rc;
@@ -117,6 +128,10 @@ outcome_of(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *c
 		o->timed_out = calls[i]->kind == FETCH_TIMEOUT;
 		o->status = calls[i]->status;
 		snprintf(o->message, sizeof(o->message), "%s", calls[i]->message);
+		break;
+	case FANOUT_CALL_CANCELLED:
+		o->kind = fetch_kind_name(FETCH_CANCELLED);
+		snprintf(o->message, sizeof(o->message), "the client went away");
 		break;
 	case FANOUT_CALL_TIMEDOUT:
 		/* The call may still run: its fields must not be read. */
@@ -175,19 +190,21 @@ compose_one(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *
 
 int
 respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep, const fanout_group *g,
-    struct bcall *const *calls, const char *request_id, int64_t total_us, bool head_only)
+    struct bcall *const *calls, const char *request_id, int64_t total_us, bool head_only,
+    int *status)
 {
 	json_t *errors = json_array();
 	struct buf headers = BUF_INIT, body = BUF_INIT;
-	int status = 200, rc = -2;
+	int rc = -2;
 	bool complete = true;
 	char *errors_text = NULL;
 
 	if (errors == NULL || buf_puts(&headers, "Server-Timing: ") != 0 ||
 	    buf_puts(&body, "{\"data\":{") != 0)
 		goto out;
+	*status = 200;
 	for (size_t i = 0; i < ep->nbackends; i++)
-		if (compose_one(ep, g, calls, i, &body, errors, &headers, &status, &complete) != 0)
+		if (compose_one(ep, g, calls, i, &body, errors, &headers, status, &complete) != 0)
 			goto out;
 	if (buf_printf(&headers, "total;dur=%.1f\r\n", total_us / 1000.0) != 0 ||
 	    (!complete && buf_puts(&headers, "X-Fanout-Complete: false\r\n") != 0) ||
@@ -197,7 +214,8 @@ respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep, const fa
 	    NULL || buf_printf(&body, ",\"errors\":%s", errors_text) != 0))
 		goto out;
 	if (buf_puts(&body, "}") == 0)
-		rc = respond_write(io, status, &headers, request_id, body.data, body.len, head_only);
+		rc = respond_write(io, *status, "application/json", &headers, request_id, body.data,
+		    body.len, head_only);
 out:
 	free(errors_text);
 	buf_free(&body);

@@ -7,6 +7,7 @@
 
 #include "cgi/call.h"
 #include "cgi/vars.h"
+#include "cgi/watch.h"
 #include "common/config.h"
 #include "fanout/fanout.h"
 
@@ -15,6 +16,8 @@ struct http_io {
 	vars_param_fn param;	/* a request parameter (REQUEST_METHOD, HTTP_*), NULL if absent */
 	int (*write)(void *ctx, const char *data, size_t len);	/* -1: the client is gone */
 	void *ctx;
+	struct watch_slot *watch;	/* watches fd while backends run; NULL: not watched */
+	int fd;				/* the connection to the web server */
 };
 
 /* Writes `status` with body {"error": {"status": N, "message": "..."}}; extra_headers are whole
@@ -22,11 +25,16 @@ struct http_io {
 int respond_error(const struct http_io *io, int status, const char *extra_headers,
     const char *request_id, bool head_only, const char *message);
 
+/* Writes `status` with a body of content_type as it is. 0, -1 if the client is gone, -2 if out
+ * of memory. */
+int respond_body(const struct http_io *io, int status, const char *content_type,
+    const char *request_id, const char *body, size_t len, bool head_only);
+
 /* Writes the composed answer of a group that ran: one data entry per backend in config order,
- * errors for the failed ones, the status they imply, Server-Timing. 0, or -1 if the client is
- * gone; -2 if out of memory (nothing was written). */
+ * errors for the failed ones, the status they imply (in *status), Server-Timing. 0, or -1 if
+ * the client is gone; -2 if out of memory (nothing was written). */
 int respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep,
     const fanout_group *g, struct bcall *const *calls, const char *request_id,
-    int64_t total_us, bool head_only);
+    int64_t total_us, bool head_only, int *status);
 
 #endif

@@ -18,6 +18,8 @@
 
 #include "cgi/handler.h"
 #include "cgi/multi.h"
+#include "cgi/site.h"
+#include "cgi/watch.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -147,13 +149,24 @@ fcgi_write(void *ctx, const char *data, size_t len)
 
 /* The state the request threads share with the main thread. */
 struct server {
-	const struct cfg *cfg;
 	int fd;
 	atomic_bool stopping;
 	pthread_mutex_t mu;
-	pthread_cond_t exited;	/* signalled as each thread ends */
-	size_t running;
+	pthread_cond_t exited;	/* signalled as each thread ends, and as each request does */
+	size_t running;		/* request threads */
+	size_t busy;		/* of those, how many are serving a request */
 };
+
+/* A request thread starts (+1) or ends (-1) serving a request. */
+static void
+busy_add(struct server *s, int delta)
+{
+	pthread_mutex_lock(&s->mu);
+	s->busy += (size_t)delta;
+	if (s->busy == 0)
+		pthread_cond_signal(&s->exited);
+	pthread_mutex_unlock(&s->mu);
+}
 
 static void
 thread_done(struct server *s)
@@ -168,29 +181,37 @@ static void *
 request_thread(void *arg)
 {
 	struct server *s = arg;
+	struct watch_slot *watch = watch_slot_new();
 	FCGX_Request req;
 
-	if (FCGX_InitRequest(&req, s->fd, 0) != 0) {
-		log_msg("error", "FCGX_InitRequest failed");
+	if (watch == NULL || FCGX_InitRequest(&req, s->fd, 0) != 0) {
+		log_msg("error", "cannot set up a request thread: out of memory");
+		watch_slot_free(watch);
 		thread_done(s);
 		return NULL;
 	}
 	/* With fastcgi_keep_conn, FCGX_Accept_r reads the next request of the same connection. */
 	while (!atomic_load(&s->stopping) && FCGX_Accept_r(&req) == 0) {
-		struct http_io io = { fcgi_param, fcgi_write, &req };
+		struct http_io io = { .param = fcgi_param, .write = fcgi_write, .ctx = &req,
+			.watch = watch, .fd = req.ipcFd };
+		struct cfg *cfg = site_get();	/* the request keeps it, even across a reload */
 
-		handler_serve(s->cfg, &io);
+		busy_add(s, 1);
+		handler_serve(cfg, &io);
+		cfg_unref(cfg);
 		FCGX_Finish_r(&req);
+		busy_add(s, -1);
 	}
 	FCGX_Free(&req, 1);
 	multi_thread_end();
+	watch_slot_free(watch);
 	thread_done(s);
 	return NULL;
 }
 
-/* Waits for SIGTERM or SIGINT; SIGHUP is not handled yet and is logged. */
+/* Waits for SIGTERM or SIGINT, reloading the config at each SIGHUP meanwhile. */
 static int
-wait_for_stop(void)
+wait_for_stop(void (*reload)(void))
 {
 	sigset_t set;
 	int sig;
@@ -204,11 +225,12 @@ wait_for_stop(void)
 			return -1;
 		if (sig != SIGHUP)
 			return sig;
-		log_msg("warning", "SIGHUP: reloading the config is not supported yet; ignored");
+		reload();
 	}
 }
 
-/* Waits until every thread has ended or grace_ms has passed; returns how many still run. */
+/* Waits until every thread has ended, or no thread serves a request any more (the others only
+ * wait on idle keep-alive connections), or grace_ms has passed. Returns how many still run. */
 static size_t
 drain(struct server *s, long grace_ms)
 {
@@ -216,7 +238,8 @@ drain(struct server *s, long grace_ms)
 	size_t left;
 
 	pthread_mutex_lock(&s->mu);
-	while (s->running > 0 && pthread_cond_timedwait(&s->exited, &s->mu, &until) == 0)
+	while (s->running > 0 && s->busy > 0 &&
+	    pthread_cond_timedwait(&s->exited, &s->mu, &until) == 0)
 		;
 	left = s->running;
 	pthread_mutex_unlock(&s->mu);
@@ -224,12 +247,12 @@ drain(struct server *s, long grace_ms)
 }
 
 static int
-server_init(struct server *s, const struct cfg *cfg, int fd)
+server_init(struct server *s, int fd)
 {
 	pthread_condattr_t ca;
 	int rc;
 
-	*s = (struct server){ .cfg = cfg, .fd = fd };
+	*s = (struct server){ .fd = fd };
 	atomic_init(&s->stopping, false);
 	if (pthread_condattr_init(&ca) != 0)
 		return -1;
@@ -269,14 +292,14 @@ threads_start(struct server *s, size_t n)
 }
 
 int
-server_run_fastcgi(const struct cfg *cfg, int listen_fd, size_t threads, long grace_ms)
+server_run_fastcgi(int listen_fd, size_t threads, long grace_ms, void (*reload)(void))
 {
 	struct server s;
 	size_t started, left;
 	int sig;
 
-	if (server_init(&s, cfg, listen_fd) != 0) {
-		log_msg("error", "cannot set up the server's locks");
+	if (server_init(&s, listen_fd) != 0 || watch_start() != 0) {
+		log_msg("error", "cannot set up the server's locks and watcher thread");
 		return 1;
 	}
 	if ((started = threads_start(&s, threads)) < threads) {
@@ -285,17 +308,21 @@ server_run_fastcgi(const struct cfg *cfg, int listen_fd, size_t threads, long gr
 			return 1;
 	}
 	log_msg("info", "serving FastCGI with %zu threads", started);
-	sig = wait_for_stop();
+	sig = wait_for_stop(reload);
 	log_msg("info", "%s: stopping; requests in progress may finish", strsignal(sig));
+	site_set_draining();
 	atomic_store(&s.stopping, true);
 	/* Wakes the threads blocked in accept(): on Linux it then fails with EINVAL. */
 	(void)shutdown(listen_fd, SHUT_RDWR);
 	if ((left = drain(&s, grace_ms)) > 0) {
 		/* Threads held by idle keep-alive connections still use the config: nothing may be
-		 * freed under them, so the process ends here, which closes those connections. */
+		 * freed under them, so the process ends here, which closes those connections. A
+		 * request nginx sends on one of them at this very moment is lost: nginx answers it
+		 * with 502, as for any backend that stops. */
 		log_msg("info", "exiting with %zu threads still on open connections", left);
 		_exit(0);
 	}
+	watch_stop();
 	pthread_cond_destroy(&s.exited);
 	pthread_mutex_destroy(&s.mu);
 	return 0;
@@ -316,9 +343,9 @@ cgi_write(void *ctx, const char *data, size_t len)
 }
 
 int
-server_run_cgi(const struct cfg *cfg)
+server_run_cgi(struct cfg *cfg)
 {
-	struct http_io io = { cgi_param, cgi_write, NULL };
+	struct http_io io = { .param = cgi_param, .write = cgi_write, .fd = -1 };
 
 	handler_serve(cfg, &io);
 	multi_thread_end();

@@ -11,16 +11,17 @@
  * (starting with '/' or '.'). Returns the descriptor, or -1 with the reason in err. */
 int server_listen(const char *addr, struct buf *err);
 
-/* Serves FastCGI requests on listen_fd with `threads` threads until SIGTERM or SIGINT, then
- * stops accepting and lets requests in progress finish (up to `grace_ms`). Returns the exit
- * status once every thread has ended; if some are still held by open connections after the
- * grace, ends the process itself (_exit(0)). Call with SIGTERM, SIGINT and SIGHUP blocked
- * (server_block_signals). */
-int server_run_fastcgi(const struct cfg *cfg, int listen_fd, size_t threads, long grace_ms);
+/* Serves FastCGI requests on listen_fd with `threads` threads, each request with the config in
+ * force (site_get), calling reload() at each SIGHUP, until SIGTERM or SIGINT. Then it drains:
+ * the health check answers 503, accepting stops and requests in progress finish (up to
+ * `grace_ms`). Returns the exit status once every thread has ended; if some are still held by
+ * open connections after the grace, ends the process itself (_exit(0)). Call with SIGTERM,
+ * SIGINT and SIGHUP blocked (server_block_signals). */
+int server_run_fastcgi(int listen_fd, size_t threads, long grace_ms, void (*reload)(void));
 
 /* Serves the one request of a plain CGI invocation (environment, stdout). Returns the exit
  * status. */
-int server_run_cgi(const struct cfg *cfg);
+int server_run_cgi(struct cfg *cfg);
 
 /* Blocks the signals the main thread waits for, so that every thread started later inherits
  * the mask; ignores SIGPIPE (a client that went away is seen as a failed write). -1 on error. */

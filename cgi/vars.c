@@ -171,8 +171,9 @@ templates_check(const struct req_vars *v, struct buf *err)
 }
 
 enum vars_result
-vars_build(struct route_match *route, const char *query, size_t qlen, vars_param_fn param,
-    void *param_ctx, const char *request_id, struct req_vars **out, struct buf *err)
+vars_build(struct cfg *cfg, struct route_match *route, const char *query, size_t qlen,
+    vars_param_fn param, void *param_ctx, const char *request_id, struct req_vars **out,
+    struct buf *err)
 {
 	struct req_vars *v = calloc(1, sizeof(*v));
 	enum vars_result r;
@@ -181,6 +182,8 @@ vars_build(struct route_match *route, const char *query, size_t qlen, vars_param
 	if (v == NULL)
 		return VARS_NOMEM;
 	atomic_init(&v->refs, 1);
+	cfg_ref(cfg);
+	v->cfg = cfg;
 	v->route = *route;
 	*route = (struct route_match){ NULL, NULL, 0 };
 	if ((v->request_id = strdup(request_id)) == NULL)
@@ -215,5 +218,6 @@ vars_unref(struct req_vars *v)
 		free(v->headers[i].value);
 	free(v->headers);
 	free(v->request_id);
+	cfg_unref(v->cfg);
 	free(v);
 }

@@ -19,6 +19,8 @@ struct vars_kv {
 
 struct req_vars {
 	atomic_int refs;
+	struct cfg *cfg;		/* one reference: a call that outlives its request still
+					 * reads the config, even after a reload replaced it */
 	char *request_id;
 	struct route_match route;	/* the path parameters */
 	struct vars_kv *query;		/* allowlisted query parameters present in the request */
@@ -37,12 +39,14 @@ enum vars_result {
 };
 
 /*
- * Builds the variables of a request to endpoint route->endpoint: takes over `route`, reads the
+ * Builds the variables of a request to endpoint route->endpoint of cfg (takes a reference to cfg,
+ * dropped with the variables): takes over `route`, reads the
  * allowlisted parameters of query[0..qlen) and the allowlisted headers through param(). Checks
  * every value the endpoint's templates take from the request, so a bad one is refused here with
  * 400, before any backend is called. *out has one reference.
  */
-enum vars_result vars_build(struct route_match *route, const char *query, size_t qlen,
+enum vars_result vars_build(struct cfg *cfg, struct route_match *route, const char *query,
+    size_t qlen,
     vars_param_fn param, void *param_ctx, const char *request_id, struct req_vars **out,
     struct buf *err);
 

@@ -650,23 +650,94 @@ parse_limits(struct walk *w, json_t *root, struct cfg *cfg)
 	return w->failed ? -1 : 0;
 }
 
+/* An admin path: a string starting with '/' (visible ASCII, no query) or false for off. */
+static int
+get_admin_path(struct walk *w, json_t *obj, const char *key, const char *dflt, char **out)
+{
+	json_t *v = obj != NULL ? json_object_get(obj, key) : NULL;
+	size_t mark = enter_key(w, key);
+	const char *path = dflt;
+
+	if (v != NULL && json_is_false(v))
+		path = NULL;
+	else if (v != NULL && !json_is_string(v))
+		fail(w, "must be a path (\"/metrics\") or false");
+	else if (v != NULL)
+		path = json_string_value(v);
+	if (!w->failed && path != NULL) {
+		size_t len = strlen(path);
+
+		if (path[0] != '/' || len > 256)
+			fail(w, "must start with '/' and be at most 256 bytes");
+		for (size_t i = 0; !w->failed && i < len; i++)
+			if (path[i] <= ' ' || path[i] > '~' || path[i] == '?' || path[i] == '%')
+				fail(w, "byte %zu: only visible ASCII without '?' or '%%'", i);
+		if (!w->failed && (*out = strdup(path)) == NULL)
+			fail(w, "out of memory");
+	}
+	leave(w, mark);
+	return w->failed ? -1 : 0;
+}
+
+/* "admin": where the metrics and the health check answer; both on by default. */
+static int
+parse_admin(struct walk *w, json_t *root, struct cfg *cfg)
+{
+	static const char *const keys[] = { "metrics", "health", NULL };
+	json_t *obj = json_object_get(root, "admin");
+	size_t mark = enter_key(w, "admin");
+
+	if (obj != NULL && !json_is_object(obj))
+		fail(w, "must be an object");
+	else if ((obj == NULL || check_keys(w, obj, keys) == 0) &&
+	    get_admin_path(w, obj, "metrics", "/metrics", &cfg->metrics_path) == 0)
+		(void)get_admin_path(w, obj, "health", "/healthz", &cfg->health_path);
+	leave(w, mark);
+	return w->failed ? -1 : 0;
+}
+
+/* The admin paths must not shadow an endpoint (they are matched first). */
+static int
+check_admin_paths(struct walk *w, const struct cfg *cfg)
+{
+	const char *const keys[] = { "metrics", "health" };
+	const char *const paths[] = { cfg->metrics_path, cfg->health_path };
+	size_t mark = enter_key(w, "admin");
+
+	if (paths[0] != NULL && paths[1] != NULL && strcmp(paths[0], paths[1]) == 0)
+		fail(w, "metrics and health have the same path %s", paths[0]);
+	for (size_t k = 0; k < 2 && !w->failed; k++)
+		for (size_t i = 0; i < cfg->nendpoints && !w->failed; i++)
+			if (paths[k] != NULL && strcmp(paths[k], cfg->endpoints[i].path) == 0) {
+				size_t inner = enter_key(w, keys[k]);
+
+				fail(w, "%s is also the path of endpoints[%zu]", paths[k], i);
+				leave(w, inner);
+			}
+	leave(w, mark);
+	return w->failed ? -1 : 0;
+}
+
 /* Validates and compiles a parsed document into *out. */
 static int
 cfg_build(json_t *root, const char *name, struct cfg **out, struct buf *err)
 {
-	static const char *const keys[] = { "endpoints", "limits", NULL };
+	static const char *const keys[] = { "endpoints", "limits", "admin", NULL };
 	struct walk w = { .file = name, .path = BUF_INIT, .err = err };
 	struct cfg *cfg = calloc(1, sizeof(*cfg));
 
+	if (cfg != NULL)
+		atomic_init(&cfg->refs, 1);
 	if (cfg == NULL || (cfg->file = strdup(name)) == NULL)
 		fail(&w, "out of memory");
 	else if (!json_is_object(root))
 		fail(&w, "the document must be an object");
-	else if (check_keys(&w, root, keys) == 0 && parse_limits(&w, root, cfg) == 0)
-		(void)parse_endpoints(&w, root, cfg);
+	else if (check_keys(&w, root, keys) == 0 && parse_limits(&w, root, cfg) == 0 &&
+	    parse_admin(&w, root, cfg) == 0 && parse_endpoints(&w, root, cfg) == 0)
+		(void)check_admin_paths(&w, cfg);
 	buf_free(&w.path);
 	if (w.failed) {
-		cfg_free(cfg);
+		cfg_unref(cfg);
 		return -1;
 	}
 	*out = cfg;
@@ -730,9 +801,15 @@ backend_free(struct cfg_backend *b)
 }
 
 void
-cfg_free(struct cfg *cfg)
+cfg_ref(struct cfg *cfg)
 {
-	if (cfg == NULL)
+	atomic_fetch_add(&cfg->refs, 1);
+}
+
+void
+cfg_unref(struct cfg *cfg)
+{
+	if (cfg == NULL || atomic_fetch_sub(&cfg->refs, 1) > 1)
 		return;
 	for (size_t i = 0; i < cfg->nendpoints; i++) {
 		struct cfg_endpoint *ep = &cfg->endpoints[i];
@@ -748,5 +825,7 @@ cfg_free(struct cfg *cfg)
 	}
 	free(cfg->endpoints);
 	free(cfg->file);
+	free(cfg->metrics_path);
+	free(cfg->health_path);
 	free(cfg);
 }

@@ -2,6 +2,7 @@
 #ifndef COMMON_CONFIG_H
 #define COMMON_CONFIG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -37,6 +38,7 @@ struct cfg_backend {
 	size_t *deps;		/* indices of the backends whose values the URL uses */
 	size_t ndeps;
 	bool needed;		/* another backend's URL uses a value of this one's response */
+	void *stats;		/* the program's own per-backend state (metrics), NULL here */
 };
 
 struct cfg_segment {
@@ -55,14 +57,18 @@ struct cfg_endpoint {
 	size_t nquery;
 	struct cfg_backend *backends;
 	size_t nbackends;
+	void *stats;		/* the program's own per-endpoint state (metrics), NULL here */
 };
 
 struct cfg {
+	atomic_int refs;	/* cfg_ref/cfg_unref: requests in flight keep their config */
 	char *file;
 	struct cfg_endpoint *endpoints;
 	size_t nendpoints;
 	size_t max_inflight;	/* limits.max_inflight: backend calls in flight, process-wide */
 	size_t pool_threads;	/* limits.pool_threads: workers of the "pool" executor */
+	char *metrics_path;	/* admin.metrics: Prometheus metrics, NULL when off */
+	char *health_path;	/* admin.health: 200 while serving, 503 while draining; NULL: off */
 };
 
 /*
@@ -76,7 +82,9 @@ int cfg_load_file(const char *file, struct cfg **out, struct buf *err);
 int cfg_load_string(const char *text, size_t len, const char *name, struct cfg **out,
     struct buf *err);
 
-void cfg_free(struct cfg *cfg);
+/* A config is reference counted: loading gives one reference. The last cfg_unref frees it. */
+void cfg_ref(struct cfg *cfg);
+void cfg_unref(struct cfg *cfg);
 
 /* True if `status` counts as success for the backend. */
 bool cfg_success(const struct cfg_backend *b, long status);

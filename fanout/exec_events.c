@@ -70,7 +70,8 @@ events_run(fanout_group *g, struct call_list *ready)
 		int64_t now = clock_now_us(), timeout = FANOUT_WAIT_FOREVER;
 
 		pthread_mutex_lock(&g->mu);
-		if (g->unfinished == 0 || (g->deadline != FANOUT_NO_DEADLINE && now >= g->deadline)) {
+		if (g->unfinished == 0 || (g->deadline != FANOUT_NO_DEADLINE && now >= g->deadline) ||
+		    atomic_load(&g->cancelled)) {
 			group_close(g, now);
 			pthread_mutex_unlock(&g->mu);
 			break;
@@ -82,7 +83,8 @@ events_run(fanout_group *g, struct call_list *ready)
 			events_fail_all(g);
 		events_collect(g);
 	}
-	/* The deadline passed: what the driver still runs is cancelled, nothing outlives the run. */
+	/* The deadline passed or the group was cancelled: what the driver still runs is cancelled,
+	 * nothing outlives the run. */
 	for (size_t i = 0; i < g->ncalls; i++)
 		if (g->calls[i].in_driver) {
 			g->driver.cancel(g->driver.ctx, g->calls[i].arg);

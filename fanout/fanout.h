@@ -40,6 +40,7 @@ enum fanout_err {
 	FANOUT_ETHREAD,		/* a thread could not be created (the pool's, or a call's) */
 	FANOUT_ESTATE,		/* wrong moment: not initialised, initialised twice, group already run */
 	FANOUT_EDRIVER,		/* the event driver of a FANOUT_EVENTS group failed */
+	FANOUT_ECANCELED,	/* fanout_group_cancel() stopped the run; the results are set */
 };
 
 /* How a group's calls are run. All give the same results; they differ in cost and concurrency. */
@@ -57,6 +58,7 @@ enum fanout_state {
 	FANOUT_CALL_FAILED,	/* fn returned non-zero, or could not be launched (err says so) */
 	FANOUT_CALL_TIMEDOUT,	/* did not finish by the deadline */
 	FANOUT_CALL_SKIPPED,	/* not run: a dependency failed, timed out or was skipped */
+	FANOUT_CALL_CANCELLED,	/* under way when fanout_group_cancel() stopped the run */
 };
 
 struct fanout_result {
@@ -93,6 +95,9 @@ struct fanout_driver {
 	/* Abandons the call of `arg`, still under way: the driver drops everything of it. */
 	void (*cancel)(void *ctx, void *arg);
 	void *ctx;
+	/* Optional (NULL: none). Called from another thread by fanout_group_cancel(): makes a
+	 * wait() under way, or the next one, return at once. Must be safe in any thread. */
+	void (*wake)(void *ctx);
 };
 
 #define FANOUT_WAIT_FOREVER (-1)
@@ -137,9 +142,19 @@ enum fanout_err fanout_group_add(fanout_group *g, const char *name, fanout_fn fn
 enum fanout_err fanout_group_after(fanout_group *g, const char *name, const char *dependency);
 
 /* Runs the group; returns when every call has finished or at the deadline. FANOUT_OK means the
- * group ran and the results are set (some calls may have failed); any other value means nothing
- * ran: FANOUT_ECYCLE, FANOUT_EBUSY, FANOUT_ESTATE (run twice, or no fanout_init). */
+ * group ran and the results are set (some calls may have failed); FANOUT_ECANCELED that it was
+ * cancelled, results set too; any other value means nothing ran: FANOUT_ECYCLE, FANOUT_EBUSY,
+ * FANOUT_ESTATE (run twice, or no fanout_init). */
 enum fanout_err fanout_group_run(fanout_group *g);
+
+/* Stops a run early, say because whoever wanted the results has gone. The one call of this API
+ * that another thread may make on a group, from before its run until fanout_group_free() (the
+ * two threads must agree on when the group is freed). fanout_group_run() then returns
+ * FANOUT_ECANCELED as soon as it notices: at once for THREADS and POOL, after the call under way
+ * for SERIAL, through the driver's wake() for EVENTS. Calls under way are CANCELLED (they still
+ * end in their own time, as timed-out ones do), calls not started are SKIPPED; a group cancelled
+ * before it runs runs nothing. */
+void fanout_group_cancel(fanout_group *g);
 
 /* Number of calls, and the result of call i (in the order added); NULL if i is out of range. */
 size_t fanout_group_size(const fanout_group *g);
@@ -151,11 +166,13 @@ long fanout_group_find(const fanout_group *g, const char *name);
 /* Drops the caller's reference. Calls still running keep the group alive until they return. */
 void fanout_group_free(fanout_group *g);
 
-/* Inside a call: microseconds left before its group's deadline (<= 0 once passed), so a blocking
- * client can bound its own wait. INT64_MAX without a deadline or outside a call. */
+/* Inside a call: microseconds left before its group's deadline (<= 0 once passed, and 0 once the
+ * group is cancelled), so a blocking client can bound its own wait and stop when nobody wants
+ * its answer. INT64_MAX without a deadline or outside a call. */
 int64_t fanout_time_left_us(void);
 
-/* Short names, for logs and tests: "ok", "failed", "timeout", "skipped", "pending"; and errors. */
+/* Short names, for logs and tests: "ok", "failed", "timeout", "skipped", "cancelled", "pending";
+ * and errors. */
 const char *fanout_state_name(enum fanout_state state);
 const char *fanout_strerror(enum fanout_err err);
 

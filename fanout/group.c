@@ -37,6 +37,7 @@ group_new(enum fanout_executor executor, int64_t deadline_us)
 	g->executor = executor;
 	g->deadline = deadline_us;
 	atomic_init(&g->closed, false);
+	atomic_init(&g->cancelled, false);
 	return g;
 }
 
@@ -207,6 +208,8 @@ fanout_state_name(enum fanout_state state)
 		return "timeout";
 	case FANOUT_CALL_SKIPPED:
 		return "skipped";
+	case FANOUT_CALL_CANCELLED:
+		return "cancelled";
 	}
 	return "unknown";
 }
@@ -235,6 +238,8 @@ fanout_strerror(enum fanout_err err)
 		return "not allowed in this state";
 	case FANOUT_EDRIVER:
 		return "the event driver failed";
+	case FANOUT_ECANCELED:
+		return "the run was cancelled";
 	}
 	return "unknown error";
 }

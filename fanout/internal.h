@@ -42,6 +42,7 @@ struct fanout_group {
 	size_t unfinished;	/* calls not yet in a final state */
 	bool ran;
 	atomic_bool closed;	/* results frozen: the caller stopped waiting */
+	atomic_bool cancelled;	/* fanout_group_cancel(): stop waiting now */
 	struct call_list serial;	/* FANOUT_SERIAL's run queue, used by the caller's thread only */
 	struct fanout_driver driver;	/* FANOUT_EVENTS */
 };
@@ -81,7 +82,8 @@ struct call_list call_end(struct call *c, const struct fanout_result *res);
 struct fanout_result call_outcome(const struct fanout_group *g, int64_t start, int64_t end,
     int rc);
 
-/* run.c: stops waiting at `now`: what has not finished is timed out or skipped. g->mu held. */
+/* run.c: stops waiting at `now`: what has not finished is timed out (cancelled, if the group
+ * was) or skipped. g->mu held. */
 void group_close(struct fanout_group *g, int64_t now);
 
 /* exec_events.c: FANOUT_EVENTS' whole run, in the caller's thread, from the ready roots. */

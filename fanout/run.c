@@ -5,8 +5,9 @@
 
 #include "common/clock.h"
 
-/* The deadline of the call running on this thread, for fanout_time_left_us(). */
+/* The deadline and group of the call running on this thread, for fanout_time_left_us(). */
 static _Thread_local int64_t current_deadline = FANOUT_NO_DEADLINE;
+static _Thread_local const fanout_group *current_group;
 
 static bool
 deadline_passed(int64_t deadline, int64_t now)
@@ -17,6 +18,8 @@ deadline_passed(int64_t deadline, int64_t now)
 int64_t
 fanout_time_left_us(void)
 {
+	if (current_group != NULL && atomic_load(&current_group->cancelled))
+		return 0;
 	if (current_deadline == FANOUT_NO_DEADLINE)
 		return INT64_MAX;
 	return current_deadline - clock_now_us();
@@ -168,15 +171,19 @@ call_run(struct call *c)
 	fanout_group *g = c->group;
 	struct fanout_result res;
 	int64_t start = clock_now_us(), outer;
+	const fanout_group *outer_group;
 	int rc;
 
 	if (atomic_load(&g->closed) || deadline_passed(g->deadline, start))
 		return call_end(c, NULL);	/* the caller marks it timed out */
 	atomic_store(&c->started_at, start);
 	outer = current_deadline;
+	outer_group = current_group;
 	current_deadline = g->deadline;
+	current_group = g;
 	rc = c->fn(c->arg);
 	current_deadline = outer;
+	current_group = outer_group;
 	res = call_outcome(g, start, clock_now_us(), rc);
 	return call_end(c, &res);
 }
@@ -198,7 +205,8 @@ call_execute(struct call *c)
 static void
 serial_run(fanout_group *g)
 {
-	while (g->serial.head != NULL && !deadline_passed(g->deadline, clock_now_us())) {
+	while (g->serial.head != NULL && !deadline_passed(g->deadline, clock_now_us()) &&
+	    !atomic_load(&g->cancelled)) {
 		struct call_list ready = call_run(call_list_pop(&g->serial));
 
 		group_launch(g, &ready);
@@ -210,6 +218,9 @@ serial_run(fanout_group *g)
 void
 group_close(fanout_group *g, int64_t now)
 {
+	enum fanout_state gave_up = atomic_load(&g->cancelled) ? FANOUT_CALL_CANCELLED :
+	    FANOUT_CALL_TIMEDOUT;
+
 	atomic_store(&g->closed, true);
 	for (size_t i = 0; i < g->ncalls; i++) {
 		struct call *c = &g->calls[i];
@@ -222,22 +233,26 @@ group_close(fanout_group *g, int64_t now)
 			runtime_release(1);
 			continue;
 		}
-		c->res.state = FANOUT_CALL_TIMEDOUT;
-		if ((started = atomic_load(&c->started_at)) != 0) {
+		started = atomic_load(&c->started_at);
+		/* A launched call that has not started will not: cancelled, it counts as skipped. */
+		c->res.state = gave_up == FANOUT_CALL_CANCELLED && started == 0 ?
+		    FANOUT_CALL_SKIPPED : gave_up;
+		if (started != 0) {
 			c->res.start_us = started - g->t0;
 			c->res.duration_us = now - started;
 		}
 	}
 }
 
-/* Waits until every call has finished or the deadline has passed, then closes the group. */
+/* Waits until every call has finished, the deadline has passed or the group is cancelled, then
+ * closes the group. */
 static void
 group_wait(fanout_group *g)
 {
 	struct timespec until = clock_timespec(g->deadline);
 
 	pthread_mutex_lock(&g->mu);
-	while (g->unfinished > 0) {
+	while (g->unfinished > 0 && !atomic_load(&g->cancelled)) {
 		if (g->deadline == FANOUT_NO_DEADLINE)
 			pthread_cond_wait(&g->done, &g->mu);
 		else if (pthread_cond_timedwait(&g->done, &g->mu, &until) != 0)
@@ -245,6 +260,17 @@ group_wait(fanout_group *g)
 	}
 	group_close(g, clock_now_us());
 	pthread_mutex_unlock(&g->mu);
+}
+
+/* A group cancelled before its run: nothing runs, every call is skipped. */
+static enum fanout_err
+group_cancel_unrun(fanout_group *g)
+{
+	g->ran = true;
+	for (size_t i = 0; i < g->ncalls; i++)
+		g->calls[i].res.state = FANOUT_CALL_SKIPPED;
+	atomic_store(&g->closed, true);
+	return FANOUT_ECANCELED;
 }
 
 enum fanout_err
@@ -262,6 +288,8 @@ fanout_group_run(fanout_group *g)
 		return FANOUT_ECYCLE;
 	if (g->executor == FANOUT_POOL && (err = runtime_pool_ensure()) != FANOUT_OK)
 		return err;
+	if (atomic_load(&g->cancelled))
+		return group_cancel_unrun(g);
 	if ((err = runtime_admit(g->ncalls)) != FANOUT_OK)
 		return err;
 	g->ran = true;
@@ -274,16 +302,29 @@ fanout_group_run(fanout_group *g)
 		if (c->ndeps == 0)
 			call_make_ready(g, c, &ready);
 	}
-	if (g->executor == FANOUT_EVENTS) {
+	if (g->executor == FANOUT_EVENTS)
 		events_run(g, &ready);
-		return FANOUT_OK;
+	else {
+		group_launch(g, &ready);
+		if (g->executor == FANOUT_SERIAL)
+			serial_run(g);
+		group_wait(g);
 	}
-	group_launch(g, &ready);
-	if (g->executor == FANOUT_SERIAL)
-		serial_run(g);
-	group_wait(g);
 	/* Serial calls still queued at the deadline were timed out by the close: let them go. */
 	while ((c = call_list_pop(&g->serial)) != NULL)
 		(void)call_end(c, NULL);
-	return FANOUT_OK;
+	return atomic_load(&g->cancelled) ? FANOUT_ECANCELED : FANOUT_OK;
+}
+
+void
+fanout_group_cancel(fanout_group *g)
+{
+	if (g == NULL)
+		return;
+	atomic_store(&g->cancelled, true);
+	pthread_mutex_lock(&g->mu);
+	pthread_cond_signal(&g->done);	/* only the group's runner waits on it */
+	pthread_mutex_unlock(&g->mu);
+	if (g->executor == FANOUT_EVENTS && g->driver.wake != NULL)
+		g->driver.wake(g->driver.ctx);
 }

@@ -11,18 +11,9 @@
 #include "t/integ.h"
 #include "t/unit.h"
 
-/* Programs, relative to the build directory where `make check` runs the tests. */
-#define FANOUT_CGI "./fanout-cgi"
-#define MOCK "./t/mock-backend"
+#define PATH_LEN INTEG_PATH_LEN
 
-#define PATH_LEN 128
-
-static struct {
-	char dir[64];
-	int nginx_port, cgi_port, mock_port, closed_port;
-	pid_t mock, cgi, nginx;
-	char url[64];		/* http://127.0.0.1:NGINX_PORT */
-} env;
+static struct integ_stack env;
 
 /* The config: @M@ is the mock's port, @X@ a port where nothing listens. */
 static const char config_text[] =
@@ -122,153 +113,24 @@ static const char nginx_text[] =
     "  }\n"
     "}\n";
 
-/* out = env.dir + "/" + name. */
 static const char *
 path_to(char out[PATH_LEN], const char *name)
 {
-	snprintf(out, PATH_LEN, "%s/%s", env.dir, name);
-	return out;
+	return integ_path(&env, out, name);
 }
-
-/* Replaces @D@ (the directory), @M@, @X@, @C@ and @N@ (ports) in text. */
-static bool
-expand(const char *text, struct buf *out)
-{
-	for (const char *p = text; *p != '\0'; p++) {
-		int rc;
-
-		if (p[0] != '@' || p[1] == '\0' || p[2] != '@')
-			rc = buf_append(out, p, 1);
-		else {
-			rc = p[1] == 'D' ? buf_puts(out, env.dir) :
-			    buf_printf(out, "%d", p[1] == 'M' ? env.mock_port : p[1] == 'X' ?
-			    env.closed_port : p[1] == 'C' ? env.cgi_port : env.nginx_port);
-			p += 2;
-		}
-		if (rc != 0)
-			return false;
-	}
-	return true;
-}
-
-static bool
-write_expanded(const char *name, const char *text)
-{
-	char path[PATH_LEN];
-	struct buf body = BUF_INIT;
-	bool ok = expand(text, &body) && integ_write_file(path_to(path, name), buf_str(&body));
-
-	buf_free(&body);
-	return ok;
-}
-
-static bool
-start_mock(void)
-{
-	char port_file[PATH_LEN], err[PATH_LEN];
-	char *argv[] = { MOCK, (char *)path_to(port_file, "mock.port"), NULL };
-	struct buf port = BUF_INIT;
-	int64_t until = clock_now_us() + 5000000;
-
-	if ((env.mock = integ_spawn(argv, NULL, -1, NULL, path_to(err, "mock.err"))) < 0)
-		return false;
-	/* Readiness: the mock writes its port once it listens. */
-	while (env.mock_port == 0 && clock_now_us() < until) {
-		buf_truncate(&port, 0);
-		if (integ_read_file(port_file, &port) && port.len > 1)
-			env.mock_port = (int)integ_parse_int(buf_str(&port));
-		else
-			clock_sleep_us(10000);
-	}
-	buf_free(&port);
-	return env.mock_port > 0;
-}
-
-static bool
-start_cgi(void)
-{
-	char listen[32], config[PATH_LEN], err[PATH_LEN];
-	char *argv[] = { FANOUT_CGI, "-c", (char *)path_to(config, "fanout.json"), "--listen",
-		listen, "--threads", "16", NULL };
-
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", env.cgi_port);
-	env.cgi = integ_spawn(argv, NULL, -1, NULL, path_to(err, "fanout.err"));
-	return env.cgi > 0 && integ_wait_port(env.cgi_port, 5000);
-}
-
-static const char *
-nginx_binary(void)
-{
-	static const char *const places[] = { "/usr/sbin/nginx", "/usr/local/sbin/nginx",
-		"/usr/bin/nginx", NULL };
-
-	for (size_t i = 0; places[i] != NULL; i++)
-		if (access(places[i], X_OK) == 0)
-			return places[i];
-	return NULL;
-}
-
-static bool
-start_nginx(void)
-{
-	char conf[PATH_LEN], log[PATH_LEN], out[PATH_LEN];
-	char *argv[] = { (char *)nginx_binary(), "-p", env.dir, "-c",
-		(char *)path_to(conf, "nginx.conf"), "-e", (char *)path_to(log, "nginx-error.log"),
-		NULL };
-
-	env.nginx = integ_spawn(argv, NULL, -1, NULL, path_to(out, "nginx.out"));
-	return env.nginx > 0 && integ_wait_port(env.nginx_port, 5000);
-}
-
-static int suite_cleanup(void);
 
 static int
 suite_init(void)
 {
-	char tmp[PATH_LEN];
+	static const char *const args[] = { "--threads", "16", NULL };
 
-	snprintf(env.dir, sizeof(env.dir), "/tmp/fanout-integ-XXXXXX");
-	if (mkdtemp(env.dir) == NULL || chmod(env.dir, 0755) != 0 ||
-	    mkdir(path_to(tmp, "tmp"), 0755) != 0)
-		return -1;
-	env.nginx_port = integ_free_port();
-	env.cgi_port = integ_free_port();
-	env.closed_port = integ_free_port();
-	snprintf(env.url, sizeof(env.url), "http://127.0.0.1:%d", env.nginx_port);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !start_mock() ||
-	    !write_expanded("fanout.json", config_text) ||
-	    !write_expanded("nginx.conf", nginx_text) || !start_cgi() || !start_nginx()) {
-		fprintf(stderr, "integ: could not start the stack; see %s\n", env.dir);
-		(void)suite_cleanup();	/* CUnit does not call it when init fails */
-		return -1;
-	}
-	return 0;
+	return integ_stack_start(&env, config_text, nginx_text, args) ? 0 : -1;
 }
 
 static int
 suite_cleanup(void)
 {
-	struct buf err = BUF_INIT;
-	char err_file[PATH_LEN];
-	int failed = 0;
-
-	failed |= integ_stop(env.nginx) != 0;
-	failed |= integ_stop(env.cgi) != 0;	/* a clean exit: 0 */
-	failed |= integ_stop(env.mock) != 0;
-	/* A sanitizer report in the program's stderr fails the suite. */
-	if (integ_read_file(path_to(err_file, "fanout.err"), &err) &&
-	    (strstr(buf_str(&err), "Sanitizer") != NULL ||
-	    strstr(buf_str(&err), "runtime error") != NULL)) {
-		fprintf(stderr, "integ: fanout-cgi reported:\n%s\n", buf_str(&err));
-		failed = 1;
-	}
-	buf_free(&err);
-	curl_global_cleanup();
-	if (failed)
-		fprintf(stderr, "integ: stopping the stack failed; files kept in %s\n", env.dir);
-	else if (!integ_remove_tree(env.dir))
-		fprintf(stderr, "integ: cannot remove %s\n", env.dir);
-	return failed ? -1 : 0;
+	return integ_stack_stop(&env) ? 0 : -1;
 }
 
 /* GET env.url + path; fails the test if no HTTP exchange took place. */
@@ -788,7 +650,7 @@ main(void)
 		{ NULL, NULL },
 	};
 
-	if (nginx_binary() == NULL) {
+	if (integ_nginx_binary() == NULL) {
 		fprintf(stderr, "integ-nginx: SKIP: nginx is not installed (t/check.sh installs it)\n");
 		return 77;
 	}

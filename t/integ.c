@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -232,6 +233,22 @@ out:
 }
 
 bool
+integ_abandon(const char *url, long ms)
+{
+	CURL *h = curl_easy_init();
+	CURLcode rc;
+
+	if (h == NULL)
+		return false;
+	(void)curl_easy_setopt(h, CURLOPT_URL, url);
+	(void)curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
+	rc = curl_easy_perform(h);
+	curl_easy_cleanup(h);
+	return rc == CURLE_OPERATION_TIMEDOUT;
+}
+
+bool
 integ_header(const struct reply *r, const char *name, char *out, size_t size)
 {
 	const char *line = buf_str(&r->head);
@@ -258,3 +275,157 @@ reply_free(struct reply *r)
 	json_decref(r->json);
 	r->json = NULL;
 }
+const char *
+integ_path(const struct integ_stack *st, char out[INTEG_PATH_LEN], const char *name)
+{
+	snprintf(out, INTEG_PATH_LEN, "%s/%s", st->dir, name);
+	return out;
+}
+
+/* Replaces @D@ (the directory), @M@, @X@, @C@ and @N@ (ports) in text. */
+static bool
+expand(const struct integ_stack *env, const char *text, struct buf *out)
+{
+	for (const char *p = text; *p != '\0'; p++) {
+		int rc;
+
+		if (p[0] != '@' || p[1] == '\0' || p[2] != '@')
+			rc = buf_append(out, p, 1);
+		else {
+			rc = p[1] == 'D' ? buf_puts(out, env->dir) :
+			    buf_printf(out, "%d", p[1] == 'M' ? env->mock_port : p[1] == 'X' ?
+			    env->closed_port : p[1] == 'C' ? env->cgi_port : env->nginx_port);
+			p += 2;
+		}
+		if (rc != 0)
+			return false;
+	}
+	return true;
+}
+
+bool
+integ_write_expanded(const struct integ_stack *env, const char *name, const char *text)
+{
+	char path[INTEG_PATH_LEN];
+	struct buf body = BUF_INIT;
+	bool ok = expand(env, text, &body) && integ_write_file(integ_path(env, path, name),
+	    buf_str(&body));
+
+	buf_free(&body);
+	return ok;
+}
+
+static bool
+start_mock(struct integ_stack *env)
+{
+	char port_file[INTEG_PATH_LEN], err[INTEG_PATH_LEN];
+	char *argv[] = { MOCK, (char *)integ_path(env, port_file, "mock.port"), NULL };
+	struct buf port = BUF_INIT;
+	int64_t until = clock_now_us() + 5000000;
+
+	if ((env->mock = integ_spawn(argv, NULL, -1, NULL, integ_path(env, err, "mock.err"))) < 0)
+		return false;
+	/* Readiness: the mock writes its port once it listens. */
+	while (env->mock_port == 0 && clock_now_us() < until) {
+		buf_truncate(&port, 0);
+		if (integ_read_file(port_file, &port) && port.len > 1)
+			env->mock_port = (int)integ_parse_int(buf_str(&port));
+		else
+			clock_sleep_us(10000);
+	}
+	buf_free(&port);
+	return env->mock_port > 0;
+}
+
+bool
+integ_stack_start_cgi(struct integ_stack *env, const char *const *cgi_args)
+{
+	char listen[32], config[INTEG_PATH_LEN], err[INTEG_PATH_LEN];
+	char *argv[16] = { FANOUT_CGI, "-c", (char *)integ_path(env, config, "fanout.json"),
+		"--listen", listen };
+	size_t n = 5;
+
+	for (size_t i = 0; cgi_args != NULL && cgi_args[i] != NULL && n < 15; i++)
+		argv[n++] = (char *)cgi_args[i];
+	argv[n] = NULL;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", env->cgi_port);
+	env->cgi = integ_spawn(argv, NULL, -1, NULL, integ_path(env, err, "fanout.err"));
+	return env->cgi > 0 && integ_wait_port(env->cgi_port, 5000);
+}
+
+const char *
+integ_nginx_binary(void)
+{
+	static const char *const places[] = { "/usr/sbin/nginx", "/usr/local/sbin/nginx",
+		"/usr/bin/nginx", NULL };
+
+	for (size_t i = 0; places[i] != NULL; i++)
+		if (access(places[i], X_OK) == 0)
+			return places[i];
+	return NULL;
+}
+
+static bool
+start_nginx(struct integ_stack *env)
+{
+	char conf[INTEG_PATH_LEN], log[INTEG_PATH_LEN], out[INTEG_PATH_LEN];
+	char *argv[] = { (char *)integ_nginx_binary(), "-p", env->dir, "-c",
+		(char *)integ_path(env, conf, "nginx.conf"), "-e",
+		(char *)integ_path(env, log, "nginx-error.log"), NULL };
+
+	env->nginx = integ_spawn(argv, NULL, -1, NULL, integ_path(env, out, "nginx.out"));
+	return env->nginx > 0 && integ_wait_port(env->nginx_port, 5000);
+}
+
+bool
+integ_stack_start(struct integ_stack *env, const char *config_text, const char *nginx_text,
+    const char *const *cgi_args)
+{
+	char tmp[INTEG_PATH_LEN];
+
+	memset(env, 0, sizeof(*env));
+	snprintf(env->dir, sizeof(env->dir), "/tmp/fanout-integ-XXXXXX");
+	if (mkdtemp(env->dir) == NULL || chmod(env->dir, 0755) != 0 ||
+	    mkdir(integ_path(env, tmp, "tmp"), 0755) != 0)
+		return false;
+	env->nginx_port = integ_free_port();
+	env->cgi_port = integ_free_port();
+	env->closed_port = integ_free_port();
+	snprintf(env->url, sizeof(env->url), "http://127.0.0.1:%d", env->nginx_port);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !start_mock(env) ||
+	    !integ_write_expanded(env, "fanout.json", config_text) ||
+	    !integ_write_expanded(env, "nginx.conf", nginx_text) ||
+	    !integ_stack_start_cgi(env, cgi_args) || !start_nginx(env)) {
+		fprintf(stderr, "integ: could not start the stack; see %s\n", env->dir);
+		(void)integ_stack_stop(env);	/* CUnit does not call cleanup when init fails */
+		return false;
+	}
+	return true;
+}
+
+bool
+integ_stack_stop(struct integ_stack *env)
+{
+	struct buf err = BUF_INIT;
+	char err_file[INTEG_PATH_LEN];
+	int failed = 0;
+
+	failed |= integ_stop(env->nginx) != 0;
+	failed |= integ_stop(env->cgi) != 0;	/* a clean exit: 0 */
+	failed |= integ_stop(env->mock) != 0;
+	/* A sanitizer report in the program's stderr fails the suite. */
+	if (integ_read_file(integ_path(env, err_file, "fanout.err"), &err) &&
+	    (strstr(buf_str(&err), "Sanitizer") != NULL ||
+	    strstr(buf_str(&err), "runtime error") != NULL)) {
+		fprintf(stderr, "integ: fanout-cgi reported:\n%s\n", buf_str(&err));
+		failed = 1;
+	}
+	buf_free(&err);
+	curl_global_cleanup();
+	if (failed)
+		fprintf(stderr, "integ: stopping the stack failed; files kept in %s\n", env->dir);
+	else if (!integ_remove_tree(env->dir))
+		fprintf(stderr, "integ: cannot remove %s\n", env->dir);
+	return !failed;
+}
+

@@ -53,9 +53,48 @@ struct reply {
 bool integ_request(const char *method, const char *url, const char *const *headers,
     struct reply *r);
 
+/* A GET to url that the client abandons after ms; true if it was abandoned (timed out). */
+bool integ_abandon(const char *url, long ms);
+
 /* The value of response header `name` (case-insensitive), copied into out; false if absent. */
 bool integ_header(const struct reply *r, const char *name, char *out, size_t size);
 
 void reply_free(struct reply *r);
+
+/* Programs, relative to the build directory where `make check` runs the tests. */
+#define FANOUT_CGI "./fanout-cgi"
+#define MOCK "./t/mock-backend"
+#define INTEG_PATH_LEN 128
+
+/* A private stack on 127.0.0.1 in a fresh directory: the mock backend, fanout-cgi and nginx. */
+struct integ_stack {
+	char dir[64];
+	int nginx_port, cgi_port, mock_port, closed_port;	/* closed: nothing listens */
+	pid_t mock, cgi, nginx;
+	char url[64];		/* http://127.0.0.1:NGINX_PORT */
+};
+
+/* Starts the stack: config_text and nginx_text are written to fanout.json and nginx.conf with
+ * @D@ (the directory), @M@ (mock), @X@ (closed), @C@ (fanout-cgi) and @N@ (nginx) replaced;
+ * fanout-cgi gets cgi_args (NULL-terminated) after its own. False, with everything started
+ * stopped again, if a part did not start. */
+bool integ_stack_start(struct integ_stack *st, const char *config_text, const char *nginx_text,
+    const char *const *cgi_args);
+
+/* Stops everything by pid. False if a part did not exit cleanly (fanout-cgi must exit 0) or
+ * fanout-cgi's stderr holds a sanitizer report; the directory is then kept. */
+bool integ_stack_stop(struct integ_stack *st);
+
+/* Starts fanout-cgi alone again (after a test stopped it); false if it does not listen. */
+bool integ_stack_start_cgi(struct integ_stack *st, const char *const *cgi_args);
+
+/* out = the stack's directory + "/" + name. */
+const char *integ_path(const struct integ_stack *st, char out[INTEG_PATH_LEN], const char *name);
+
+/* Writes text to the file `name` of the stack's directory, @X@ markers replaced. */
+bool integ_write_expanded(const struct integ_stack *st, const char *name, const char *text);
+
+/* The nginx binary, or NULL. */
+const char *integ_nginx_binary(void);
 
 #endif

@@ -2,8 +2,10 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,8 @@
  *   size=N       body size for body=big         chunked=1    no Content-Length
  *   drip=MS      send the body 8 bytes at a time, MS apart (chunked)
  *   reset=1      close the connection without answering
+ *   http10=1     answer as HTTP/1.0: a body of unknown size then ends when the connection closes
+ *   hang=1       send the head and 8 bytes of a 1000-byte body, then nothing until the mock stops
  *   value=X      "value": "X" in the echo       location=URL a Location header
  * It listens on 127.0.0.1:PORT (any free port by default) and writes the port to PORT_FILE.
  * GET /stats answers {"connections": N, "requests": N}: what the tests count keep-alive with.
@@ -26,6 +30,28 @@
 #define ECHO_SIZE 8192
 
 static atomic_long connections, requests;
+
+/* hang=1 answers wait here until the mock is told to stop. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stopping;
+} hang = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
+
+static ssize_t
+hang_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	if (pos == 0 && max >= 8) {
+		memcpy(buf, "{\"data\":", 8);
+		return 8;
+	}
+	pthread_mutex_lock(&hang.mu);
+	while (!hang.stopping)
+		pthread_cond_wait(&hang.cv, &hang.mu);
+	pthread_mutex_unlock(&hang.mu);
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
 
 static void
 sleep_ms(long ms)
@@ -206,7 +232,8 @@ make_response(struct MHD_Connection *c, const char *url)
 
 	if (body == NULL)
 		return NULL;
-	if (arg_long(c, "drip", 0) == 0 && arg_long(c, "chunked", 0) == 0)
+	if (arg_long(c, "drip", 0) == 0 && arg_long(c, "chunked", 0) == 0 &&
+	    arg_long(c, "http10", 0) == 0)
 		return MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if ((d = malloc(sizeof(*d))) == NULL) {
 		free(body);
@@ -241,8 +268,14 @@ answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	sleep_ms(arg_long(c, "delay", 0));
 	if (arg_long(c, "reset", 0))
 		return MHD_NO;
-	if ((r = make_response(c, url)) == NULL)
+	if (arg_long(c, "hang", 0))
+		r = MHD_create_response_from_callback(1000, 64, hang_read, NULL, NULL);
+	else
+		r = make_response(c, url);
+	if (r == NULL)
 		return MHD_NO;
+	if (arg_long(c, "http10", 0))
+		(void)MHD_set_response_options(r, MHD_RF_HTTP_1_0_SERVER, MHD_RO_END);
 	MHD_add_response_header(r, "Content-Type", "application/json");
 	if (arg(c, "location") != NULL)
 		MHD_add_response_header(r, "Location", arg(c, "location"));
@@ -306,6 +339,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	sigwait(&set, &sig);
+	pthread_mutex_lock(&hang.mu);
+	hang.stopping = true;
+	pthread_cond_broadcast(&hang.cv);
+	pthread_mutex_unlock(&hang.mu);
 	MHD_stop_daemon(d);
 	return 0;
 }

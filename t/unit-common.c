@@ -191,7 +191,7 @@ test_config_good(void)
 	CU_ASSERT_EQUAL(ep->backends[2].encoding, CFG_TEXT);
 	CU_ASSERT_EQUAL(cfg->endpoints[1].nsegments, 0);
 	CU_ASSERT_EQUAL(cfg->endpoints[1].methods, CFG_GET);
-	cfg_free(cfg);
+	cfg_unref(cfg);
 	buf_free(&err);
 }
 

@@ -152,6 +152,10 @@ struct fake_driver {
 		bool active;
 	} calls[FAKE_MAX];
 	int ncalls, cancelled;
+	pthread_mutex_t mu;	/* wait() sleeps on cv, so that wake() can cut it short */
+	pthread_cond_t cv;
+	bool woken;
+	int waits;		/* how many wait()s have begun */
 };
 
 static int
@@ -177,13 +181,45 @@ fake_wait(void *ctx, int64_t timeout)
 {
 	struct fake_driver *f = ctx;
 	int64_t now = clock_now_us(), until = timeout >= 0 ? now + timeout : INT64_MAX;
+	struct timespec ts;
 
 	for (int i = 0; i < f->ncalls; i++)
 		if (f->calls[i].active && f->calls[i].end < until)
 			until = f->calls[i].end;
-	if (until != INT64_MAX)
-		clock_sleep_us(until - now);
+	ts = clock_timespec(until == INT64_MAX ? now + SAFETY_US : until);
+	pthread_mutex_lock(&f->mu);
+	f->waits++;
+	pthread_cond_broadcast(&f->cv);
+	while (!f->woken && pthread_cond_timedwait(&f->cv, &f->mu, &ts) == 0)
+		;
+	f->woken = false;
+	pthread_mutex_unlock(&f->mu);
 	return 0;
+}
+
+static void
+fake_wake(void *ctx)
+{
+	struct fake_driver *f = ctx;
+
+	pthread_mutex_lock(&f->mu);
+	f->woken = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* True once n wait()s have begun; false after SAFETY_US. */
+static bool
+fake_await_waits(struct fake_driver *f, int n)
+{
+	struct timespec until = clock_timespec(clock_now_us() + SAFETY_US);
+	bool ok = true;
+
+	pthread_mutex_lock(&f->mu);
+	while (f->waits < n && ok)
+		ok = pthread_cond_timedwait(&f->cv, &f->mu, &until) == 0 || f->waits >= n;
+	pthread_mutex_unlock(&f->mu);
+	return ok;
 }
 
 static void *
@@ -218,11 +254,19 @@ fake_cancel(void *ctx, void *arg)
 static fanout_group *
 group_new(enum fanout_executor ex, int64_t deadline, struct fake_driver *fake)
 {
-	struct fanout_driver d = { fake_start, fake_wait, fake_done, fake_cancel, fake };
+	struct fanout_driver d = { .start = fake_start, .wait = fake_wait, .done = fake_done,
+		.cancel = fake_cancel, .wake = fake_wake, .ctx = fake };
+	pthread_condattr_t ca;
 
 	if (ex != FANOUT_EVENTS)
 		return fanout_group_new(ex, deadline);
 	memset(fake, 0, sizeof(*fake));
+	/* Static mutexes and conds of glibc own no memory: nothing to destroy after the test. */
+	CU_ASSERT_FATAL(pthread_condattr_init(&ca) == 0);
+	CU_ASSERT_FATAL(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0);
+	CU_ASSERT_FATAL(pthread_mutex_init(&fake->mu, NULL) == 0);
+	CU_ASSERT_FATAL(pthread_cond_init(&fake->cv, &ca) == 0);
+	pthread_condattr_destroy(&ca);
 	return fanout_group_new_driven(&d, deadline);
 }
 
@@ -731,6 +775,94 @@ test_executors_agree(void)
 		}
 }
 
+
+/* The canceller of test_cancel: cancels once the held call (or, for events, a wait) is under
+ * way; for serial, whose caller is the one held, it then lets the call go. */
+struct canceller {
+	fanout_group *g;
+	enum fanout_executor ex;
+	struct gate *gate;
+	struct fake_driver *fake;
+	bool ready;		/* what it waited for happened in time */
+};
+
+static void *
+canceller_main(void *arg)
+{
+	struct canceller *c = arg;
+
+	/* events: the first wait() sees "quick" end, the second waits for "held" */
+	c->ready = c->ex == FANOUT_EVENTS ? fake_await_waits(c->fake, 2) : gate_await(c->gate, 1);
+	fanout_group_cancel(c->g);
+	if (c->ex == FANOUT_SERIAL)
+		gate_open(c->gate);
+	return NULL;
+}
+
+/* Cancelling from another thread ends the run at once with FANOUT_ECANCELED: what finished keeps
+ * its outcome, the held call is cancelled (or, serial, finishes: it ran in the caller), its
+ * dependant is skipped, and the held call's arg is released only after it returns. */
+static void
+test_cancel(void)
+{
+	for (size_t e = 0; e < NALL; e++) {
+		enum fanout_executor ex = all_executors[e];
+		struct fake_driver fake;
+		struct gate gate;
+		fanout_group *g = group_new(ex, FANOUT_NO_DEADLINE, &fake);
+		struct canceller c = { .g = g, .ex = ex, .gate = &gate, .fake = &fake };
+		int before = atomic_load(&released);
+		pthread_t tid;
+		int64_t t0;
+
+		CU_ASSERT_FATAL(g != NULL && gate_init(&gate));
+		add_job(g, "quick", 0, 0, NULL);
+		/* events: the fake "runs" it for SAFETY_US unless cancelled; others wait at the gate */
+		add_job(g, "held", 0, ex == FANOUT_EVENTS ? SAFETY_US : 0,
+		    ex == FANOUT_EVENTS ? NULL : &gate);
+		add_job(g, "after", 0, 0, NULL);
+		CU_ASSERT_FATAL(fanout_group_after(g, "after", "held") == FANOUT_OK);
+		CU_ASSERT_FATAL(pthread_create(&tid, NULL, canceller_main, &c) == 0);
+		t0 = clock_now_us();
+		CU_ASSERT_EQUAL(fanout_group_run(g), FANOUT_ECANCELED);
+		CU_ASSERT(clock_now_us() - t0 < SAFETY_US / 2);
+		CU_ASSERT_FATAL(pthread_join(tid, NULL) == 0);
+		CU_ASSERT(c.ready);
+		CU_ASSERT_EQUAL(result_of(g, "quick")->state, FANOUT_CALL_OK);
+		CU_ASSERT_EQUAL(result_of(g, "held")->state, ex == FANOUT_SERIAL ? FANOUT_CALL_OK :
+		    FANOUT_CALL_CANCELLED);
+		CU_ASSERT_EQUAL(result_of(g, "after")->state, FANOUT_CALL_SKIPPED);
+		if (ex == FANOUT_EVENTS)
+			CU_ASSERT_EQUAL(fake.cancelled, 1);
+		fanout_group_free(g);
+		if (ex == FANOUT_THREADS || ex == FANOUT_POOL)
+			CU_ASSERT_EQUAL(atomic_load(&released), before);	/* held still runs */
+		gate_open(&gate);
+		CU_ASSERT(await_released(before + 3));
+		gate_destroy(&gate);
+	}
+}
+
+/* A group cancelled before it runs runs nothing. */
+static void
+test_cancel_before_run(void)
+{
+	for (size_t e = 0; e < NALL; e++) {
+		struct fake_driver fake;
+		fanout_group *g = group_new(all_executors[e], FANOUT_NO_DEADLINE, &fake);
+		struct job *j;
+
+		CU_ASSERT_FATAL(g != NULL);
+		j = add_job(g, "a", 0, 0, NULL);
+		fanout_group_cancel(g);
+		CU_ASSERT_EQUAL(fanout_group_run(g), FANOUT_ECANCELED);
+		CU_ASSERT_EQUAL(j->runs, 0);
+		CU_ASSERT_EQUAL(fanout_group_result(g, 0)->state, FANOUT_CALL_SKIPPED);
+		CU_ASSERT_EQUAL(fanout_inflight(), 0);
+		fanout_group_free(g);
+	}
+}
+
 /* Stress: many threads run thousands of random groups, some with deadlines that expire. */
 #define STRESS_THREADS 4
 #define STRESS_GROUPS 600
@@ -875,6 +1007,8 @@ main(void)
 		{ "bound reached: FANOUT_EBUSY, nothing runs", test_bound },
 		{ "time left inside a call", test_time_left },
 		{ "executors give identical results", test_executors_agree },
+		{ "cancel from another thread ends the run at once", test_cancel },
+		{ "cancelled before the run: nothing runs", test_cancel_before_run },
 		{ "stress: 2400 groups from 4 threads", test_stress },
 		{ NULL, NULL },
 	};

@@ -14,7 +14,7 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${BENCH_OUT:-$top/build/bench}
 seconds=${BENCH_SECONDS:-6}
-executors=${BENCH_EXECUTORS:-threads pool serial}
+executors=${BENCH_EXECUTORS:-threads pool serial multi}
 connections=${BENCH_CONNECTIONS:-16 64 256}
 profiles=${BENCH_PROFILES:-zero slow}
 cgi_threads=${BENCH_CGI_THREADS:-300}

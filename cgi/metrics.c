@@ -1,0 +1,333 @@
+/* metrics.c - counters and histograms of requests and backend calls, in Prometheus text format. */
+#include "cgi/metrics.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fanout/fanout.h"
+
+/* Upper bounds of the latency buckets, in µs; the last bucket (+Inf) has none. */
+static const int64_t bucket_us[] = { 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000 };
+static const char *const bucket_le[] = { "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+	"1", "2.5", "5", "10", "+Inf" };
+#define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
+
+/* The statuses this program answers; anything else is counted as "other". */
+static const int statuses[] = { 200, 400, 404, 405, 414, 499, 500, 502, 503, 504 };
+#define NSTATUSES (sizeof(statuses) / sizeof(statuses[0]))
+#define NKINDS (FETCH_CANCELLED + 1)
+
+typedef atomic_uint_fast64_t counter;
+
+struct histogram {
+	counter bucket[NBUCKETS];	/* not cumulative; rendering sums them */
+	counter sum_us;
+};
+
+struct endpoint_series {
+	struct endpoint_series *next;
+	char *path;			/* the config's path, "" for requests that matched none */
+	counter status[NSTATUSES + 1];	/* the last one: other */
+	struct histogram latency;
+};
+
+struct backend_series {
+	struct backend_series *next;
+	char *endpoint, *name;
+	counter kind[NKINDS];
+	struct histogram latency;
+};
+
+static struct {
+	pthread_mutex_t mu;	/* guards the lists' links, not the counters */
+	struct endpoint_series *endpoints;
+	struct backend_series *backends;
+	struct endpoint_series unmatched;
+	counter rejected, reloads_ok, reloads_failed;
+	atomic_long in_flight;
+} reg = { .mu = PTHREAD_MUTEX_INITIALIZER, .unmatched = { .path = "" } };
+
+static void
+count(counter *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static void
+observe(struct histogram *h, int64_t us)
+{
+	size_t i = 0;
+
+	if (us < 0)
+		us = 0;
+	while (i < NBUCKETS - 1 && us > bucket_us[i])
+		i++;
+	count(&h->bucket[i]);
+	atomic_fetch_add_explicit(&h->sum_us, (uint_fast64_t)us, memory_order_relaxed);
+}
+
+/* The series of endpoint `path`, made if new. Called with reg.mu held. */
+static struct endpoint_series *
+endpoint_series(const char *path)
+{
+	struct endpoint_series *s;
+
+	for (s = reg.endpoints; s != NULL; s = s->next)
+		if (strcmp(s->path, path) == 0)
+			return s;
+	if ((s = calloc(1, sizeof(*s))) == NULL || (s->path = strdup(path)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->next = reg.endpoints;
+	reg.endpoints = s;
+	return s;
+}
+
+/* The series of backend `name` of endpoint `path`, made if new. Called with reg.mu held. */
+static struct backend_series *
+backend_series(const char *path, const char *name)
+{
+	struct backend_series *s;
+
+	for (s = reg.backends; s != NULL; s = s->next)
+		if (strcmp(s->endpoint, path) == 0 && strcmp(s->name, name) == 0)
+			return s;
+	if ((s = calloc(1, sizeof(*s))) == NULL || (s->endpoint = strdup(path)) == NULL ||
+	    (s->name = strdup(name)) == NULL) {
+		if (s != NULL)
+			free(s->endpoint);
+		free(s);
+		return NULL;
+	}
+	s->next = reg.backends;
+	reg.backends = s;
+	return s;
+}
+
+int
+metrics_bind(struct cfg *cfg)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&reg.mu);
+	for (size_t i = 0; i < cfg->nendpoints && rc == 0; i++) {
+		struct cfg_endpoint *ep = &cfg->endpoints[i];
+
+		if ((ep->stats = endpoint_series(ep->path)) == NULL)
+			rc = -1;
+		for (size_t b = 0; b < ep->nbackends && rc == 0; b++)
+			if ((ep->backends[b].stats = backend_series(ep->path,
+			    ep->backends[b].name)) == NULL)
+				rc = -1;
+	}
+	pthread_mutex_unlock(&reg.mu);
+	return rc;
+}
+
+void
+metrics_request(const struct cfg_endpoint *ep, int status, int64_t us)
+{
+	struct endpoint_series *s = ep != NULL && ep->stats != NULL ? ep->stats : &reg.unmatched;
+	size_t i = 0;
+
+	while (i < NSTATUSES && statuses[i] != status)
+		i++;
+	count(&s->status[i]);
+	observe(&s->latency, us);
+}
+
+void
+metrics_call(const struct cfg_backend *b, enum fetch_kind kind, int64_t us)
+{
+	struct backend_series *s = b->stats;
+
+	if (s == NULL || (unsigned)kind >= NKINDS)
+		return;
+	count(&s->kind[kind]);
+	if (us >= 0)
+		observe(&s->latency, us);
+}
+
+void
+metrics_rejected(void)
+{
+	count(&reg.rejected);
+}
+
+void
+metrics_reload(bool ok)
+{
+	count(ok ? &reg.reloads_ok : &reg.reloads_failed);
+}
+
+void
+metrics_in_flight(int delta)
+{
+	atomic_fetch_add_explicit(&reg.in_flight, delta, memory_order_relaxed);
+}
+
+static uint_fast64_t
+load(counter *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* A label value as the format wants it: backslash, quote and newline escaped. */
+static int
+put_label(struct buf *out, const char *value)
+{
+	for (const char *p = value; *p != '\0'; p++) {
+		const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+
+		if (esc != NULL ? buf_puts(out, esc) : buf_append(out, p, 1))
+			return -1;
+	}
+	return 0;
+}
+
+/* `name{labels,le="…"} n` for each bucket, then _sum and _count; labels end with a comma. */
+static int
+put_histogram(struct buf *out, const char *name, const char *labels, struct histogram *h)
+{
+	uint_fast64_t total = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < NBUCKETS && rc == 0; i++) {
+		total += load(&h->bucket[i]);
+		rc = buf_printf(out, "%s_bucket{%sle=\"%s\"} %ju\n", name, labels, bucket_le[i],
+		    (uintmax_t)total);
+	}
+	if (rc == 0)
+		rc = buf_printf(out, "%s_sum{%.*s} %.6f\n%s_count{%.*s} %ju\n", name,
+		    (int)strlen(labels) - 1, labels, load(&h->sum_us) / 1e6, name,
+		    (int)strlen(labels) - 1, labels, (uintmax_t)total);
+	return rc;
+}
+
+static int
+render_endpoint(struct buf *out, struct buf *labels, struct endpoint_series *s)
+{
+	int rc = 0;
+
+	labels->len = 0;
+	if (buf_puts(labels, "endpoint=\"") || put_label(labels, s->path) || buf_puts(labels, "\","))
+		return -1;
+	for (size_t i = 0; i <= NSTATUSES && rc == 0; i++) {
+		uint_fast64_t n = load(&s->status[i]);
+
+		if (n == 0)
+			continue;
+		if (i < NSTATUSES)
+			rc = buf_printf(out, "fanout_requests_total{%sstatus=\"%d\"} %ju\n",
+			    buf_str(labels), statuses[i], (uintmax_t)n);
+		else
+			rc = buf_printf(out, "fanout_requests_total{%sstatus=\"other\"} %ju\n",
+			    buf_str(labels), (uintmax_t)n);
+	}
+	return rc;
+}
+
+static int
+render_backend(struct buf *out, struct buf *labels, struct backend_series *s)
+{
+	int rc = 0;
+
+	labels->len = 0;
+	if (buf_puts(labels, "endpoint=\"") || put_label(labels, s->endpoint) ||
+	    buf_puts(labels, "\",backend=\"") || put_label(labels, s->name) ||
+	    buf_puts(labels, "\","))
+		return -1;
+	for (size_t k = 0; k < NKINDS && rc == 0; k++) {
+		uint_fast64_t n = load(&s->kind[k]);
+
+		if (n > 0)
+			rc = buf_printf(out, "fanout_backend_calls_total{%soutcome=\"%s\"} %ju\n",
+			    buf_str(labels), fetch_kind_name((enum fetch_kind)k), (uintmax_t)n);
+	}
+	return rc;
+}
+
+int
+metrics_render(struct buf *out)
+{
+	struct buf labels = BUF_INIT;
+	struct endpoint_series *unmatched = &reg.unmatched;
+	int rc;
+
+	pthread_mutex_lock(&reg.mu);
+	rc = buf_puts(out, "# HELP fanout_requests_total Requests answered, by endpoint (\"\": none "
+	    "matched) and status.\n# TYPE fanout_requests_total counter\n");
+	for (struct endpoint_series *s = unmatched; s != NULL && rc == 0;
+	    s = s == unmatched ? reg.endpoints : s->next)
+		rc = render_endpoint(out, &labels, s);
+	if (rc == 0)
+		rc = buf_puts(out, "# HELP fanout_request_duration_seconds Time from a request's "
+		    "start to its answer.\n# TYPE fanout_request_duration_seconds histogram\n");
+	for (struct endpoint_series *s = unmatched; s != NULL && rc == 0;
+	    s = s == unmatched ? reg.endpoints : s->next) {
+		labels.len = 0;
+		rc = buf_puts(&labels, "endpoint=\"") || put_label(&labels, s->path) ||
+		    buf_puts(&labels, "\",") ? -1 :
+		    put_histogram(out, "fanout_request_duration_seconds", buf_str(&labels),
+		    &s->latency);
+	}
+	if (rc == 0)
+		rc = buf_puts(out, "# HELP fanout_backend_calls_total Backend calls, by outcome.\n"
+		    "# TYPE fanout_backend_calls_total counter\n");
+	for (struct backend_series *s = reg.backends; s != NULL && rc == 0; s = s->next)
+		rc = render_backend(out, &labels, s);
+	if (rc == 0)
+		rc = buf_puts(out, "# HELP fanout_backend_call_duration_seconds Time of the backend "
+		    "calls that started.\n# TYPE fanout_backend_call_duration_seconds histogram\n");
+	for (struct backend_series *s = reg.backends; s != NULL && rc == 0; s = s->next) {
+		labels.len = 0;
+		rc = buf_puts(&labels, "endpoint=\"") || put_label(&labels, s->endpoint) ||
+		    buf_puts(&labels, "\",backend=\"") || put_label(&labels, s->name) ||
+		    buf_puts(&labels, "\",") ? -1 :
+		    put_histogram(out, "fanout_backend_call_duration_seconds", buf_str(&labels),
+		    &s->latency);
+	}
+	pthread_mutex_unlock(&reg.mu);
+	if (rc == 0)
+		rc = buf_printf(out,
+		    "# HELP fanout_backend_calls_in_flight Backend calls admitted and not finished.\n"
+		    "# TYPE fanout_backend_calls_in_flight gauge\nfanout_backend_calls_in_flight %zu\n"
+		    "# HELP fanout_requests_in_flight Requests being served.\n"
+		    "# TYPE fanout_requests_in_flight gauge\nfanout_requests_in_flight %ld\n"
+		    "# HELP fanout_rejected_total Requests refused with 503: too many backend calls "
+		    "in flight.\n# TYPE fanout_rejected_total counter\nfanout_rejected_total %ju\n"
+		    "# HELP fanout_config_reloads_total SIGHUP reloads, applied or refused.\n"
+		    "# TYPE fanout_config_reloads_total counter\n"
+		    "fanout_config_reloads_total{result=\"ok\"} %ju\n"
+		    "fanout_config_reloads_total{result=\"error\"} %ju\n",
+		    fanout_inflight(), atomic_load(&reg.in_flight), (uintmax_t)load(&reg.rejected),
+		    (uintmax_t)load(&reg.reloads_ok), (uintmax_t)load(&reg.reloads_failed));
+	buf_free(&labels);
+	return rc;
+}
+
+void
+metrics_free(void)
+{
+	pthread_mutex_lock(&reg.mu);
+	while (reg.endpoints != NULL) {
+		struct endpoint_series *s = reg.endpoints;
+
+		reg.endpoints = s->next;
+		free(s->path);
+		free(s);
+	}
+	while (reg.backends != NULL) {
+		struct backend_series *s = reg.backends;
+
+		reg.backends = s->next;
+		free(s->endpoint);
+		free(s->name);
+		free(s);
+	}
+	pthread_mutex_unlock(&reg.mu);
+}

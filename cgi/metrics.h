@@ -1,0 +1,43 @@
+/* metrics.h - counters and histograms of requests and backend calls, in Prometheus text format. */
+#ifndef CGI_METRICS_H
+#define CGI_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cgi/fetch.h"
+#include "common/buf.h"
+#include "common/config.h"
+
+/*
+ * Series are kept by endpoint path and backend name, process-wide, and outlive any config: a
+ * reload binds the new config to the series of the same names, so counters carry on. Recording
+ * is lock-free (relaxed atomics); only binding takes a lock.
+ */
+
+/* Points every endpoint's and backend's `stats` of cfg at its series, making the new ones.
+ * -1 if out of memory (cfg is then not to be used). */
+int metrics_bind(struct cfg *cfg);
+
+/* A request ended with `status` after us µs; ep is NULL when it matched no endpoint. */
+void metrics_request(const struct cfg_endpoint *ep, int status, int64_t us);
+
+/* A backend call ended as `kind`; us < 0 when it never started (no duration observed). */
+void metrics_call(const struct cfg_backend *b, enum fetch_kind kind, int64_t us);
+
+/* A request refused with 503 because the fan-out bound was reached. */
+void metrics_rejected(void);
+
+/* A SIGHUP reload was applied (ok) or refused. */
+void metrics_reload(bool ok);
+
+/* Requests being served now: +1 at the start of one, -1 at its end. */
+void metrics_in_flight(int delta);
+
+/* Appends every series in the text exposition format 0.0.4. -1 if out of memory. */
+int metrics_render(struct buf *out);
+
+/* Frees every series; for the end of the process (and leak checkers). */
+void metrics_free(void);
+
+#endif
