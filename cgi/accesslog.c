@@ -78,6 +78,13 @@ text_line(struct buf *out, const struct access_entry *e, const char *when)
 	return buf_puts(out, "\n");
 }
 
+/* Milliseconds, rounded to a tenth as in the text format. */
+static double
+ms_of(int64_t us)
+{
+	return (double)((us + 50) / 100) / 10.0;
+}
+
 /* A JSON string of bytes that may not be UTF-8: those bytes become U+FFFD. */
 static json_t *
 json_bytes(const char *s, size_t len)
@@ -103,7 +110,7 @@ json_line(struct buf *out, const struct access_entry *e, const char *when)
 	json_t *doc = json_pack("{s:s,s:s,s:o,s:o,s:i,s:f,s:o}", "time", when, "request_id",
 	    e->request_id, "method", json_bytes(e->method ? e->method : "-",
 	    e->method ? strlen(e->method) : 1), "path", json_bytes(e->path ? e->path : "-",
-	    e->path ? e->path_len : 1), "status", e->status, "ms", e->total_us / 1000.0,
+	    e->path ? e->path_len : 1), "status", e->status, "ms", ms_of(e->total_us),
 	    "backends", calls);
 	char *text;
 	int rc = -1;
@@ -115,13 +122,14 @@ json_line(struct buf *out, const struct access_entry *e, const char *when)
 
 		if (o == NULL || (c->status > 0 && json_object_set_new(o, "status",
 		    json_integer(c->status)) != 0) || (c->us >= 0 && json_object_set_new(o, "ms",
-		    json_real(c->us / 1000.0)) != 0) || json_array_append_new(calls, o) != 0) {
+		    json_real(ms_of(c->us))) != 0) || json_array_append_new(calls, o) != 0) {
 			json_decref(o);
 			json_decref(doc);
 			return -1;
 		}
 	}
-	if (doc != NULL && (text = json_dumps(doc, JSON_COMPACT)) != NULL) {
+	if (doc != NULL && (text = json_dumps(doc, JSON_COMPACT |
+	    JSON_REAL_PRECISION(12))) != NULL) {
 		rc = buf_puts(out, text) == 0 && buf_puts(out, "\n") == 0 ? 0 : -1;
 		free(text);
 	}

@@ -5,6 +5,8 @@
 #   t/check.sh asan       the same suite under AddressSanitizer + UBSan (build-asan/)
 #   t/check.sh tsan       the same suite under ThreadSanitizer          (build-tsan/)
 #   t/check.sh distcheck  `make distcheck`: the release tarball builds and passes
+#   t/check.sh fuzz       builds the libFuzzer targets with clang (build-fuzz/) and runs each
+#                         for FUZZ_SECONDS (60); a crash fails, its input is kept in build-fuzz/
 #   t/check.sh all        all of the above
 #   t/check.sh build      install and build only (build/), for t/bench/run.sh
 # FANOUT_EXTRA_PACKAGES names more Debian packages to install (the benchmark's tools).
@@ -64,7 +66,27 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 
+# fuzz: each target for FUZZ_SECONDS from its committed corpus; finds go to a scratch corpus.
+fuzz() {
+	dir=$top/build-fuzz
+	CC=clang build build-fuzz --enable-sanitizers=fuzzer-no-link,address,undefined
+	make -C "$dir" fuzz
+	for target in config route template jptr respond; do
+		mkdir -p "$dir/corpus/$target"
+		echo "fuzz-$target: ${FUZZ_SECONDS:-60} s"
+		"$dir/t/fuzz/fuzz-$target" -max_total_time="${FUZZ_SECONDS:-60}" -print_final_stats=1 \
+			-artifact_prefix="$dir/crash-$target-" "$dir/corpus/$target" \
+			"$top/t/fuzz/corpus/$target" 2>"$dir/fuzz-$target.log" || {
+			tail -40 "$dir/fuzz-$target.log"
+			echo "check.sh: fuzz-$target crashed; the input is $dir/crash-$target-*" >&2
+			return 1
+		}
+		grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$dir/fuzz-$target.log"
+	done
+}
+
 mode=${1:-plain}
+[ "$mode" != fuzz ] || packages="$packages clang libclang-rt-14-dev"
 install_missing
 case $mode in
 plain) build build && suite build ;;
@@ -72,6 +94,7 @@ build) build build ;;
 asan) build build-asan --enable-sanitizers=address,undefined && suite build-asan ;;
 tsan) build build-tsan --enable-sanitizers=thread && suite build-tsan ;;
 distcheck) build build && make -C "$top/build" distcheck ;;
+fuzz) fuzz ;;
 all) for m in plain asan tsan distcheck; do "$0" "$m"; done ;;
-*) echo "usage: t/check.sh [plain|asan|tsan|distcheck|all|build]" >&2; exit 2 ;;
+*) echo "usage: t/check.sh [plain|asan|tsan|distcheck|fuzz|all|build]" >&2; exit 2 ;;
 esac

@@ -252,6 +252,18 @@ test_config_errors(void)
 		  "\"http://h/\"}]}], \"endpoints\": []}", "c.json:1:" },
 		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"query\", \"url\": "
 		  "\"http://h/\"}]}]}", "c.json: endpoints[0].backends[0].name: \"query\"" },
+		{ "{\"admin\": {\"metrics\": \"metrics\"}, \"endpoints\": [{\"path\": \"/a\", "
+		  "\"backends\": [{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
+		  "c.json: admin.metrics: must start with '/'" },
+		{ "{\"admin\": {\"health\": true}, \"endpoints\": [{\"path\": \"/a\", "
+		  "\"backends\": [{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
+		  "c.json: admin.health: must be a path" },
+		{ "{\"admin\": {\"health\": \"/a\"}, \"endpoints\": [{\"path\": \"/a\", "
+		  "\"backends\": [{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
+		  "c.json: admin.health: /a is also the path of endpoints[0]" },
+		{ "{\"admin\": {\"health\": \"/m\", \"metrics\": \"/m\"}, \"endpoints\": [{\"path\": "
+		  "\"/a\", \"backends\": [{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
+		  "c.json: admin: metrics and health have the same path /m" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
