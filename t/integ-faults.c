@@ -63,30 +63,6 @@ static const char config_text[] =
     "   \"backends\": [{\"name\": \"slow\", \"url\": \"http://127.0.0.1:@M@/g?delay=4000\"}]}\n"
     " ]}\n";
 
-/* nginx's header buffers are larger than fanout-cgi's 8 KiB URI limit, so that its own 414
- * is what a long URI meets. */
-static const char nginx_text[] =
-    "worker_processes 1;\n"
-    "daemon off;\n"
-    "pid @D@/nginx.pid;\n"
-    "error_log @D@/nginx-error.log;\n"
-    "events { worker_connections 512; }\n"
-    "http {\n"
-    "  access_log off;\n"
-    "  large_client_header_buffers 4 32k;\n"
-    "  client_body_temp_path @D@/tmp; fastcgi_temp_path @D@/tmp; proxy_temp_path @D@/tmp;\n"
-    "  uwsgi_temp_path @D@/tmp; scgi_temp_path @D@/tmp;\n"
-    "  upstream fanout { server 127.0.0.1:@C@; keepalive 4; }\n"
-    "  server {\n"
-    "    listen 127.0.0.1:@N@;\n"
-    "    location /api/ {\n"
-    "      include /etc/nginx/fastcgi_params;\n"
-    "      fastcgi_pass fanout;\n"
-    "      fastcgi_keep_conn on;\n"
-    "    }\n"
-    "  }\n"
-    "}\n";
-
 static const char *const cgi_args[] = { "--threads", THREADS, "--log-format", "json", NULL };
 
 /* Open file descriptors of fanout-cgi, or -1. */
@@ -620,7 +596,7 @@ suite_init(void)
 {
 	struct reply r;
 
-	if (!integ_stack_start(&env, config_text, nginx_text, cgi_args))
+	if (!integ_stack_start(&env, config_text, integ_nginx_conf, cgi_args))
 		return -1;
 	/* The baseline: every connection the suite's sequential requests keep is open. */
 	for (int i = 0; i < 3; i++) {

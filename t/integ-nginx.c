@@ -92,27 +92,6 @@ static const char config_text[] =
     "    {\"name\": \"nocontent\", \"url\": \"http://127.0.0.1:@M@/z?status=204&body=empty\"}]}\n"
     " ]}\n";
 
-static const char nginx_text[] =
-    "worker_processes 1;\n"
-    "daemon off;\n"
-    "pid @D@/nginx.pid;\n"
-    "error_log @D@/nginx-error.log;\n"
-    "events { worker_connections 512; }\n"
-    "http {\n"
-    "  access_log off;\n"
-    "  client_body_temp_path @D@/tmp; fastcgi_temp_path @D@/tmp; proxy_temp_path @D@/tmp;\n"
-    "  uwsgi_temp_path @D@/tmp; scgi_temp_path @D@/tmp;\n"
-    "  upstream fanout { server 127.0.0.1:@C@; keepalive 8; }\n"
-    "  server {\n"
-    "    listen 127.0.0.1:@N@;\n"
-    "    location /api/ {\n"
-    "      include /etc/nginx/fastcgi_params;\n"
-    "      fastcgi_pass fanout;\n"
-    "      fastcgi_keep_conn on;\n"
-    "    }\n"
-    "  }\n"
-    "}\n";
-
 static const char *
 path_to(char out[PATH_LEN], const char *name)
 {
@@ -124,7 +103,7 @@ suite_init(void)
 {
 	static const char *const args[] = { "--threads", "16", NULL };
 
-	return integ_stack_start(&env, config_text, nginx_text, args) ? 0 : -1;
+	return integ_stack_start(&env, config_text, integ_nginx_conf, args) ? 0 : -1;
 }
 
 static int
@@ -409,6 +388,32 @@ test_request_id(void)
 	reply_free(&r);
 }
 
+/* The text access log: one line per request, with its id, answer and every backend. The line is
+ * written before the next request is read, so it is there once the answer has come. */
+static void
+test_access_log(void)
+{
+	const char *headers[] = { "X-Request-Id: log-7", NULL };
+	char err_file[PATH_LEN];
+	struct buf log = BUF_INIT;
+	struct reply r;
+	const char *line;
+
+	get("/api/compose/l%0Ag?x=1", headers, &r);	/* a 400: the escaped byte is logged as such */
+	CU_ASSERT_EQUAL(r.status, 400);
+	reply_free(&r);
+	get("/api/compose/bob", headers, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	reply_free(&r);
+	CU_ASSERT_FATAL(integ_read_file(path_to(err_file, "fanout.err"), &log));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&log), " log-7 GET /api/compose/l%0Ag 400 "));
+	line = strstr(buf_str(&log), " log-7 GET /api/compose/bob 200 ");
+	CU_ASSERT_FATAL(line != NULL);
+	CU_ASSERT(strstr(line, " a=ok/200:") != NULL && strstr(line, " b=ok/200:") != NULL &&
+	    strstr(line, " c=ok/200:") != NULL && strstr(line, " c=ok/200:") < strchr(line, '\n'));
+	buf_free(&log);
+}
+
 static long
 mock_stat(const char *name)
 {
@@ -641,6 +646,7 @@ main(void)
 		{ "query and header allowlists", test_allowlists },
 		{ "percent-encoding of parameters", test_percent_encoding },
 		{ "request id forwarded or made", test_request_id },
+		{ "access log, text format", test_access_log },
 		{ "keep-alive to backends", test_keep_alive },
 		{ "backend fault kinds", test_fault_kinds },
 		{ "fan-out bound: 503", test_bound },

@@ -275,6 +275,28 @@ reply_free(struct reply *r)
 	json_decref(r->json);
 	r->json = NULL;
 }
+const char integ_nginx_conf[] =
+    "worker_processes 1;\n"
+    "daemon off;\n"
+    "pid @D@/nginx.pid;\n"
+    "error_log @D@/nginx-error.log;\n"
+    "events { worker_connections 512; }\n"
+    "http {\n"
+    "  access_log off;\n"
+    "  large_client_header_buffers 4 32k;\n"
+    "  client_body_temp_path @D@/tmp; fastcgi_temp_path @D@/tmp; proxy_temp_path @D@/tmp;\n"
+    "  uwsgi_temp_path @D@/tmp; scgi_temp_path @D@/tmp;\n"
+    "  upstream fanout { server 127.0.0.1:@C@; keepalive 4; }\n"
+    "  server {\n"
+    "    listen 127.0.0.1:@N@;\n"
+    "    location /api/ {\n"
+    "      include /etc/nginx/fastcgi_params;\n"
+    "      fastcgi_pass fanout;\n"
+    "      fastcgi_keep_conn on;\n"
+    "    }\n"
+    "  }\n"
+    "}\n";
+
 const char *
 integ_path(const struct integ_stack *st, char out[INTEG_PATH_LEN], const char *name)
 {

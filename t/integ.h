@@ -74,6 +74,11 @@ struct integ_stack {
 	char url[64];		/* http://127.0.0.1:NGINX_PORT */
 };
 
+/* nginx in front of fanout-cgi: /api/ goes to it over kept-alive FastCGI connections (at most
+ * 4 idle). Its header buffers are larger than fanout-cgi's 8 KiB URI limit, so that its own 414
+ * is what a long URI meets. */
+extern const char integ_nginx_conf[];
+
 /* Starts the stack: config_text and nginx_text are written to fanout.json and nginx.conf with
  * @D@ (the directory), @M@ (mock), @X@ (closed), @C@ (fanout-cgi) and @N@ (nginx) replaced;
  * fanout-cgi gets cgi_args (NULL-terminated) after its own. False, with everything started

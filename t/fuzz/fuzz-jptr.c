@@ -6,8 +6,7 @@
 
 #include "common/jptr.h"
 #include "common/jsonscan.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "t/fuzz/fuzz.h"
 
 /* Input: the pointer, a NUL byte, then the JSON document. */
 int

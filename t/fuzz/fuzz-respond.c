@@ -9,6 +9,7 @@
 #include "cgi/route.h"
 #include "common/jsonscan.h"
 #include "fanout/fanout.h"
+#include "t/fuzz/fuzz.h"
 
 #define NBODIES 3
 
@@ -21,17 +22,12 @@ static const char config[] =
     "{\"name\": \"needed\", \"url\": \"http://h/n\", \"required\": false},"
     "{\"name\": \"user\", \"url\": \"http://h/u?v={needed./a}\", \"required\": false}]}]}";
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct buf err = BUF_INIT;
-
 	(void)argc, (void)argv;
-	if (cfg_load_string(config, strlen(config), "fuzz", &cfg, &err) != 0 ||
-	    fanout_init(NULL) != FANOUT_OK)
+	cfg = fuzz_config(config);
+	if (fanout_init(NULL) != FANOUT_OK)
 		abort();
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cgi/route.h"
+#include "t/fuzz/fuzz.h"
 
 static struct cfg *cfg;
 
@@ -16,17 +17,11 @@ static const char config[] =
     "{\"path\": \"/api/static\", \"backends\": [{\"name\": \"a\", \"url\": \"http://h/s\"}]},"
     "{\"path\": \"/{x}\", \"backends\": [{\"name\": \"a\", \"url\": \"http://h/{x}\"}]}]}";
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct buf err = BUF_INIT;
-
 	(void)argc, (void)argv;
-	if (cfg_load_string(config, strlen(config), "fuzz", &cfg, &err) != 0)
-		abort();
+	cfg = fuzz_config(config);
 	return 0;
 }
 

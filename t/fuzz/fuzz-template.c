@@ -5,8 +5,7 @@
 
 #include "common/pct.h"
 #include "common/template.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "t/fuzz/fuzz.h"
 
 struct values {
 	const char *value;
