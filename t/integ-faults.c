@@ -566,13 +566,15 @@ test_reload_in_flight(void)
 	CU_ASSERT_EQUAL(b.status, 200);
 }
 
-/* SIGTERM under load: the requests in flight are answered, then the process exits 0. */
+/* SIGTERM under load: the health check turns 503, the requests in flight are answered, then
+ * the process exits 0. */
 static void
 test_sigterm_under_load(void)
 {
 	enum { N = 2 };	/* 2 x 3 calls: exactly the bound */
 	struct burst b[N];
 	pthread_t tid[N];
+	struct reply r;
 	int64_t t0;
 
 	memset(b, 0, sizeof(b));
@@ -581,6 +583,13 @@ test_sigterm_under_load(void)
 	CU_ASSERT(await_metric("fanout_backend_calls_in_flight", 3 * N));
 	t0 = clock_now_us();
 	CU_ASSERT_FATAL(kill(env.cgi, SIGTERM) == 0);
+	/* Draining: no new connection is accepted, but nginx still holds idle kept-alive ones,
+	 * and on those the health check says so. (The await makes sure the signal has landed.) */
+	CU_ASSERT(await_log("stopping; requests in progress may finish"));
+	CU_ASSERT_FATAL(request(NULL, "/api/healthz", NULL, &r));
+	CU_ASSERT_EQUAL(r.status, 503);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.json, "status")), "draining");
+	reply_free(&r);
 	for (int i = 0; i < N; i++) {
 		CU_ASSERT_FATAL(pthread_join(tid[i], NULL) == 0);
 		CU_ASSERT_EQUAL(b[i].status, 200);
@@ -626,7 +635,7 @@ main(void)
 		{ "overload: 503 at once, threads bounded, recovers", test_overload },
 		{ "SIGHUP: broken config refused, good one applied", test_reload },
 		{ "SIGHUP while a request is in flight", test_reload_in_flight },
-		{ "SIGTERM under load: answered, exit 0", test_sigterm_under_load },
+		{ "SIGTERM under load: health 503, answered, exit 0", test_sigterm_under_load },
 		{ NULL, NULL },
 	};
 
