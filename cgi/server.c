@@ -154,18 +154,27 @@ struct server {
 	pthread_mutex_t mu;
 	pthread_cond_t exited;	/* signalled as each thread ends, and as each request does */
 	size_t running;		/* request threads */
-	size_t busy;		/* of those, how many are serving a request */
+	atomic_size_t busy;	/* of those, how many are serving a request */
 };
 
-/* A request thread starts (+1) or ends (-1) serving a request. */
+/* A request thread starts serving a request. */
 static void
-busy_add(struct server *s, int delta)
+busy_begin(struct server *s)
 {
-	pthread_mutex_lock(&s->mu);
-	s->busy += (size_t)delta;
-	if (s->busy == 0)
+	atomic_fetch_add(&s->busy, 1);
+}
+
+/* It has ended. Only while draining does the main thread wait for the count to reach 0, so
+ * only then is the lock taken: no shared lock on the path of every request. (The main thread
+ * sets `stopping` before it looks at the count, so one of the two sees the other.) */
+static void
+busy_end(struct server *s)
+{
+	if (atomic_fetch_sub(&s->busy, 1) == 1 && atomic_load(&s->stopping)) {
+		pthread_mutex_lock(&s->mu);
 		pthread_cond_signal(&s->exited);
-	pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(&s->mu);
+	}
 }
 
 static void
@@ -196,11 +205,11 @@ request_thread(void *arg)
 			.watch = watch, .fd = req.ipcFd };
 		struct cfg *cfg = site_get();	/* the request keeps it, even across a reload */
 
-		busy_add(s, 1);
+		busy_begin(s);
 		handler_serve(cfg, &io);
 		cfg_unref(cfg);
 		FCGX_Finish_r(&req);
-		busy_add(s, -1);
+		busy_end(s);
 	}
 	FCGX_Free(&req, 1);
 	multi_thread_end();
@@ -238,7 +247,7 @@ drain(struct server *s, long grace_ms)
 	size_t left;
 
 	pthread_mutex_lock(&s->mu);
-	while (s->running > 0 && s->busy > 0 &&
+	while (s->running > 0 && atomic_load(&s->busy) > 0 &&
 	    pthread_cond_timedwait(&s->exited, &s->mu, &until) == 0)
 		;
 	left = s->running;
@@ -254,6 +263,7 @@ server_init(struct server *s, int fd)
 
 	*s = (struct server){ .fd = fd };
 	atomic_init(&s->stopping, false);
+	atomic_init(&s->busy, 0);
 	if (pthread_condattr_init(&ca) != 0)
 		return -1;
 	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
