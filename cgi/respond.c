@@ -188,6 +188,37 @@ compose_one(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *
 	return 0;
 }
 
+/* ,"timing":{"total_ms":T,"backends":[{"name":N,"start_ms":S,"ms":D,"outcome":O,"status":H}]}
+ * for an endpoint with expose_timing: what a page needs to draw the calls as a waterfall. A call
+ * that never started has null start and duration; the status is there when one was received. */
+static int
+compose_timing(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *const *calls,
+    int64_t total_us, struct buf *body)
+{
+	if (buf_printf(body, ",\"timing\":{\"total_ms\":%.1f,\"backends\":[", total_us / 1000.0))
+		return -1;
+	for (size_t i = 0; i < ep->nbackends; i++) {
+		const struct fanout_result *r = fanout_group_result(g, i);
+		bool finished = r->state == FANOUT_CALL_OK || r->state == FANOUT_CALL_FAILED;
+		int rc = buf_printf(body, "%s{\"name\":\"%s\",", i > 0 ? "," : "",
+		    ep->backends[i].name);
+
+		if (rc == 0 && r->start_us >= 0)
+			rc = buf_printf(body, "\"start_ms\":%.1f,\"ms\":%.1f,", r->start_us / 1000.0,
+			    r->duration_us / 1000.0);
+		else if (rc == 0)
+			rc = buf_puts(body, "\"start_ms\":null,\"ms\":null,");
+		if (rc == 0)
+			rc = buf_printf(body, "\"outcome\":\"%s\"",
+			    fetch_kind_name(bcall_outcome(r, calls[i])));
+		if (rc == 0 && finished && calls[i]->status > 0)
+			rc = buf_printf(body, ",\"status\":%ld", calls[i]->status);
+		if (rc != 0 || buf_puts(body, "}") != 0)
+			return -1;
+	}
+	return buf_puts(body, "]}");
+}
+
 int
 respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep, const fanout_group *g,
     struct bcall *const *calls, const char *request_id, int64_t total_us, bool head_only,
@@ -212,6 +243,8 @@ respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep, const fa
 		goto out;
 	if (json_array_size(errors) > 0 && ((errors_text = json_dumps(errors, JSON_COMPACT)) ==
 	    NULL || buf_printf(&body, ",\"errors\":%s", errors_text) != 0))
+		goto out;
+	if (ep->expose_timing && compose_timing(ep, g, calls, total_us, &body) != 0)
 		goto out;
 	if (buf_puts(&body, "}") == 0)
 		rc = respond_write(io, *status, "application/json", &headers, request_id, body.data,

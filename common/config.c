@@ -571,7 +571,7 @@ static int
 parse_endpoint(struct walk *w, json_t *obj, struct cfg_endpoint *ep)
 {
 	static const char *const keys[] = { "path", "methods", "timeout_ms", "executor", "query",
-		"backends", NULL };
+		"expose_timing", "backends", NULL };
 	static const char *const executors[] = { "threads", "pool", "serial", "multi", NULL };
 	const char *path;
 	int ex;
@@ -585,6 +585,7 @@ parse_endpoint(struct walk *w, json_t *obj, struct cfg_endpoint *ep)
 	if (parse_path(w, path, ep) || parse_methods(w, obj, ep) ||
 	    get_int(w, obj, "timeout_ms", 1, MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, &ep->timeout_ms) ||
 	    get_choice(w, obj, "executor", executors, CFG_THREADS, &ex) ||
+	    get_bool(w, obj, "expose_timing", false, &ep->expose_timing) ||
 	    get_names(w, obj, "query", name_valid, "a name (letters, digits, '_' or '-')",
 	    &ep->query, &ep->nquery) || parse_backends(w, obj, ep))
 		return -1;

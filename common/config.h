@@ -53,6 +53,7 @@ struct cfg_endpoint {
 	unsigned methods;	/* CFG_GET | CFG_HEAD */
 	long timeout_ms;	/* the whole request's deadline */
 	enum cfg_executor executor;
+	bool expose_timing;	/* add "timing" (each backend's start, duration, outcome) */
 	char **query;		/* query parameters the templates may use */
 	size_t nquery;
 	struct cfg_backend *backends;

@@ -14,7 +14,8 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 packages="build-essential autoconf automake pkg-config libfcgi-dev libcurl4-openssl-dev
-	libjansson-dev libcunit1-dev libmicrohttpd-dev libfcgi-bin nginx ${FANOUT_EXTRA_PACKAGES:-}"
+	libjansson-dev libcunit1-dev libmicrohttpd-dev libfcgi-bin nginx libnginx-mod-http-echo curl
+	${FANOUT_EXTRA_PACKAGES:-}"
 
 install_missing() {
 	missing=

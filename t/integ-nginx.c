@@ -51,7 +51,7 @@ static const char config_text[] =
     "   \"backends\": [\n"
     "    {\"name\": \"slow\", \"url\": \"http://127.0.0.1:@M@/s?delay=2000\"},\n"
     "    {\"name\": \"fast\", \"url\": \"http://127.0.0.1:@M@/f\"}]},\n"
-  "  {\"path\": \"/api/chain\", \"backends\": [\n"
+  "  {\"path\": \"/api/chain\", \"expose_timing\": true, \"backends\": [\n"
     "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?seg={a./value}\"},\n"
     "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?value=gold&delay=20\"}]},\n"
     "  {\"path\": \"/api/partial\", \"backends\": [\n"
@@ -188,6 +188,7 @@ test_composition(void)
 		CU_ASSERT(i < 3 && strcmp(key, expect[i++]) == 0);
 	CU_ASSERT_EQUAL(i, 3);
 	CU_ASSERT_PTR_NULL(at(&r, "errors"));
+	CU_ASSERT_PTR_NULL(at(&r, "timing"));	/* only with expose_timing */
 	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.a.path"), "/echo/alice");
 	CU_ASSERT(integ_header(&r, "Server-Timing", h, sizeof(h)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(h, "a;dur="));
@@ -255,10 +256,23 @@ test_chain(void)
 {
 	struct reply r;
 
+	json_t *b, *a;
+
 	get("/api/chain", NULL, &r);
 	CU_ASSERT_EQUAL(r.status, 200);
 	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.b.query.seg"), "gold");
 	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.a.value"), "gold");
+	/* expose_timing: b (listed first) started once a (20 ms) had answered. */
+	b = json_array_get(at(&r, "timing.backends"), 0);
+	a = json_array_get(at(&r, "timing.backends"), 1);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(b, "name")), "b");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(a, "outcome")), "ok");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(a, "status")), 200);
+	CU_ASSERT(json_real_value(json_object_get(a, "ms")) >= 20);
+	CU_ASSERT(json_number_value(json_object_get(b, "start_ms")) >=
+	    json_number_value(json_object_get(a, "ms")));
+	CU_ASSERT(json_number_value(at(&r, "timing.total_ms")) >=
+	    json_number_value(json_object_get(b, "start_ms")));
 	reply_free(&r);
 }
 

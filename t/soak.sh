@@ -5,6 +5,7 @@
 #
 #   sh t/soak.sh                     10 minutes (not part of `make check`)
 #   SOAK_SECONDS=120 sh t/soak.sh    shorter
+#   SOAK_THREADS (64) and SOAK_CONNECTIONS (32) set fanout-cgi's --threads and wrk's connections
 #
 # It starts its own nginx, mock backend and fanout-cgi on 127.0.0.1 and stops them by pid.
 set -eu
@@ -12,6 +13,8 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${SOAK_OUT:-$top/build/soak}
 seconds=${SOAK_SECONDS:-600}
+threads=${SOAK_THREADS:-64}
+connections=${SOAK_CONNECTIONS:-32}
 period=30
 warmup=60
 front=${SOAK_PORT:-18580}
@@ -105,7 +108,7 @@ request = function()
 end
 EOF
 
-"$top/build/fanout-cgi" -c "$out/fanout.json" --listen "127.0.0.1:$cgi_port" --threads 64 \
+"$top/build/fanout-cgi" -c "$out/fanout.json" --listen "127.0.0.1:$cgi_port" --threads "$threads" \
 	--log-format off 2>"$out/fanout.err" &
 cgi_pid=$!
 /usr/sbin/nginx -p "$out" -c "$out/nginx.conf" -e "$out/nginx-error.log" &
@@ -116,7 +119,7 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$front/api/o
 	sleep 0.1
 done
 
-wrk -t2 -c32 -d"${seconds}s" --timeout 5s -s "$out/mix.lua" "http://127.0.0.1:$front" \
+wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$out/mix.lua" "http://127.0.0.1:$front" \
 	>"$out/wrk.txt" 2>&1 &
 wrk_pid=$!
 
