@@ -15,7 +15,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 packages="build-essential autoconf automake pkg-config libfcgi-dev libcurl4-openssl-dev
 	libjansson-dev libcunit1-dev libmicrohttpd-dev libfcgi-bin nginx libnginx-mod-http-echo curl
-	${FANOUT_EXTRA_PACKAGES:-}"
+	apache2 chromium ${FANOUT_EXTRA_PACKAGES:-}"
 
 install_missing() {
 	missing=
@@ -27,8 +27,8 @@ install_missing() {
 	echo "check.sh: installing$missing"
 	as_root=
 	[ "$(id -u)" -eq 0 ] || as_root=sudo
-	# The tests run their own nginx on a private port: keep the package from starting the
-	# system one on port 80 (policy-rc.d is Debian's switch for that), unless one is set.
+	# The tests run their own nginx and Apache on private ports: keep the packages from
+	# starting the system ones on port 80 (policy-rc.d is Debian's switch for that).
 	own_policy=
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' | $as_root tee /usr/sbin/policy-rc.d >/dev/null

@@ -297,6 +297,23 @@ const char integ_nginx_conf[] =
     "  }\n"
     "}\n";
 
+const char integ_apache_conf[] =
+    INTEG_APACHE_MARK "\n"
+    "ServerRoot \"@D@\"\n"
+    "PidFile @D@/apache.pid\n"
+    "DefaultRuntimeDir @D@\n"
+    "Listen 127.0.0.1:@N@\n"
+    "ServerName 127.0.0.1\n"
+    "ErrorLog @D@/apache-error.log\n"
+    "LogLevel warn\n"
+    "User www-data\n"
+    "Group www-data\n"
+    "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n"
+    "LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n"
+    "LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\n"
+    "LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so\n"
+    "ProxyPass \"/api/\" \"fcgi://127.0.0.1:@C@/\" enablereuse=on\n";
+
 const char *
 integ_path(const struct integ_stack *st, char out[INTEG_PATH_LEN], const char *name)
 {
@@ -316,7 +333,7 @@ expand(const struct integ_stack *env, const char *text, struct buf *out)
 		else {
 			rc = p[1] == 'D' ? buf_puts(out, env->dir) :
 			    buf_printf(out, "%d", p[1] == 'M' ? env->mock_port : p[1] == 'X' ?
-			    env->closed_port : p[1] == 'C' ? env->cgi_port : env->nginx_port);
+			    env->closed_port : p[1] == 'C' ? env->cgi_port : env->front_port);
 			p += 2;
 		}
 		if (rc != 0)
@@ -387,20 +404,31 @@ integ_nginx_binary(void)
 	return NULL;
 }
 
+const char *
+integ_apache_binary(void)
+{
+	return access("/usr/sbin/apache2", X_OK) == 0 ? "/usr/sbin/apache2" : NULL;
+}
+
+/* The web server in front: nginx, or Apache httpd when the config text is Apache's (it starts
+ * with INTEG_APACHE_MARK). Its pid goes to env->front. */
 static bool
-start_nginx(struct integ_stack *env)
+start_front(struct integ_stack *env, const char *conf_text)
 {
 	char conf[INTEG_PATH_LEN], log[INTEG_PATH_LEN], out[INTEG_PATH_LEN];
-	char *argv[] = { (char *)integ_nginx_binary(), "-p", env->dir, "-c",
-		(char *)integ_path(env, conf, "nginx.conf"), "-e",
+	bool apache = strncmp(conf_text, INTEG_APACHE_MARK, strlen(INTEG_APACHE_MARK)) == 0;
+	char *nginx[] = { (char *)integ_nginx_binary(), "-p", env->dir, "-c",
+		(char *)integ_path(env, conf, "front.conf"), "-e",
 		(char *)integ_path(env, log, "nginx-error.log"), NULL };
+	char *httpd[] = { (char *)integ_apache_binary(), "-f", conf, "-DFOREGROUND", NULL };
 
-	env->nginx = integ_spawn(argv, NULL, -1, NULL, integ_path(env, out, "nginx.out"));
-	return env->nginx > 0 && integ_wait_port(env->nginx_port, 5000);
+	env->front = integ_spawn(apache ? httpd : nginx, NULL, -1, NULL,
+	    integ_path(env, out, "front.out"));
+	return env->front > 0 && integ_wait_port(env->front_port, 5000);
 }
 
 bool
-integ_stack_start(struct integ_stack *env, const char *config_text, const char *nginx_text,
+integ_stack_start(struct integ_stack *env, const char *config_text, const char *front_text,
     const char *const *cgi_args)
 {
 	char tmp[INTEG_PATH_LEN];
@@ -410,14 +438,14 @@ integ_stack_start(struct integ_stack *env, const char *config_text, const char *
 	if (mkdtemp(env->dir) == NULL || chmod(env->dir, 0755) != 0 ||
 	    mkdir(integ_path(env, tmp, "tmp"), 0755) != 0)
 		return false;
-	env->nginx_port = integ_free_port();
+	env->front_port = integ_free_port();
 	env->cgi_port = integ_free_port();
 	env->closed_port = integ_free_port();
-	snprintf(env->url, sizeof(env->url), "http://127.0.0.1:%d", env->nginx_port);
+	snprintf(env->url, sizeof(env->url), "http://127.0.0.1:%d", env->front_port);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !start_mock(env) ||
 	    !integ_write_expanded(env, "fanout.json", config_text) ||
-	    !integ_write_expanded(env, "nginx.conf", nginx_text) ||
-	    !integ_stack_start_cgi(env, cgi_args) || !start_nginx(env)) {
+	    !integ_write_expanded(env, "front.conf", front_text) ||
+	    !integ_stack_start_cgi(env, cgi_args) || !start_front(env, front_text)) {
 		fprintf(stderr, "integ: could not start the stack; see %s\n", env->dir);
 		(void)integ_stack_stop(env);	/* CUnit does not call cleanup when init fails */
 		return false;
@@ -432,7 +460,7 @@ integ_stack_stop(struct integ_stack *env)
 	char err_file[INTEG_PATH_LEN];
 	int failed = 0;
 
-	failed |= integ_stop(env->nginx) != 0;
+	failed |= integ_stop(env->front) != 0;
 	failed |= integ_stop(env->cgi) != 0;	/* a clean exit: 0 */
 	failed |= integ_stop(env->mock) != 0;
 	/* A sanitizer report in the program's stderr fails the suite. */

@@ -66,12 +66,13 @@ void reply_free(struct reply *r);
 #define MOCK "./t/mock-backend"
 #define INTEG_PATH_LEN 128
 
-/* A private stack on 127.0.0.1 in a fresh directory: the mock backend, fanout-cgi and nginx. */
+/* A private stack on 127.0.0.1 in a fresh directory: the mock backend, fanout-cgi and a web server
+ * in front of it (nginx or Apache httpd). */
 struct integ_stack {
 	char dir[64];
-	int nginx_port, cgi_port, mock_port, closed_port;	/* closed: nothing listens */
-	pid_t mock, cgi, nginx;
-	char url[64];		/* http://127.0.0.1:NGINX_PORT */
+	int front_port, cgi_port, mock_port, closed_port;	/* closed: nothing listens */
+	pid_t mock, cgi, front;
+	char url[64];		/* http://127.0.0.1:FRONT_PORT: the web server in front */
 };
 
 /* nginx in front of fanout-cgi: /api/ goes to it over kept-alive FastCGI connections (at most
@@ -79,11 +80,16 @@ struct integ_stack {
  * is what a long URI meets. */
 extern const char integ_nginx_conf[];
 
-/* Starts the stack: config_text and nginx_text are written to fanout.json and nginx.conf with
- * @D@ (the directory), @M@ (mock), @X@ (closed), @C@ (fanout-cgi) and @N@ (nginx) replaced;
+/* Apache httpd in front instead: mod_proxy_fcgi passes /api/ on, reusing connections. */
+#define INTEG_APACHE_MARK "# apache"
+extern const char integ_apache_conf[];
+
+/* Starts the stack: config_text and front_text (nginx's or Apache's) are written to fanout.json
+ * and front.conf with
+ * @D@ (the directory), @M@ (mock), @X@ (closed), @C@ (fanout-cgi) and @N@ (the front) replaced;
  * fanout-cgi gets cgi_args (NULL-terminated) after its own. False, with everything started
  * stopped again, if a part did not start. */
-bool integ_stack_start(struct integ_stack *st, const char *config_text, const char *nginx_text,
+bool integ_stack_start(struct integ_stack *st, const char *config_text, const char *front_text,
     const char *const *cgi_args);
 
 /* Stops everything by pid. False if a part did not exit cleanly (fanout-cgi must exit 0) or
@@ -99,7 +105,8 @@ const char *integ_path(const struct integ_stack *st, char out[INTEG_PATH_LEN], c
 /* Writes text to the file `name` of the stack's directory, @X@ markers replaced. */
 bool integ_write_expanded(const struct integ_stack *st, const char *name, const char *text);
 
-/* The nginx binary, or NULL. */
+/* The nginx and Apache httpd binaries, or NULL. */
 const char *integ_nginx_binary(void);
+const char *integ_apache_binary(void);
 
 #endif

@@ -1,4 +1,6 @@
-/* integ-nginx.c - integration tests: curl -> nginx -> fanout-cgi -> mock backends, all real. */
+/* integ-core.c - integration tests: curl -> nginx or Apache httpd -> fanout-cgi -> mock backends.
+ * Built twice: t/integ-nginx runs every test behind nginx, t/integ-apache (INTEG_APACHE) the
+ * request tests that do not depend on the front's own handling of paths and connections. */
 #include <curl/curl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +16,12 @@
 #define PATH_LEN INTEG_PATH_LEN
 
 static struct integ_stack env;
+
+#ifdef INTEG_APACHE
+static const bool behind_apache = true;
+#else
+static const bool behind_apache = false;
+#endif
 
 /* The config: @M@ is the mock's port, @X@ a port where nothing listens. */
 static const char config_text[] =
@@ -103,7 +111,8 @@ suite_init(void)
 {
 	static const char *const args[] = { "--threads", "16", NULL };
 
-	return integ_stack_start(&env, config_text, integ_nginx_conf, args) ? 0 : -1;
+	return integ_stack_start(&env, config_text, behind_apache ? integ_apache_conf :
+	    integ_nginx_conf, args) ? 0 : -1;
 }
 
 static int
@@ -645,10 +654,20 @@ test_config_errors(void)
 	}
 }
 
+/* Appends the NULL-terminated list `from` to `to`, which holds n tests and room for max. */
+static size_t
+tests_append(struct unit_test *to, size_t n, size_t max, const struct unit_test *from)
+{
+	for (; from->name != NULL && n + 1 < max; from++)
+		to[n++] = *from;
+	to[n] = (struct unit_test){ NULL, NULL };
+	return n;
+}
+
 int
 main(void)
 {
-	static const struct unit_test tests[] = {
+	static const struct unit_test core[] = {
 		{ "composition, order, Server-Timing", test_composition },
 		{ "3 x 100 ms: threads, pool, multi overlap; serial adds up", test_overlap },
 		{ "chain: b uses a value of a", test_chain },
@@ -656,23 +675,34 @@ main(void)
 		{ "optional failure: 200 with errors", test_optional_failure },
 		{ "required failure: 502, dependants skipped", test_required_failure },
 		{ "deadline: 504 on time", test_timeout },
-		{ "404, 405, 400, HEAD", test_client_errors },
 		{ "query and header allowlists", test_allowlists },
-		{ "percent-encoding of parameters", test_percent_encoding },
 		{ "request id forwarded or made", test_request_id },
+		{ "backend fault kinds", test_fault_kinds },
+		{ NULL, NULL },
+	};
+	/* These depend on nginx's own handling of paths and connections, or on no front at all. */
+	static const struct unit_test nginx_only[] = {
+		{ "404, 405, 400, HEAD", test_client_errors },
+		{ "percent-encoding of parameters", test_percent_encoding },
 		{ "access log, text format", test_access_log },
 		{ "keep-alive to backends", test_keep_alive },
-		{ "backend fault kinds", test_fault_kinds },
 		{ "fan-out bound: 503", test_bound },
 		{ "plain CGI mode", test_cgi_mode },
 		{ "socket inherited on fd 0", test_inherited_socket },
 		{ "config errors name path and reason", test_config_errors },
 		{ NULL, NULL },
 	};
+	static struct unit_test tests[32];
+	size_t n = tests_append(tests, 0, 32, core);
+	const char *binary = behind_apache ? integ_apache_binary() : integ_nginx_binary();
 
-	if (integ_nginx_binary() == NULL) {
-		fprintf(stderr, "integ-nginx: SKIP: nginx is not installed (t/check.sh installs it)\n");
+	if (binary == NULL) {
+		fprintf(stderr, "%s: SKIP: %s is not installed (t/check.sh installs it)\n",
+		    behind_apache ? "integ-apache" : "integ-nginx", behind_apache ? "apache2" : "nginx");
 		return 77;
 	}
-	return unit_run("integration behind nginx", suite_init, suite_cleanup, tests);
+	if (!behind_apache)
+		(void)tests_append(tests, n, 32, nginx_only);
+	return unit_run(behind_apache ? "integration behind Apache httpd" :
+	    "integration behind nginx", suite_init, suite_cleanup, tests);
 }
