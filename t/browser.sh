@@ -50,7 +50,7 @@ browse() {
 	"$chromium" --headless --no-sandbox --disable-gpu --no-first-run \
 		--disable-background-networking --disable-component-update --disable-sync \
 		--user-data-dir="$build/t/browser-profile" --virtual-time-budget=20000 "$@" \
-		2>>"$build/t/browser-chromium.log"
+		2>>"$build/t/browser-chromium.err"
 }
 url="http://127.0.0.1:$port/?run=serial,threads"
 dom=$(browse --dump-dom "$url") || fail "chromium --dump-dom failed"

@@ -178,9 +178,16 @@ assert_no_growth(const char *name, int first)
 	int second = settled_fds();
 
 	CU_ASSERT(first >= 0 && second <= first);
-	if (second > first)
+	if (second > first) {
+		char cmd[128];
+
 		printf("\n    %s: %d descriptors after the first run, %d after the second ", name,
 		    first, second);
+		snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd | awk '{print $NF}' | sort | uniq -c",
+		    (int)env.cgi);
+		fflush(stdout);
+		(void)system(cmd);
+	}
 }
 
 static const char *
@@ -382,15 +389,24 @@ overload_once(void)
 	reply_free(&r);
 }
 
+/* Concurrent requests fill the caches in an order that varies (which pooled curl handles get a
+ * kept connection of their own depends on which calls overlap): bursts warm them up until the
+ * count holds still, and then two more bursts must not add a descriptor. A leak per request
+ * never holds still, and would add 16. */
 static void
 test_overload(void)
 {
-	int first;
+	int warm = -1, last = -2;
 
+	for (int i = 0; i < 6 && warm != last; i++) {
+		last = warm;
+		overload_once();
+		warm = settled_fds();
+	}
+	CU_ASSERT(warm == last);	/* the caches stopped growing */
 	overload_once();
-	first = settled_fds();
 	overload_once();
-	assert_no_growth("overload", first);
+	assert_no_growth("overload", warm);
 }
 
 /* A client that goes away: the request's backend call is cancelled at once (multi), or as
