@@ -25,6 +25,7 @@
 
 #define BACKLOG 1024
 #define THREAD_STACK (512 * 1024)
+#define MAX_DRAIN (64 * 1024)
 
 /* A Unix socket: a stale socket file is replaced, anything else at that path is not. */
 static int
@@ -186,6 +187,26 @@ thread_done(struct server *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Reads what is left of the request's body, up to its end record, before the request is
+ * finished: on a kept connection, a record of this request read by the next FCGX_Accept_r would
+ * make libfcgi drop the connection. nginx sends the (empty) body with the parameters; Apache's
+ * mod_proxy_fcgi sends it apart, and under load it came after the answer (Apache then found the
+ * connection closed: "AH01067: Failed to read FastCGI header"). A body larger than MAX_DRAIN
+ * (endpoints take none) is not read: the connection is closed instead. */
+static void
+input_drain(FCGX_Request *req)
+{
+	char chunk[4096];
+	size_t total = 0;
+	int n;
+
+	while ((n = FCGX_GetStr(chunk, sizeof(chunk), req->in)) > 0)
+		if ((total += (size_t)n) > MAX_DRAIN) {
+			req->keepConnection = 0;
+			return;
+		}
+}
+
 static void *
 request_thread(void *arg)
 {
@@ -208,6 +229,7 @@ request_thread(void *arg)
 		busy_begin(s);
 		handler_serve(cfg, &io);
 		cfg_unref(cfg);
+		input_drain(&req);
 		FCGX_Finish_r(&req);
 		busy_end(s);
 	}

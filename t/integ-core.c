@@ -121,14 +121,17 @@ suite_cleanup(void)
 	return integ_stack_stop(&env) ? 0 : -1;
 }
 
-/* GET env.url + path; fails the test if no HTTP exchange took place. */
+/* GET env.url + path; fails the test if no HTTP exchange took place. A 5xx the program did not
+ * write (no X-Request-Id: the front's own) is shown, to tell the front's trouble from ours. */
 static void
 get(const char *path, const char *const *headers, struct reply *r)
 {
-	char url[512];
+	char url[512], id[8];
 
 	snprintf(url, sizeof(url), "%s%s", env.url, path);
 	CU_ASSERT_FATAL(integ_request(NULL, url, headers, r));
+	if (r->status >= 500 && !integ_header(r, "X-Request-Id", id, sizeof(id)))
+		printf("\n    %s: %ld from the front: %.200s ", path, r->status, buf_str(&r->body));
 }
 
 static json_t *

@@ -309,10 +309,15 @@ const char integ_apache_conf[] =
     "User www-data\n"
     "Group www-data\n"
     "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n"
+    /* One child process, started with the server: none is forked while a test measures time,
+     * and one pool of kept connections to fanout-cgi (each child keeps its own). */
+    "StartServers 1\nServerLimit 1\nThreadsPerChild 16\nMaxRequestWorkers 16\n"
+    "MinSpareThreads 1\nMaxSpareThreads 16\n"
     "LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n"
     "LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\n"
     "LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so\n"
-    "ProxyPass \"/api/\" \"fcgi://127.0.0.1:@C@/\" enablereuse=on\n";
+    /* retry=0: one failed connection must not take the only backend out for 60 s. */
+    "ProxyPass \"/api/\" \"fcgi://127.0.0.1:@C@/\" enablereuse=on retry=0\n";
 
 const char *
 integ_path(const struct integ_stack *st, char out[INTEG_PATH_LEN], const char *name)
@@ -453,6 +458,30 @@ integ_stack_start(struct integ_stack *env, const char *config_text, const char *
 	return true;
 }
 
+/* The front's own errors, if it logged any: what a 5xx without X-Request-Id came from. */
+static void
+print_front_errors(const struct integ_stack *env)
+{
+	char path[INTEG_PATH_LEN];
+	struct buf log = BUF_INIT;
+	const char *p;
+	size_t len;
+
+	if (!integ_read_file(integ_path(env, path, "apache-error.log"), &log) &&
+	    !integ_read_file(integ_path(env, path, "nginx-error.log"), &log))
+		return;
+	for (p = buf_str(&log); *p != '\0'; p += len + (p[len] == '\n')) {
+		const char *error, *crit;
+
+		len = strcspn(p, "\n");
+		error = strstr(p, ":error]");	/* Apache */
+		crit = strstr(p, "[crit]");	/* nginx */
+		if ((error != NULL && error < p + len) || (crit != NULL && crit < p + len))
+			fprintf(stderr, "integ: front: %.*s\n", (int)len, p);
+	}
+	buf_free(&log);
+}
+
 bool
 integ_stack_stop(struct integ_stack *env)
 {
@@ -460,6 +489,7 @@ integ_stack_stop(struct integ_stack *env)
 	char err_file[INTEG_PATH_LEN];
 	int failed = 0;
 
+	print_front_errors(env);
 	failed |= integ_stop(env->front) != 0;
 	failed |= integ_stop(env->cgi) != 0;	/* a clean exit: 0 */
 	failed |= integ_stop(env->mock) != 0;
