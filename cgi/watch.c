@@ -21,6 +21,8 @@ static struct {
 	pthread_mutex_t mu;
 	struct watch_slot *slots;
 	size_t nslots;
+	struct watch_slot *retired;	/* freed slots, kept until watch_stop: the watcher may
+					 * still hold them from its last collect */
 	pthread_t thread;
 	bool running;
 	atomic_bool stop;
@@ -58,9 +60,9 @@ watch_slot_free(struct watch_slot *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	reg.nslots--;
+	s->next = reg.retired;
+	reg.retired = s;
 	pthread_mutex_unlock(&reg.mu);
-	pthread_mutex_destroy(&s->mu);
-	free(s);
 }
 
 void
@@ -155,15 +157,16 @@ watcher(void *arg)
 	while (!atomic_load(&reg.stop)) {
 		size_t n = 0;
 
-		/* The registry stays locked through the poll, so that no slot polled is freed (slots
-		 * come and go only with request threads). Slots armed meanwhile wait for the next
-		 * period: a request costs the watcher no wake-up. */
+		/* The registry is locked only to collect, never across the poll: a
+		 * request thread that registers its slot must not wait for a period. Slots polled
+		 * stay valid meanwhile, since freed ones are only retired. Slots armed during the
+		 * poll wait for the next period: a request costs the watcher no wake-up. */
 		pthread_mutex_lock(&reg.mu);
 		if (reserve(&fds, &slots, &gens, &cap, reg.nslots))
 			n = collect(fds, slots, gens, cap);
+		pthread_mutex_unlock(&reg.mu);
 		if (poll(n > 0 ? fds : NULL, n, WATCH_PERIOD_MS) > 0)
 			fire(fds, slots, gens, n);
-		pthread_mutex_unlock(&reg.mu);
 	}
 	free(fds);
 	free(slots);
@@ -189,4 +192,11 @@ watch_stop(void)
 	atomic_store(&reg.stop, true);
 	(void)pthread_join(reg.thread, NULL);
 	reg.running = false;
+	while (reg.retired != NULL) {
+		struct watch_slot *s = reg.retired;
+
+		reg.retired = s->next;
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+	}
 }
