@@ -320,3 +320,9 @@ bcall_outcome(const struct fanout_result *r, const struct bcall *c)
 		return FETCH_SKIPPED;
 	}
 }
+
+long
+bcall_status(const struct fanout_result *r, const struct bcall *c)
+{
+	return r->state == FANOUT_CALL_OK || r->state == FANOUT_CALL_FAILED ? c->status : 0;
+}

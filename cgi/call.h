@@ -53,6 +53,10 @@ int bcall_finish(struct bcall *c, CURLM *multi, CURLcode result);
  * else what the group made of it (timeout, cancelled, skipped). Reads c only when it finished. */
 enum fetch_kind bcall_outcome(const struct fanout_result *r, const struct bcall *c);
 
+/* The HTTP status the call received, 0 if none; read only once the call has finished (a call
+ * that timed out or was cancelled may still be writing it). */
+long bcall_status(const struct fanout_result *r, const struct bcall *c);
+
 /* Abandons its transfer (the request's deadline passed). */
 void bcall_cancel(struct bcall *c, CURLM *multi);
 

@@ -121,13 +121,11 @@ note_calls(struct served *s, const struct cfg_endpoint *ep, const fanout_group *
 	for (size_t i = 0; i < ep->nbackends; i++) {
 		const struct fanout_result *r = fanout_group_result(g, i);
 		enum fetch_kind kind = bcall_outcome(r, calls[i]);
-		/* A call that did not finish may still write its status: not read then. */
-		bool finished = r->state == FANOUT_CALL_OK || r->state == FANOUT_CALL_FAILED;
 
 		metrics_call(&ep->backends[i], kind, r->duration_us);
 		if (s->calls != NULL)
 			s->calls[i] = (struct access_call){ .name = ep->backends[i].name, .kind = kind,
-				.status = finished ? calls[i]->status : 0, .us = r->duration_us };
+				.status = bcall_status(r, calls[i]), .us = r->duration_us };
 	}
 	s->ncalls = s->calls != NULL ? ep->nbackends : 0;
 }

@@ -199,7 +199,7 @@ compose_timing(const struct cfg_endpoint *ep, const fanout_group *g, struct bcal
 		return -1;
 	for (size_t i = 0; i < ep->nbackends; i++) {
 		const struct fanout_result *r = fanout_group_result(g, i);
-		bool finished = r->state == FANOUT_CALL_OK || r->state == FANOUT_CALL_FAILED;
+		long status = bcall_status(r, calls[i]);
 		int rc = buf_printf(body, "%s{\"name\":\"%s\",", i > 0 ? "," : "",
 		    ep->backends[i].name);
 
@@ -211,8 +211,8 @@ compose_timing(const struct cfg_endpoint *ep, const fanout_group *g, struct bcal
 		if (rc == 0)
 			rc = buf_printf(body, "\"outcome\":\"%s\"",
 			    fetch_kind_name(bcall_outcome(r, calls[i])));
-		if (rc == 0 && finished && calls[i]->status > 0)
-			rc = buf_printf(body, ",\"status\":%ld", calls[i]->status);
+		if (rc == 0 && status > 0)
+			rc = buf_printf(body, ",\"status\":%ld", status);
 		if (rc != 0 || buf_puts(body, "}") != 0)
 			return -1;
 	}
