@@ -61,6 +61,17 @@ fetch_global_cleanup(void)
 	curl_global_cleanup();
 }
 
+size_t
+fetch_pool_idle(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&pool.mu);
+	n = pool.nidle;
+	pthread_mutex_unlock(&pool.mu);
+	return n;
+}
+
 static CURL *
 handle_take(void)
 {

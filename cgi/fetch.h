@@ -44,6 +44,10 @@ struct fetch_reply {
 int fetch_global_init(void);
 void fetch_global_cleanup(void);
 
+/* Idle pooled handles now: each keeps its connections and buffers for the next call. The pool
+ * grows to the peak of concurrent blocking calls (at most 1024) and does not shrink. */
+size_t fetch_pool_idle(void);
+
 /* Performs the GET. The status is not judged here: the caller knows what counts as success. */
 void fetch_get(const struct fetch_request *req, struct fetch_reply *reply);
 

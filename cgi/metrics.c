@@ -298,13 +298,16 @@ metrics_render(struct buf *out)
 		    "# TYPE fanout_backend_calls_in_flight gauge\nfanout_backend_calls_in_flight %zu\n"
 		    "# HELP fanout_requests_in_flight Requests being served.\n"
 		    "# TYPE fanout_requests_in_flight gauge\nfanout_requests_in_flight %ld\n"
+		    "# HELP fanout_curl_handles_idle Pooled curl handles between calls, each keeping "
+		    "its connections.\n# TYPE fanout_curl_handles_idle gauge\nfanout_curl_handles_idle %zu\n"
 		    "# HELP fanout_rejected_total Requests refused with 503: too many backend calls "
 		    "in flight.\n# TYPE fanout_rejected_total counter\nfanout_rejected_total %ju\n"
 		    "# HELP fanout_config_reloads_total SIGHUP reloads, applied or refused.\n"
 		    "# TYPE fanout_config_reloads_total counter\n"
 		    "fanout_config_reloads_total{result=\"ok\"} %ju\n"
 		    "fanout_config_reloads_total{result=\"error\"} %ju\n",
-		    fanout_inflight(), atomic_load(&reg.in_flight), (uintmax_t)load(&reg.rejected),
+		    fanout_inflight(), atomic_load(&reg.in_flight), fetch_pool_idle(),
+		    (uintmax_t)load(&reg.rejected),
 		    (uintmax_t)load(&reg.reloads_ok), (uintmax_t)load(&reg.reloads_failed));
 	buf_free(&labels);
 	return rc;

@@ -464,6 +464,8 @@ test_metrics_and_log(void)
 	    "backend=\"x\",le=\"+Inf\"}") >= 1);
 	CU_ASSERT(metric("fanout_backend_calls_total{endpoint=\"/api/f/ok\",backend=\"x\","
 	    "outcome=\"ok\"}") >= 1);
+	/* The call's curl handle went back to the pool. */
+	CU_ASSERT(metric("fanout_curl_handles_idle") >= 1);
 	CU_ASSERT_FATAL(request(NULL, "/api/metrics", NULL, &r));
 	CU_ASSERT(strstr(buf_str(&r.head), "text/plain; version=0.0.4") != NULL);
 	CU_ASSERT(strstr(buf_str(&r.body), "# TYPE fanout_requests_total counter") != NULL);

@@ -6,6 +6,8 @@
 #   sh t/soak.sh                     10 minutes (not part of `make check`)
 #   SOAK_SECONDS=120 sh t/soak.sh    shorter
 #   SOAK_THREADS (64) and SOAK_CONNECTIONS (32) set fanout-cgi's --threads and wrk's connections
+#   SOAK_TUNABLES sets fanout-cgi's GLIBC_TUNABLES; by default the one the systemd unit ships
+#   (glibc.malloc.tcache_count=0, see README "Memory over time"); SOAK_TUNABLES= runs glibc's defaults
 #
 # It starts its own nginx, mock backend and fanout-cgi on 127.0.0.1 and stops them by pid.
 set -eu
@@ -15,12 +17,14 @@ out=${SOAK_OUT:-$top/build/soak}
 seconds=${SOAK_SECONDS:-600}
 threads=${SOAK_THREADS:-64}
 connections=${SOAK_CONNECTIONS:-32}
+tunables=${SOAK_TUNABLES-glibc.malloc.tcache_count=0}
 period=30
 warmup=60
 front=${SOAK_PORT:-18580}
 cgi_port=$((front + 1))
 
 FANOUT_EXTRA_PACKAGES="wrk curl" sh "$top/t/check.sh" build
+make -C "$top/build" -s t/mock-backend
 
 rm -rf "$out"
 mkdir -p "$out/tmp"
@@ -108,8 +112,9 @@ request = function()
 end
 EOF
 
-"$top/build/fanout-cgi" -c "$out/fanout.json" --listen "127.0.0.1:$cgi_port" --threads "$threads" \
-	--log-format off 2>"$out/fanout.err" &
+echo "soak: ${seconds} s, fanout-cgi --threads $threads, wrk $connections connections, GLIBC_TUNABLES=${tunables:-(glibc's defaults)}"
+GLIBC_TUNABLES=$tunables "$top/build/fanout-cgi" -c "$out/fanout.json" --listen "127.0.0.1:$cgi_port" \
+	--threads "$threads" --log-format off 2>"$out/fanout.err" &
 cgi_pid=$!
 /usr/sbin/nginx -p "$out" -c "$out/nginx.conf" -e "$out/nginx-error.log" &
 nginx_pid=$!
@@ -123,11 +128,13 @@ wrk -t2 -c"$connections" -d"${seconds}s" --timeout 5s -s "$out/mix.lua" "http://
 	>"$out/wrk.txt" 2>&1 &
 wrk_pid=$!
 
-sample() { # seconds: prints and records "t rss_kb fds"
+sample() { # seconds: prints and records "t rss_kb fds idle_curl_handles"
 	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$cgi_pid/status")
 	fds=$(ls "/proc/$cgi_pid/fd" | wc -l)
-	echo "$1 $rss $fds" >> "$out/samples.txt"
-	printf '%5ss  RSS %6.1f MB  descriptors %4d\n' "$1" "$(echo "$rss" | awk '{ print $1 / 1024 }')" "$fds"
+	idle=$(curl -s "http://127.0.0.1:$front/metrics" | awk '/^fanout_curl_handles_idle / { print $2 }')
+	echo "$1 $rss $fds ${idle:-0}" >> "$out/samples.txt"
+	printf '%5ss  RSS %6.1f MB  descriptors %4d  idle curl handles %4d\n' "$1" \
+		"$(echo "$rss" | awk '{ print $1 / 1024 }')" "$fds" "${idle:-0}"
 }
 t=0
 while [ $t -lt "$seconds" ]; do
