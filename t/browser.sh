@@ -18,9 +18,25 @@ if [ ! -f /usr/lib/nginx/modules/ngx_http_echo_module.so ]; then
 	exit 77
 fi
 
+fail() {
+	echo "browser: FAIL: $*"
+	exit 1
+}
+
 run=$build/t/browser-demo
 shot=$build/t/browser-demo.png
-port=$((20000 + $$ % 20000))
+# Two neighbouring ports that nothing listens on (per the kernel's socket tables), starting
+# from one the pid picks so that parallel runs spread out.
+listening() { # port: true if a TCP socket listens on it
+	awk -v p="$(printf '%04X' "$1")" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 3) == p \
+		{ found = 1 } END { exit !found }' $(ls /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+}
+first=$((20000 + $$ % 20000))
+port=$first
+while listening "$port" || listening $((port + 1)); do
+	port=$((port + 2))
+	[ $port -lt $((first + 200)) ] || fail "no two free ports in $first-$((first + 199))"
+done
 backend_port=$((port + 1))
 demo_pid=
 cleanup() {
@@ -28,10 +44,6 @@ cleanup() {
 	rm -rf "$build/t/browser-profile"
 }
 trap cleanup EXIT
-fail() {
-	echo "browser: FAIL: $*"
-	exit 1
-}
 
 FANOUT_CGI=$build/fanout-cgi DEMO_PORT=$port DEMO_BACKEND_PORT=$backend_port DEMO_DIR=$run \
 	sh "$top/www/demo.sh" >"$build/t/browser-demo.out" 2>&1 &
