@@ -86,6 +86,14 @@ fuzz() {
 	done
 }
 
+# distcheck_failed: shows the reports of the tests that failed inside the tarball's build (make
+# leaves that tree behind on failure), then fails.
+distcheck_failed() {
+	find "$top"/build/fcgi-fanout-*/_build -name '*.trs' -exec grep -l '^:test-result: FAIL' {} + |
+		while read -r trs; do cat "${trs%.trs}.log"; done
+	return 1
+}
+
 mode=${1:-plain}
 [ "$mode" != fuzz ] || packages="$packages clang libclang-rt-14-dev"
 install_missing
@@ -94,7 +102,7 @@ plain) build build && suite build ;;
 build) build build ;;
 asan) build build-asan --enable-sanitizers=address,undefined && suite build-asan ;;
 tsan) build build-tsan --enable-sanitizers=thread && suite build-tsan ;;
-distcheck) build build && make -C "$top/build" distcheck ;;
+distcheck) build build && { make -C "$top/build" distcheck || distcheck_failed; } ;;
 fuzz) fuzz ;;
 all) for m in plain asan tsan distcheck; do "$0" "$m"; done ;;
 *) echo "usage: t/check.sh [plain|asan|tsan|distcheck|fuzz|all|build]" >&2; exit 2 ;;

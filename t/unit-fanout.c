@@ -791,7 +791,7 @@ canceller_main(void *arg)
 {
 	struct canceller *c = arg;
 
-	/* events: the first wait() sees "quick" end, the second waits for "held" */
+	/* events: the first wait() sees "quick" end, the second (held started) waits for "held" */
 	c->ready = c->ex == FANOUT_EVENTS ? fake_await_waits(c->fake, 2) : gate_await(c->gate, 1);
 	fanout_group_cancel(c->g);
 	if (c->ex == FANOUT_SERIAL)
@@ -821,6 +821,8 @@ test_cancel(void)
 		add_job(g, "held", 0, ex == FANOUT_EVENTS ? SAFETY_US : 0,
 		    ex == FANOUT_EVENTS ? NULL : &gate);
 		add_job(g, "after", 0, 0, NULL);
+		/* held starts only once quick's outcome is recorded, so the cancel cannot beat it */
+		CU_ASSERT_FATAL(fanout_group_after(g, "held", "quick") == FANOUT_OK);
 		CU_ASSERT_FATAL(fanout_group_after(g, "after", "held") == FANOUT_OK);
 		CU_ASSERT_FATAL(pthread_create(&tid, NULL, canceller_main, &c) == 0);
 		t0 = clock_now_us();
