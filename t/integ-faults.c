@@ -233,7 +233,8 @@ test_backend_faults(void)
 		struct reply r;
 
 		CU_ASSERT_FATAL(request(NULL, f->path, NULL, &r));
-		if (r.status != f->status)
+		if (r.status != f->status || (f->kind != NULL && (error_kind(&r) == NULL ||
+		    strcmp(error_kind(&r), f->kind) != 0)))
 			printf("\n    %s: %ld %s ", f->path, r.status, buf_str(&r.body));
 		CU_ASSERT_EQUAL(r.status, f->status);
 		CU_ASSERT_EQUAL(json_integer_value(json_object_get(r.json, "status")), 0);

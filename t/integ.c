@@ -23,20 +23,41 @@
 
 extern char **environ;
 
-int
-integ_free_port(void)
+/* A TCP socket bound to a port of the kernel's choosing on 127.0.0.1, not listening (so it
+ * refuses connections), close-on-exec; -1 on error. */
+static int
+bind_any(int *port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
-		return 0;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+bool
+integ_free_ports(int *ports, size_t n)
+{
+	int fds[8];
+	size_t bound = 0;
+
+	if (n > sizeof(fds) / sizeof(fds[0]))
+		return false;
+	/* Every socket stays bound until all are read: the kernel hands out n distinct ports (one
+	 * released at once may come back from the next bind, and two servers then collide). */
+	while (bound < n && (fds[bound] = bind_any(&ports[bound])) >= 0)
+		bound++;
+	for (size_t i = 0; i < bound; i++)
+		close(fds[i]);
+	return bound == n;
 }
 
 /* A readiness probe, not a timing assumption: it polls until the port answers or time is up. */
@@ -432,6 +453,21 @@ start_front(struct integ_stack *env, const char *conf_text)
 	return env->front > 0 && integ_wait_port(env->front_port, 5000);
 }
 
+/* The front's and the program's ports, free when picked, and a closed port held bound for the
+ * stack's life: nothing else can listen there, whatever runs beside the test. */
+static bool
+pick_ports(struct integ_stack *env)
+{
+	int ports[2];
+
+	if ((env->closed_fd = bind_any(&env->closed_port)) < 0 || !integ_free_ports(ports, 2))
+		return false;
+	env->front_port = ports[0];
+	env->cgi_port = ports[1];
+	snprintf(env->url, sizeof(env->url), "http://127.0.0.1:%d", env->front_port);
+	return true;
+}
+
 bool
 integ_stack_start(struct integ_stack *env, const char *config_text, const char *front_text,
     const char *const *cgi_args)
@@ -439,16 +475,14 @@ integ_stack_start(struct integ_stack *env, const char *config_text, const char *
 	char tmp[INTEG_PATH_LEN];
 
 	memset(env, 0, sizeof(*env));
+	env->closed_fd = -1;
 	snprintf(env->dir, sizeof(env->dir), "/tmp/fanout-integ-XXXXXX");
 	if (mkdtemp(env->dir) == NULL || chmod(env->dir, 0755) != 0 ||
 	    mkdir(integ_path(env, tmp, "tmp"), 0755) != 0)
 		return false;
-	env->front_port = integ_free_port();
-	env->cgi_port = integ_free_port();
-	env->closed_port = integ_free_port();
-	snprintf(env->url, sizeof(env->url), "http://127.0.0.1:%d", env->front_port);
+	/* Ports are picked once the mock listens, so that none of them can be the mock's. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !start_mock(env) ||
-	    !integ_write_expanded(env, "fanout.json", config_text) ||
+	    !pick_ports(env) || !integ_write_expanded(env, "fanout.json", config_text) ||
 	    !integ_write_expanded(env, "front.conf", front_text) ||
 	    !integ_stack_start_cgi(env, cgi_args) || !start_front(env, front_text)) {
 		fprintf(stderr, "integ: could not start the stack; see %s\n", env->dir);
@@ -493,6 +527,8 @@ integ_stack_stop(struct integ_stack *env)
 	failed |= integ_stop(env->front) != 0;
 	failed |= integ_stop(env->cgi) != 0;	/* a clean exit: 0 */
 	failed |= integ_stop(env->mock) != 0;
+	if (env->closed_fd >= 0)
+		close(env->closed_fd);
 	/* A sanitizer report in the program's stderr fails the suite. */
 	if (integ_read_file(integ_path(env, err_file, "fanout.err"), &err) &&
 	    (strstr(buf_str(&err), "Sanitizer") != NULL ||

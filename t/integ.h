@@ -8,8 +8,9 @@
 
 #include "common/buf.h"
 
-/* A free TCP port on 127.0.0.1 (bound, read back, released), or 0. */
-int integ_free_port(void);
+/* Fills ports[0..n-1] with n distinct free TCP ports on 127.0.0.1 (bound together, read back,
+ * released); false if it could not (n at most 8). */
+bool integ_free_ports(int *ports, size_t n);
 
 /* Waits until 127.0.0.1:port accepts connections; false after timeout_ms. */
 bool integ_wait_port(int port, int timeout_ms);
@@ -71,6 +72,7 @@ void reply_free(struct reply *r);
 struct integ_stack {
 	char dir[64];
 	int front_port, cgi_port, mock_port, closed_port;	/* closed: nothing listens */
+	int closed_fd;		/* holds closed_port bound */
 	pid_t mock, cgi, front;
 	char url[64];		/* http://127.0.0.1:FRONT_PORT: the web server in front */
 };
