@@ -43,8 +43,9 @@ bind_any(int *port)
 	return fd;
 }
 
-bool
-integ_free_ports(int *ports, size_t n)
+/* Fills ports[0..n-1] with n distinct free ports (n at most 8); false if it could not. */
+static bool
+free_ports(int *ports, size_t n)
 {
 	int fds[8];
 	size_t bound = 0;
@@ -460,7 +461,7 @@ pick_ports(struct integ_stack *env)
 {
 	int ports[2];
 
-	if ((env->closed_fd = bind_any(&env->closed_port)) < 0 || !integ_free_ports(ports, 2))
+	if ((env->closed_fd = bind_any(&env->closed_port)) < 0 || !free_ports(ports, 2))
 		return false;
 	env->front_port = ports[0];
 	env->cgi_port = ports[1];

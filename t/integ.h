@@ -8,10 +8,6 @@
 
 #include "common/buf.h"
 
-/* Fills ports[0..n-1] with n distinct free TCP ports on 127.0.0.1 (bound together, read back,
- * released); false if it could not (n at most 8). */
-bool integ_free_ports(int *ports, size_t n);
-
 /* Waits until 127.0.0.1:port accepts connections; false after timeout_ms. */
 bool integ_wait_port(int port, int timeout_ms);
 
