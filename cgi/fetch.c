@@ -9,13 +9,24 @@
 #include <string.h>
 
 #define POOL_MAX 1024
+/* How often a blocking transfer asks whether anyone still wants its answer. */
+#define ABANDON_CHECK_MS 50
 
-/* Idle easy handles. A handle keeps its connections (and DNS cache) across requests; the share
+/* An easy handle and the multi handle that performs it for blocking calls (created at the first
+ * one): curl_easy_perform would make that multi itself, but would look at the caller's wishes
+ * only about once a second. Connections live in the multi's cache (or, for the multi executor,
+ * in its thread's), so both go to the pool together. */
+struct pooled {
+	CURL *easy;
+	CURLM *multi;
+};
+
+/* Idle handles. A handle keeps its connections (and DNS cache) across requests; the share
  * interface cannot share connections between threads, so each handle is used by one thread at a
  * time and goes back here after. */
 static struct {
 	pthread_mutex_t mu;
-	CURL *idle[POOL_MAX];
+	struct pooled idle[POOL_MAX];
 	size_t nidle;
 } pool = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -45,6 +56,14 @@ fetch_kind_name(enum fetch_kind kind)
 	return "unknown";
 }
 
+static void
+pooled_cleanup(struct pooled p)
+{
+	curl_easy_cleanup(p.easy);
+	if (p.multi != NULL)
+		curl_multi_cleanup(p.multi);
+}
+
 int
 fetch_global_init(void)
 {
@@ -56,7 +75,7 @@ fetch_global_cleanup(void)
 {
 	pthread_mutex_lock(&pool.mu);
 	while (pool.nidle > 0)
-		curl_easy_cleanup(pool.idle[--pool.nidle]);
+		pooled_cleanup(pool.idle[--pool.nidle]);
 	pthread_mutex_unlock(&pool.mu);
 	curl_global_cleanup();
 }
@@ -72,21 +91,29 @@ fetch_pool_idle(void)
 	return n;
 }
 
-static CURL *
-handle_take(void)
+/* A pooled handle, or a new one; false if out of memory. */
+static bool
+handle_take(struct pooled *p)
 {
-	CURL *h = NULL;
+	bool found = false;
 
 	pthread_mutex_lock(&pool.mu);
-	if (pool.nidle > 0)
-		h = pool.idle[--pool.nidle];
+	if (pool.nidle > 0) {
+		*p = pool.idle[--pool.nidle];
+		found = true;
+	}
 	pthread_mutex_unlock(&pool.mu);
-	return h != NULL ? h : curl_easy_init();
+	if (!found)
+		*p = (struct pooled){ .easy = curl_easy_init() };
+	return p->easy != NULL;
 }
 
 static void
-handle_give_back(CURL *h)
+handle_give_back(struct pooled p)
 {
+	CURL *h = p.easy;
+	bool kept = false;
+
 	/* Every option is set again by the next transfer; only the pointers into memory that is
 	 * freed now are unhooked. (curl_easy_reset would also free and later re-allocate all the
 	 * handle's buffers, a measurable share of each request's CPU.) */
@@ -96,12 +123,12 @@ handle_give_back(CURL *h)
 	(void)curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
 	pthread_mutex_lock(&pool.mu);
 	if (pool.nidle < POOL_MAX) {
-		pool.idle[pool.nidle++] = h;
-		h = NULL;
+		pool.idle[pool.nidle++] = p;
+		kept = true;
 	}
 	pthread_mutex_unlock(&pool.mu);
-	if (h != NULL)
-		curl_easy_cleanup(h);
+	if (!kept)
+		pooled_cleanup(p);
 }
 
 struct sink {
@@ -175,7 +202,8 @@ kind_of(CURLcode rc, const struct sink *sink)
 
 /* One transfer under way: what its callbacks and its end need. */
 struct fetch_transfer {
-	CURL *h;
+	struct pooled p;
+	CURL *h;		/* p.easy */
 	struct curl_slist *headers;
 	struct sink sink;
 	struct fetch_reply *reply;
@@ -210,13 +238,15 @@ fetch_begin(const struct fetch_request *req, struct fetch_reply *reply)
 			goto fail;
 		t->headers = more;
 	}
-	if ((t->h = handle_take()) == NULL || !handle_setup(t->h, req, t->headers, &t->sink,
-	    t->errbuf))
+	if (!handle_take(&t->p))
+		goto fail;
+	t->h = t->p.easy;
+	if (!handle_setup(t->h, req, t->headers, &t->sink, t->errbuf))
 		goto fail;
 	return t;
 fail:
 	if (t->h != NULL)
-		handle_give_back(t->h);
+		handle_give_back(t->p);
 	curl_slist_free_all(t->headers);
 	free(t);
 	reply_fail(reply, "out of memory, or an option curl refused");
@@ -242,22 +272,40 @@ fetch_end(struct fetch_transfer *t, CURLcode rc)
 	else if (reply->kind != FETCH_OK)
 		snprintf(reply->message, sizeof(reply->message), "%.120s", t->sink.nomem ?
 		    "out of memory" : t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
-	/* Reset unhooks the error buffer and the sink, which are freed here. */
-	handle_give_back(t->h);
+	/* Giving back unhooks the error buffer and the sink, which are freed here. */
+	handle_give_back(t->p);
 	curl_slist_free_all(t->headers);
 	free(t);
 }
 
-/* curl's progress callback: non-zero aborts the transfer. curl calls it at least once a
- * second, and at every step of the transfer. */
-static int
-progress_check(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-    curl_off_t ulnow)
+/* Performs t on its handle's own multi handle, asking abandoned() (if set) at least every
+ * ABANDON_CHECK_MS whether to stop: a call of a blocking executor has no other way to hear that
+ * its client went away. Stopping is reported as a timeout, which it is from the call's side: it
+ * had no answer within the time it was given (its deadline, or until nobody wanted it). */
+static CURLcode
+perform(struct fetch_transfer *t, bool (*abandoned)(void))
 {
-	const struct fetch_request *req = arg;
+	CURLcode rc = CURLE_FAILED_INIT;
+	CURLMsg *msg;
+	int running = 1, left;
 
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	return req->abandoned() ? 1 : 0;
+	if (t->p.multi == NULL && (t->p.multi = curl_multi_init()) == NULL)
+		return CURLE_OUT_OF_MEMORY;
+	if (curl_multi_add_handle(t->p.multi, t->h) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	while (curl_multi_perform(t->p.multi, &running) == CURLM_OK && running > 0) {
+		if (abandoned != NULL && abandoned()) {
+			rc = CURLE_OPERATION_TIMEDOUT;
+			break;
+		}
+		if (curl_multi_poll(t->p.multi, NULL, 0, ABANDON_CHECK_MS, NULL) != CURLM_OK)
+			break;
+	}
+	while (running == 0 && (msg = curl_multi_info_read(t->p.multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE)
+			rc = msg->data.result;
+	(void)curl_multi_remove_handle(t->p.multi, t->h);
+	return rc;
 }
 
 void
@@ -265,13 +313,6 @@ fetch_get(const struct fetch_request *req, struct fetch_reply *reply)
 {
 	struct fetch_transfer *t = fetch_begin(req, reply);
 
-	if (t == NULL)
-		return;
-	if (req->abandoned != NULL && (curl_easy_setopt(t->h, CURLOPT_XFERINFOFUNCTION,
-	    progress_check) != CURLE_OK || curl_easy_setopt(t->h, CURLOPT_XFERINFODATA,
-	    (void *)req) != CURLE_OK || curl_easy_setopt(t->h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK)) {
-		fetch_end(t, CURLE_FAILED_INIT);
-		return;
-	}
-	fetch_end(t, curl_easy_perform(t->h));
+	if (t != NULL)
+		fetch_end(t, perform(t, req->abandoned));
 }

@@ -29,8 +29,9 @@ struct fetch_request {
 	const char *const *headers;	/* "Name: value" lines, NULL-terminated */
 	int64_t timeout_ms;		/* the whole transfer, connect included */
 	size_t max_body;
-	bool (*abandoned)(void);	/* fetch_get: polled while it waits; true stops the
-					 * transfer (nobody wants the answer any more). Optional */
+	bool (*abandoned)(void);	/* fetch_get: asked every 50 ms while it waits; true
+					 * stops the transfer (nobody wants the answer any more),
+					 * reported as FETCH_TIMEOUT. Optional */
 };
 
 struct fetch_reply {

@@ -407,8 +407,8 @@ test_overload(void)
 	assert_no_growth("overload", warm + 2);
 }
 
-/* A client that goes away: the request's backend call is cancelled at once (multi), or as
- * soon as its blocking transfer looks (threads), and nothing stays in flight. */
+/* A client that goes away: the request's backend call is cancelled at once (multi), or at its
+ * blocking transfer's next look, 50 ms at most (threads), and nothing stays in flight. */
 static void
 test_client_gone(void)
 {
@@ -428,12 +428,13 @@ test_client_gone(void)
 		snprintf(url, sizeof(url), "%s/api/gone/%s", env.url, executors[i]);
 		t0 = clock_now_us();
 		CU_ASSERT(integ_abandon(url, 300));
-		/* The backend answers after 4 s: both must be gone well before. */
+		/* The backend answers after 4 s: both must be gone long before (the client leaves
+		 * at 0.3 s; a blocking transfer that looked only once a second took 1.0 s). */
 		CU_ASSERT(await_metric(series, (cancelled < 0 ? 0 : cancelled) + 1));
 		CU_ASSERT(await_metric_cmp("fanout_backend_calls_in_flight", 0, true));
 		printf("\n    %s: cancelled and nothing in flight %.0f ms after the request "
 		    "began ", executors[i], (clock_now_us() - t0) / 1000.0);
-		CU_ASSERT(clock_now_us() - t0 < 3500 * 1000);
+		CU_ASSERT(clock_now_us() - t0 < 900 * 1000);
 		if (n % 2 == 0)
 			first = settled_fds();
 		else if (i == 0)	/* another thread's first multi handle: its 2 wake-up fds */
