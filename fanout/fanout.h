@@ -152,8 +152,9 @@ enum fanout_err fanout_group_run(fanout_group *g);
  * two threads must agree on when the group is freed). fanout_group_run() then returns
  * FANOUT_ECANCELED as soon as it notices: at once for THREADS and POOL, after the call under way
  * for SERIAL, through the driver's wake() for EVENTS. Calls under way are CANCELLED (they still
- * end in their own time, as timed-out ones do), calls not started are SKIPPED; a group cancelled
- * before it runs runs nothing. */
+ * end in their own time, as timed-out ones do; one that fails once told to stop is CANCELLED
+ * too, and one that succeeds meanwhile may keep its OK), calls not started are SKIPPED; a group
+ * cancelled before it runs runs nothing. */
 void fanout_group_cancel(fanout_group *g);
 
 /* Number of calls, and the result of call i (in the order added); NULL if i is out of range. */

@@ -155,9 +155,14 @@ call_outcome(const fanout_group *g, int64_t start, int64_t end, int rc)
 	struct fanout_result res = { .err = FANOUT_OK, .rc = rc, .start_us = start - g->t0,
 		.duration_us = end - start };
 
-	/* Finishing after the deadline is timing out, whichever executor noticed it. */
+	/* Finishing after the deadline is timing out, whichever executor noticed it. Failing after
+	 * a cancel is being cancelled: the call was told to stop (no time left), and whether it
+	 * ends before the runner notices the cancel or after must not change what is reported. */
 	if (deadline_passed(g->deadline, end)) {
 		res.state = FANOUT_CALL_TIMEDOUT;
+		res.rc = 0;
+	} else if (rc != 0 && atomic_load(&g->cancelled)) {
+		res.state = FANOUT_CALL_CANCELLED;
 		res.rc = 0;
 	} else
 		res.state = rc == 0 ? FANOUT_CALL_OK : FANOUT_CALL_FAILED;

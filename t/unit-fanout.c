@@ -777,12 +777,13 @@ test_executors_agree(void)
 
 
 /* The canceller of test_cancel: cancels once the held call (or, for events, a wait) is under
- * way; for serial, whose caller is the one held, it then lets the call go. */
+ * way; for serial, whose caller is the one held, or if asked, it then lets the call go. */
 struct canceller {
 	fanout_group *g;
 	enum fanout_executor ex;
 	struct gate *gate;
 	struct fake_driver *fake;
+	bool release;		/* open the gate after the cancel, whatever the executor */
 	bool ready;		/* what it waited for happened in time */
 };
 
@@ -794,7 +795,7 @@ canceller_main(void *arg)
 	/* events: the first wait() sees "quick" end, the second (held started) waits for "held" */
 	c->ready = c->ex == FANOUT_EVENTS ? fake_await_waits(c->fake, 2) : gate_await(c->gate, 1);
 	fanout_group_cancel(c->g);
-	if (c->ex == FANOUT_SERIAL)
+	if (c->ex == FANOUT_SERIAL || c->release)
 		gate_open(c->gate);
 	return NULL;
 }
@@ -841,6 +842,33 @@ test_cancel(void)
 			CU_ASSERT_EQUAL(atomic_load(&released), before);	/* held still runs */
 		gate_open(&gate);
 		CU_ASSERT(await_released(before + 3));
+		gate_destroy(&gate);
+	}
+}
+
+/* A call that fails once its group is cancelled (as a client told to stop does) is reported
+ * cancelled, not failed, whether it ends before the runner notices the cancel or after: serial
+ * orders it before, threads and pool either way. */
+static void
+test_cancel_then_fail(void)
+{
+	for (size_t e = 0; e < NEXECUTORS; e++) {
+		fanout_group *g = fanout_group_new(executors[e], FANOUT_NO_DEADLINE);
+		struct gate gate;
+		struct canceller c = { .g = g, .ex = executors[e], .gate = &gate, .release = true };
+		int before = atomic_load(&released);
+		pthread_t tid;
+
+		CU_ASSERT_FATAL(g != NULL && gate_init(&gate));
+		add_job(g, "stopped", 9, 0, &gate);
+		CU_ASSERT_FATAL(pthread_create(&tid, NULL, canceller_main, &c) == 0);
+		CU_ASSERT_EQUAL(fanout_group_run(g), FANOUT_ECANCELED);
+		CU_ASSERT_FATAL(pthread_join(tid, NULL) == 0);
+		CU_ASSERT(c.ready);
+		CU_ASSERT_EQUAL(result_of(g, "stopped")->state, FANOUT_CALL_CANCELLED);
+		CU_ASSERT_EQUAL(result_of(g, "stopped")->rc, 0);
+		fanout_group_free(g);
+		CU_ASSERT(await_released(before + 1));
 		gate_destroy(&gate);
 	}
 }
@@ -1011,6 +1039,7 @@ main(void)
 		{ "executors give identical results", test_executors_agree },
 		{ "cancel from another thread ends the run at once", test_cancel },
 		{ "cancelled before the run: nothing runs", test_cancel_before_run },
+		{ "a call failing after the cancel is cancelled", test_cancel_then_fail },
 		{ "stress: 2400 groups from 4 threads", test_stress },
 		{ NULL, NULL },
 	};
