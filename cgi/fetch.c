@@ -203,7 +203,6 @@ kind_of(CURLcode rc, const struct sink *sink)
 /* One transfer under way: what its callbacks and its end need. */
 struct fetch_transfer {
 	struct pooled p;
-	CURL *h;		/* p.easy */
 	struct curl_slist *headers;
 	struct sink sink;
 	struct fetch_reply *reply;
@@ -238,14 +237,11 @@ fetch_begin(const struct fetch_request *req, struct fetch_reply *reply)
 			goto fail;
 		t->headers = more;
 	}
-	if (!handle_take(&t->p))
-		goto fail;
-	t->h = t->p.easy;
-	if (!handle_setup(t->h, req, t->headers, &t->sink, t->errbuf))
+	if (!handle_take(&t->p) || !handle_setup(t->p.easy, req, t->headers, &t->sink, t->errbuf))
 		goto fail;
 	return t;
 fail:
-	if (t->h != NULL)
+	if (t->p.easy != NULL)
 		handle_give_back(t->p);
 	curl_slist_free_all(t->headers);
 	free(t);
@@ -256,7 +252,7 @@ fail:
 CURL *
 fetch_handle(const struct fetch_transfer *t)
 {
-	return t->h;
+	return t->p.easy;
 }
 
 void
@@ -264,7 +260,7 @@ fetch_end(struct fetch_transfer *t, CURLcode rc)
 {
 	struct fetch_reply *reply = t->reply;
 
-	(void)curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &reply->status);
+	(void)curl_easy_getinfo(t->p.easy, CURLINFO_RESPONSE_CODE, &reply->status);
 	reply->kind = kind_of(rc, &t->sink);
 	if (reply->kind == FETCH_TOO_LARGE)
 		snprintf(reply->message, sizeof(reply->message), "body larger than %zu bytes",
@@ -291,7 +287,7 @@ perform(struct fetch_transfer *t, bool (*abandoned)(void))
 
 	if (t->p.multi == NULL && (t->p.multi = curl_multi_init()) == NULL)
 		return CURLE_OUT_OF_MEMORY;
-	if (curl_multi_add_handle(t->p.multi, t->h) != CURLM_OK)
+	if (curl_multi_add_handle(t->p.multi, t->p.easy) != CURLM_OK)
 		return CURLE_FAILED_INIT;
 	while (curl_multi_perform(t->p.multi, &running) == CURLM_OK && running > 0) {
 		if (abandoned != NULL && abandoned()) {
@@ -304,7 +300,7 @@ perform(struct fetch_transfer *t, bool (*abandoned)(void))
 	while (running == 0 && (msg = curl_multi_info_read(t->p.multi, &left)) != NULL)
 		if (msg->msg == CURLMSG_DONE)
 			rc = msg->data.result;
-	(void)curl_multi_remove_handle(t->p.multi, t->h);
+	(void)curl_multi_remove_handle(t->p.multi, t->p.easy);
 	return rc;
 }
 

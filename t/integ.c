@@ -43,24 +43,6 @@ bind_any(int *port)
 	return fd;
 }
 
-/* Fills ports[0..n-1] with n distinct free ports (n at most 8); false if it could not. */
-static bool
-free_ports(int *ports, size_t n)
-{
-	int fds[8];
-	size_t bound = 0;
-
-	if (n > sizeof(fds) / sizeof(fds[0]))
-		return false;
-	/* Every socket stays bound until all are read: the kernel hands out n distinct ports (one
-	 * released at once may come back from the next bind, and two servers then collide). */
-	while (bound < n && (fds[bound] = bind_any(&ports[bound])) >= 0)
-		bound++;
-	for (size_t i = 0; i < bound; i++)
-		close(fds[i]);
-	return bound == n;
-}
-
 /* A readiness probe, not a timing assumption: it polls until the port answers or time is up. */
 bool
 integ_wait_port(int port, int timeout_ms)
@@ -455,16 +437,22 @@ start_front(struct integ_stack *env, const char *conf_text)
 }
 
 /* The front's and the program's ports, free when picked, and a closed port held bound for the
- * stack's life: nothing else can listen there, whatever runs beside the test. */
+ * stack's life: nothing else can listen there, whatever runs beside the test. The front's socket
+ * stays bound while the program's port is picked, so the kernel cannot hand out the same port
+ * twice (it once did: Apache and fanout-cgi collided). */
 static bool
 pick_ports(struct integ_stack *env)
 {
-	int ports[2];
+	int front, cgi;
 
-	if ((env->closed_fd = bind_any(&env->closed_port)) < 0 || !free_ports(ports, 2))
+	if ((env->closed_fd = bind_any(&env->closed_port)) < 0 ||
+	    (front = bind_any(&env->front_port)) < 0)
 		return false;
-	env->front_port = ports[0];
-	env->cgi_port = ports[1];
+	cgi = bind_any(&env->cgi_port);
+	close(front);
+	if (cgi < 0)
+		return false;
+	close(cgi);
 	snprintf(env->url, sizeof(env->url), "http://127.0.0.1:%d", env->front_port);
 	return true;
 }
