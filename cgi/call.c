@@ -253,7 +253,7 @@ bcall_run(void *arg)
 }
 
 int
-bcall_start(struct bcall *c, int64_t deadline_us, CURLM *multi)
+bcall_start(struct bcall *c, int64_t deadline_us, struct fetch_cache *cache)
 {
 	int64_t left_ms = deadline_us == 0 ? INT64_MAX : (deadline_us - clock_now_us()) / 1000;
 	struct prepared p;
@@ -262,10 +262,11 @@ bcall_start(struct bcall *c, int64_t deadline_us, CURLM *multi)
 	c->reply = (struct fetch_reply){ .body = BUF_INIT };
 	if ((rc = prepare(c, left_ms, &p)) == 0) {
 		/* curl copies the URL and the header list: p can go once the transfer is set up. */
-		if ((c->transfer = fetch_begin(&p.req, &c->reply)) == NULL)
+		if ((c->transfer = fetch_begin(&p.req, &c->reply, cache)) == NULL)
 			rc = fail(c, c->reply.kind, c->reply.message);
 		else if (curl_easy_setopt(fetch_handle(c->transfer), CURLOPT_PRIVATE, c) != CURLE_OK ||
-		    curl_multi_add_handle(multi, fetch_handle(c->transfer)) != CURLM_OK) {
+		    curl_multi_add_handle(fetch_cache_multi(cache), fetch_handle(c->transfer)) !=
+		    CURLM_OK) {
 			fetch_end(c->transfer, CURLE_FAILED_INIT);
 			c->transfer = NULL;
 			rc = fail(c, FETCH_BODY, "cannot add the transfer to the multi handle");
@@ -287,10 +288,17 @@ transfer_end(struct bcall *c, CURLM *multi, CURLcode result)
 }
 
 int
-bcall_finish(struct bcall *c, CURLM *multi, CURLcode result)
+bcall_finish(struct bcall *c, struct fetch_cache *cache, CURLcode result)
 {
+	CURLM *multi = fetch_cache_multi(cache);
 	int rc;
 
+	if (fetch_retry(c->transfer, result)) {
+		(void)curl_multi_remove_handle(multi, fetch_handle(c->transfer));
+		if (curl_multi_add_handle(multi, fetch_handle(c->transfer)) == CURLM_OK)
+			return BCALL_RUNNING;
+		result = CURLE_FAILED_INIT;
+	}
 	transfer_end(c, multi, result);
 	rc = bcall_judge(c, &c->reply);
 	buf_free(&c->reply.body);
@@ -298,9 +306,9 @@ bcall_finish(struct bcall *c, CURLM *multi, CURLcode result)
 }
 
 void
-bcall_cancel(struct bcall *c, CURLM *multi)
+bcall_cancel(struct bcall *c, struct fetch_cache *cache)
 {
-	transfer_end(c, multi, CURLE_ABORTED_BY_CALLBACK);
+	transfer_end(c, fetch_cache_multi(cache), CURLE_ABORTED_BY_CALLBACK);
 	buf_free(&c->reply.body);
 }
 

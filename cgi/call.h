@@ -42,12 +42,17 @@ void bcall_free(void *arg);
  * json. 0 or 1, as bcall_run. The fuzz target of response composition feeds it directly. */
 int bcall_judge(struct bcall *c, struct fetch_reply *reply);
 
-/* The "multi" executor's side: starts the call's transfer on `multi` (CURLOPT_PRIVATE = c), to
- * end by deadline_us (0: none); 0 if under way, 1 if it failed at once (kind says why). */
-int bcall_start(struct bcall *c, int64_t deadline_us, CURLM *multi);
+/* The "multi" executor's side: starts the call's transfer on the cache's multi handle
+ * (CURLOPT_PRIVATE = c), to end by deadline_us (0: none); 0 if under way, 1 if it failed at once
+ * (kind says why). */
+int bcall_start(struct bcall *c, int64_t deadline_us, struct fetch_cache *cache);
 
-/* Its transfer has ended with curl's code `result`: judges it like bcall_run. 0 or 1. */
-int bcall_finish(struct bcall *c, CURLM *multi, CURLcode result);
+/* bcall_finish's answer when the transfer was started again (on a new connection). */
+#define BCALL_RUNNING (-1)
+
+/* Its transfer has ended with curl's code `result`: judges it like bcall_run (0 or 1), or
+ * starts it again (BCALL_RUNNING: it ends later, once more). */
+int bcall_finish(struct bcall *c, struct fetch_cache *cache, CURLcode result);
 
 /* How the call ended, from its group's result r: the call's own kind when it ran to the end,
  * else what the group made of it (timeout, cancelled, skipped). Reads c only when it finished. */
@@ -58,6 +63,6 @@ enum fetch_kind bcall_outcome(const struct fanout_result *r, const struct bcall 
 long bcall_status(const struct fanout_result *r, const struct bcall *c);
 
 /* Abandons its transfer (the request's deadline passed). */
-void bcall_cancel(struct bcall *c, CURLM *multi);
+void bcall_cancel(struct bcall *c, struct fetch_cache *cache);
 
 #endif

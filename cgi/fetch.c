@@ -2,23 +2,40 @@
 #include "cgi/fetch.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
+#include "cgi/conns.h"
+#include "common/clock.h"
+
+/* Idle pooled handles: at most POOL_MAX, and one per POOL_FDS_EACH descriptors the process may
+ * open: an idle handle holds its multi handle's wake-up socket pair and up to 4 kept
+ * connections (curl's default cache size for one transfer), 6 descriptors. */
 #define POOL_MAX 1024
+#define POOL_MIN 4
+#define POOL_FDS_EACH 16
 /* How often a blocking transfer asks whether anyone still wants its answer. */
 #define ABANDON_CHECK_MS 50
 
-/* An easy handle and the multi handle that performs it for blocking calls (created at the first
- * one): curl_easy_perform would make that multi itself, but would look at the caller's wishes
- * only about once a second. Connections live in the multi's cache (or, for the multi executor,
- * in its thread's), so both go to the pool together. */
+/* A connection cache: a multi handle and the sockets of its connections. */
+struct fetch_cache {
+	CURLM *multi;
+	struct conns *conns;
+};
+
+/* An easy handle and the cache that performs it for blocking calls (created at the first one):
+ * curl_easy_perform would make that multi itself, but would look at the caller's wishes only
+ * about once a second. Connections live in the cache (or, for the multi executor, in its
+ * thread's), so both go to the pool together. */
 struct pooled {
 	CURL *easy;
-	CURLM *multi;
+	struct fetch_cache *cache;
 };
 
 /* Idle handles. A handle keeps its connections (and DNS cache) across requests; the share
@@ -27,8 +44,11 @@ struct pooled {
 static struct {
 	pthread_mutex_t mu;
 	struct pooled idle[POOL_MAX];
-	size_t nidle;
-} pool = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	size_t nidle, max;
+} pool = { .mu = PTHREAD_MUTEX_INITIALIZER, .max = POOL_MIN };
+
+/* Kept connections refused because the backend had sent bytes past its answer. */
+static atomic_ulong stray_refused;
 
 const char *
 fetch_kind_name(enum fetch_kind kind)
@@ -56,17 +76,60 @@ fetch_kind_name(enum fetch_kind kind)
 	return "unknown";
 }
 
+struct fetch_cache *
+fetch_cache_new(void)
+{
+	struct fetch_cache *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || (c->conns = conns_new()) == NULL || (c->multi = curl_multi_init()) == NULL) {
+		fetch_cache_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+fetch_cache_free(struct fetch_cache *c)
+{
+	if (c == NULL)
+		return;
+	/* Closes the cached connections through conns_close: the set goes after. */
+	if (c->multi != NULL)
+		curl_multi_cleanup(c->multi);
+	conns_free(c->conns);
+	free(c);
+}
+
+CURLM *
+fetch_cache_multi(const struct fetch_cache *c)
+{
+	return c->multi;
+}
+
 static void
 pooled_cleanup(struct pooled p)
 {
 	curl_easy_cleanup(p.easy);
-	if (p.multi != NULL)
-		curl_multi_cleanup(p.multi);
+	fetch_cache_free(p.cache);
+}
+
+/* The pool's bound, from the descriptors the process may open. */
+static size_t
+pool_bound(void)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return POOL_MIN;
+	n = rl.rlim_cur / POOL_FDS_EACH;
+	return n < POOL_MIN ? POOL_MIN : n > POOL_MAX ? POOL_MAX : (size_t)n;
 }
 
 int
 fetch_global_init(void)
 {
+	pool.max = pool_bound();
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
@@ -89,6 +152,12 @@ fetch_pool_idle(void)
 	n = pool.nidle;
 	pthread_mutex_unlock(&pool.mu);
 	return n;
+}
+
+unsigned long
+fetch_stray_refused(void)
+{
+	return atomic_load_explicit(&stray_refused, memory_order_relaxed);
 }
 
 /* A pooled handle, or a new one; false if out of memory. */
@@ -121,8 +190,9 @@ handle_give_back(struct pooled p)
 	(void)curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 	(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	(void)curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
+	(void)curl_easy_setopt(h, CURLOPT_PREREQDATA, NULL);
 	pthread_mutex_lock(&pool.mu);
-	if (pool.nidle < POOL_MAX) {
+	if (pool.nidle < pool.max) {
 		pool.idle[pool.nidle++] = p;
 		kept = true;
 	}
@@ -157,12 +227,69 @@ sink_write(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* One transfer under way: what its callbacks and its end need. */
+struct fetch_transfer {
+	struct pooled p;
+	struct fetch_cache *cache;	/* where it runs: the pooled handle's, or a loop's */
+	struct curl_slist *headers;
+	struct sink sink;
+	struct fetch_reply *reply;
+	size_t max_body;
+	int64_t deadline_us;
+	enum conns_state conn;		/* of the connection the request was about to go on */
+	bool retried;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static curl_socket_t
+socket_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct fetch_cache *c = arg;
+	int fd;
+
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKET_BAD;
+	fd = conns_open(c->conns, a->family, a->socktype, a->protocol);
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static int
+socket_close(void *arg, curl_socket_t fd)
+{
+	struct fetch_cache *c = arg;
+
+	return conns_close(c->conns, fd);
+}
+
+/* curl has picked the connection, new or kept, and is about to send the request on it: refuse
+ * one that is not clean (conns.h says why). Aborting makes curl close it. */
+static int
+connection_check(void *arg, char *peer_ip, char *local_ip, int peer_port, int local_port)
+{
+	struct fetch_transfer *t = arg;
+
+	t->conn = conns_check(t->cache->conns, local_ip, local_port, peer_ip, peer_port);
+	if (t->conn == CONNS_CLEAN)
+		return CURL_PREREQFUNC_OK;
+	if (t->conn == CONNS_STRAY)
+		atomic_fetch_add_explicit(&stray_refused, 1, memory_order_relaxed);
+	return CURL_PREREQFUNC_ABORT;
+}
+
+static long
+timeout_ms(const struct fetch_transfer *t)
+{
+	int64_t left = (t->deadline_us - clock_now_us()) / 1000;
+
+	return left < 1 ? 1 : left > LONG_MAX ? LONG_MAX : (long)left;
+}
+
 /* Sets every option of one transfer; false if one is refused. */
 static bool
-handle_setup(CURL *h, const struct fetch_request *req, struct curl_slist *headers,
-    struct sink *sink, char *errbuf)
+handle_setup(struct fetch_transfer *t, const struct fetch_request *req)
 {
-	long timeout = req->timeout_ms < 1 ? 1 : (long)req->timeout_ms;
+	CURL *h = t->p.easy;
+	long timeout = timeout_ms(t);
 
 	return curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
@@ -172,13 +299,20 @@ handle_setup(CURL *h, const struct fetch_request *req, struct curl_slist *header
 	    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 0L) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write) == CURLE_OK &&
-	    curl_easy_setopt(h, CURLOPT_WRITEDATA, sink) == CURLE_OK &&
-	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->sink) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_USERAGENT, "fcgi-fanout/" PACKAGE_VERSION) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 1L) == CURLE_OK &&
-	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, socket_open) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, t->cache) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, socket_close) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, t->cache) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, connection_check) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_PREREQDATA, t) == CURLE_OK;
 }
 
 static enum fetch_kind
@@ -200,16 +334,6 @@ kind_of(CURLcode rc, const struct sink *sink)
 	}
 }
 
-/* One transfer under way: what its callbacks and its end need. */
-struct fetch_transfer {
-	struct pooled p;
-	struct curl_slist *headers;
-	struct sink sink;
-	struct fetch_reply *reply;
-	size_t max_body;
-	char errbuf[CURL_ERROR_SIZE];
-};
-
 static void
 reply_fail(struct fetch_reply *reply, const char *message)
 {
@@ -219,7 +343,7 @@ reply_fail(struct fetch_reply *reply, const char *message)
 }
 
 struct fetch_transfer *
-fetch_begin(const struct fetch_request *req, struct fetch_reply *reply)
+fetch_begin(const struct fetch_request *req, struct fetch_reply *reply, struct fetch_cache *cache)
 {
 	struct fetch_transfer *t = calloc(1, sizeof(*t));
 	struct curl_slist *more;
@@ -231,13 +355,19 @@ fetch_begin(const struct fetch_request *req, struct fetch_reply *reply)
 	t->reply = reply;
 	t->max_body = req->max_body;
 	t->sink = (struct sink){ .body = &reply->body, .max = req->max_body };
+	t->deadline_us = clock_now_us() + (req->timeout_ms < 1 ? 1 : req->timeout_ms) * 1000;
 	reply->status = 0;
 	for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
 		if ((more = curl_slist_append(t->headers, req->headers[i])) == NULL)
 			goto fail;
 		t->headers = more;
 	}
-	if (!handle_take(&t->p) || !handle_setup(t->p.easy, req, t->headers, &t->sink, t->errbuf))
+	if (!handle_take(&t->p))
+		goto fail;
+	if (cache == NULL && t->p.cache == NULL && (t->p.cache = fetch_cache_new()) == NULL)
+		goto fail;
+	t->cache = cache != NULL ? cache : t->p.cache;
+	if (!handle_setup(t, req))
 		goto fail;
 	return t;
 fail:
@@ -255,60 +385,97 @@ fetch_handle(const struct fetch_transfer *t)
 	return t->p.easy;
 }
 
+bool
+fetch_retry(struct fetch_transfer *t, CURLcode rc)
+{
+	if (rc != CURLE_ABORTED_BY_CALLBACK || t->conn != CONNS_STRAY || t->retried)
+		return false;
+	/* Nothing was sent or received: the same request goes out again, on a connection of its
+	 * own, within the time the first attempt had left. */
+	t->retried = true;
+	t->conn = CONNS_CLEAN;
+	t->errbuf[0] = '\0';
+	return curl_easy_setopt(t->p.easy, CURLOPT_FRESH_CONNECT, 1L) == CURLE_OK &&
+	    curl_easy_setopt(t->p.easy, CURLOPT_TIMEOUT_MS, timeout_ms(t)) == CURLE_OK &&
+	    curl_easy_setopt(t->p.easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(t)) == CURLE_OK;
+}
+
+/* Why the transfer failed, in reply->message. */
+static void
+reply_explain(const struct fetch_transfer *t, CURLcode rc, struct fetch_reply *reply)
+{
+	const char *why = t->sink.nomem ? "out of memory" : t->errbuf[0] ? t->errbuf :
+	    curl_easy_strerror(rc);
+
+	if (t->conn == CONNS_STRAY)
+		why = "the backend sent bytes nobody had asked for, on a new connection too";
+	else if (t->conn == CONNS_UNKNOWN)
+		why = "cannot check the connection before use: its socket is unknown";
+	if (reply->kind == FETCH_TOO_LARGE)
+		snprintf(reply->message, sizeof(reply->message), "body larger than %zu bytes",
+		    t->max_body);
+	else
+		snprintf(reply->message, sizeof(reply->message), "%.120s", why);
+}
+
 void
 fetch_end(struct fetch_transfer *t, CURLcode rc)
 {
 	struct fetch_reply *reply = t->reply;
 
 	(void)curl_easy_getinfo(t->p.easy, CURLINFO_RESPONSE_CODE, &reply->status);
-	reply->kind = kind_of(rc, &t->sink);
-	if (reply->kind == FETCH_TOO_LARGE)
-		snprintf(reply->message, sizeof(reply->message), "body larger than %zu bytes",
-		    t->max_body);
-	else if (reply->kind != FETCH_OK)
-		snprintf(reply->message, sizeof(reply->message), "%.120s", t->sink.nomem ?
-		    "out of memory" : t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+	/* An interim answer (100 Continue, 103 Early Hints) is no answer: without a final one the
+	 * call received no status. */
+	if (reply->status < 200)
+		reply->status = 0;
+	reply->kind = t->conn != CONNS_CLEAN ? FETCH_CONNECT : kind_of(rc, &t->sink);
+	if (reply->kind != FETCH_OK)
+		reply_explain(t, rc, reply);
 	/* Giving back unhooks the error buffer and the sink, which are freed here. */
 	handle_give_back(t->p);
 	curl_slist_free_all(t->headers);
 	free(t);
 }
 
-/* Performs t on its handle's own multi handle, asking abandoned() (if set) at least every
+/* Performs t on its own cache's multi handle, asking abandoned() (if set) at least every
  * ABANDON_CHECK_MS whether to stop: a call of a blocking executor has no other way to hear that
  * its client went away. Stopping is reported as a timeout, which it is from the call's side: it
  * had no answer within the time it was given (its deadline, or until nobody wanted it). */
 static CURLcode
 perform(struct fetch_transfer *t, bool (*abandoned)(void))
 {
+	CURLM *multi = t->cache->multi;
 	CURLcode rc = CURLE_FAILED_INIT;
 	CURLMsg *msg;
 	int running = 1, left;
 
-	if (t->p.multi == NULL && (t->p.multi = curl_multi_init()) == NULL)
-		return CURLE_OUT_OF_MEMORY;
-	if (curl_multi_add_handle(t->p.multi, t->p.easy) != CURLM_OK)
+	if (curl_multi_add_handle(multi, t->p.easy) != CURLM_OK)
 		return CURLE_FAILED_INIT;
-	while (curl_multi_perform(t->p.multi, &running) == CURLM_OK && running > 0) {
+	while (curl_multi_perform(multi, &running) == CURLM_OK && running > 0) {
 		if (abandoned != NULL && abandoned()) {
 			rc = CURLE_OPERATION_TIMEDOUT;
 			break;
 		}
-		if (curl_multi_poll(t->p.multi, NULL, 0, ABANDON_CHECK_MS, NULL) != CURLM_OK)
+		if (curl_multi_poll(multi, NULL, 0, ABANDON_CHECK_MS, NULL) != CURLM_OK)
 			break;
 	}
-	while (running == 0 && (msg = curl_multi_info_read(t->p.multi, &left)) != NULL)
+	while (running == 0 && (msg = curl_multi_info_read(multi, &left)) != NULL)
 		if (msg->msg == CURLMSG_DONE)
 			rc = msg->data.result;
-	(void)curl_multi_remove_handle(t->p.multi, t->p.easy);
+	(void)curl_multi_remove_handle(multi, t->p.easy);
 	return rc;
 }
 
 void
 fetch_get(const struct fetch_request *req, struct fetch_reply *reply)
 {
-	struct fetch_transfer *t = fetch_begin(req, reply);
+	struct fetch_transfer *t = fetch_begin(req, reply, NULL);
+	CURLcode rc;
 
-	if (t != NULL)
-		fetch_end(t, perform(t, req->abandoned));
+	if (t == NULL)
+		return;
+	do
+		rc = perform(t, req->abandoned);
+	while (fetch_retry(t, rc));
+	fetch_end(t, rc);
 }

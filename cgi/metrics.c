@@ -300,13 +300,17 @@ metrics_render(struct buf *out)
 		    "# TYPE fanout_requests_in_flight gauge\nfanout_requests_in_flight %ld\n"
 		    "# HELP fanout_curl_handles_idle Pooled curl handles between calls, each keeping "
 		    "its connections.\n# TYPE fanout_curl_handles_idle gauge\nfanout_curl_handles_idle %zu\n"
+		    "# HELP fanout_backend_stray_refused_total Kept backend connections refused before "
+		    "reuse: the backend had sent bytes after its answer.\n"
+		    "# TYPE fanout_backend_stray_refused_total counter\n"
+		    "fanout_backend_stray_refused_total %lu\n"
 		    "# HELP fanout_rejected_total Requests refused with 503: too many backend calls "
 		    "in flight.\n# TYPE fanout_rejected_total counter\nfanout_rejected_total %ju\n"
 		    "# HELP fanout_config_reloads_total SIGHUP reloads, applied or refused.\n"
 		    "# TYPE fanout_config_reloads_total counter\n"
 		    "fanout_config_reloads_total{result=\"ok\"} %ju\n"
 		    "fanout_config_reloads_total{result=\"error\"} %ju\n",
-		    fanout_inflight(), atomic_load(&reg.in_flight), fetch_pool_idle(),
+		    fanout_inflight(), atomic_load(&reg.in_flight), fetch_pool_idle(), fetch_stray_refused(),
 		    (uintmax_t)load(&reg.rejected),
 		    (uintmax_t)load(&reg.reloads_ok), (uintmax_t)load(&reg.reloads_failed));
 	buf_free(&labels);

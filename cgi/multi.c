@@ -8,7 +8,8 @@
 
 /* The calls are bcalls: bcall_start/finish/cancel do the curl work, this file the waiting. */
 struct multi {
-	CURLM *handle;
+	struct fetch_cache *cache;
+	CURLM *handle;		/* the cache's */
 	struct fanout_driver driver;
 };
 
@@ -21,7 +22,7 @@ multi_start(void *ctx, void *arg, void *token, int64_t deadline_us)
 	struct bcall *c = arg;
 
 	c->token = token;
-	return bcall_start(c, deadline_us, m->handle);
+	return bcall_start(c, deadline_us, m->cache);
 }
 
 /* Runs the transfers, then sleeps in curl_multi_poll until one has something to do or the
@@ -53,9 +54,9 @@ multi_done(void *ctx, int *rc)
 
 	while ((msg = curl_multi_info_read(m->handle, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE ||
-		    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c) != CURLE_OK)
+		    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c) != CURLE_OK ||
+		    (*rc = bcall_finish(c, m->cache, msg->data.result)) == BCALL_RUNNING)
 			continue;
-		*rc = bcall_finish(c, m->handle, msg->data.result);
 		return c->token;
 	}
 	return NULL;
@@ -66,7 +67,7 @@ multi_cancel(void *ctx, void *arg)
 {
 	struct multi *m = ctx;
 
-	bcall_cancel(arg, m->handle);
+	bcall_cancel(arg, m->cache);
 }
 
 /* From the client watch's thread: curl_multi_wakeup is the one call that is safe there. */
@@ -83,8 +84,11 @@ multi_driver(void)
 {
 	struct multi *m = &thread_multi;
 
-	if (m->handle == NULL && (m->handle = curl_multi_init()) == NULL)
-		return NULL;
+	if (m->cache == NULL) {
+		if ((m->cache = fetch_cache_new()) == NULL)
+			return NULL;
+		m->handle = fetch_cache_multi(m->cache);
+	}
 	m->driver = (struct fanout_driver){ .start = multi_start, .wait = multi_wait,
 		.done = multi_done, .cancel = multi_cancel, .wake = multi_wake, .ctx = m };
 	return &m->driver;
@@ -93,7 +97,7 @@ multi_driver(void)
 void
 multi_thread_end(void)
 {
-	if (thread_multi.handle != NULL)
-		curl_multi_cleanup(thread_multi.handle);
+	fetch_cache_free(thread_multi.cache);
+	thread_multi.cache = NULL;
 	thread_multi.handle = NULL;
 }

@@ -1,0 +1,251 @@
+/* integ-reuse.c - a backend that sends bytes past its answer: no kept connection delivers them. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "t/integ.h"
+#include "t/unit.h"
+
+/*
+ * curl 7.88 reuses a kept connection on which the backend has sent bytes after its answer, and
+ * reads them as the answer to the next request: with the stray answer of t/stray-backend, the
+ * next user got "stray" and every later one the previous user's data. Each executor is run
+ * behind nginx with one request thread, so that every request of a sequence goes through the
+ * same pooled curl handle (blocking executors) or the thread's multi handle ("multi").
+ */
+#define STRAY "./t/stray-backend"
+
+static const char *const executors[] = { "threads", "pool", "serial", "multi" };
+#define NEXEC (sizeof(executors) / sizeof(executors[0]))
+
+static struct integ_stack env;
+static pid_t stray = -1;
+static int stray_port;
+static char stray_dir[] = "/tmp/fanout-stray-XXXXXX";
+
+static const char *const cgi_args[] = { "--threads", "1", NULL };
+
+/* The config: per executor E, /api/E/u/{name}, /api/E/tail/{ms} and /api/E/interim. */
+static bool
+config_make(struct buf *out)
+{
+	static const char endpoint[] =
+	    "  {\"path\": \"/api/%s/%s\", \"executor\": \"%s\", \"timeout_ms\": 2000,\n"
+	    "   \"backends\": [{\"name\": \"x\", \"url\": \"http://127.0.0.1:%d/u/%s\"}]},\n";
+	int rc = buf_puts(out, "{\"endpoints\": [\n");
+
+	for (size_t i = 0; i < NEXEC && rc == 0; i++) {
+		const char *e = executors[i];
+
+		rc = buf_printf(out, endpoint, e, "u/{name}", e, stray_port, "{name}") ||
+		    buf_printf(out, endpoint, e, "tail/{ms}", e, stray_port, "trigger?tail={ms}") ||
+		    buf_printf(out, endpoint, e, "interim", e, stray_port, "x?interim=1");
+	}
+	if (rc == 0 && out->len > 0)
+		out->len -= 2;	/* the last ",\n" */
+	return rc == 0 && buf_puts(out, "\n]}\n") == 0;
+}
+
+static bool
+stray_start(void)
+{
+	char port_file[64];
+	struct buf port = BUF_INIT;
+	int64_t until = clock_now_us() + 5000000;
+	char *argv[] = { STRAY, port_file, NULL };
+
+	if (mkdtemp(stray_dir) == NULL)
+		return false;
+	snprintf(port_file, sizeof(port_file), "%s/port", stray_dir);
+	if ((stray = integ_spawn(argv, NULL, -1, NULL, NULL)) < 0)
+		return false;
+	while (stray_port == 0 && clock_now_us() < until) {
+		if (integ_read_file(port_file, &port) && port.len > 1)
+			stray_port = (int)integ_parse_int(buf_str(&port));
+		buf_free(&port);
+		if (stray_port == 0)
+			(void)integ_wait_exit(stray, 10);	/* a pause that also sees an early death */
+	}
+	return stray_port > 0;
+}
+
+/* A counter of the stray backend's /stats, or -1. */
+static long
+stray_stat(const char *name)
+{
+	char url[64];
+	struct reply r;
+	long v = -1;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stats", stray_port);
+	if (integ_request(NULL, url, NULL, &r) && json_is_integer(json_object_get(r.json, name)))
+		v = (long)json_integer_value(json_object_get(r.json, name));
+	reply_free(&r);
+	return v;
+}
+
+/* Waits up to 5 s until the stray backend has written `want` tails. */
+static bool
+await_tails(long want)
+{
+	int64_t until = clock_now_us() + 5000000;
+
+	while (stray_stat("tails") < want)
+		if (clock_now_us() > until || integ_wait_exit(stray, 10) >= 0)
+			return false;
+	return true;
+}
+
+/* GET /api/E/path; the HTTP status, with the user the backend answered for in user. */
+static long
+get(const char *executor, const char *path, char *user, size_t size, struct reply *keep)
+{
+	char url[256];
+	struct reply r;
+	long status;
+	const char *u;
+
+	snprintf(url, sizeof(url), "%s/api/%s/%s", env.url, executor, path);
+	user[0] = '\0';
+	if (!integ_request(NULL, url, NULL, &r))
+		return -1;
+	u = json_string_value(json_object_get(json_object_get(json_object_get(r.json, "data"),
+	    "x"), "user"));
+	snprintf(user, size, "%s", u != NULL ? u : "");
+	status = r.status;
+	if (keep != NULL)
+		*keep = r;
+	else
+		reply_free(&r);
+	return status;
+}
+
+/* Each user of the sequence gets its own data. */
+static void
+assert_own_answers(const char *e, const char *const *users)
+{
+	char user[64], path[64];
+
+	for (; *users != NULL; users++) {
+		snprintf(path, sizeof(path), "u/%s", *users);
+		CU_ASSERT_EQUAL(get(e, path, user, sizeof(user), NULL), 200);
+		if (strcmp(user, *users) != 0)
+			printf("\n    %s: %s received the data of '%s' ", e, *users, user);
+		CU_ASSERT_STRING_EQUAL(user, *users);
+	}
+}
+
+/* The stray answer comes 100 ms after the real one: the connection is back in its cache. */
+static void
+test_tail_later(void)
+{
+	static const char *const users[] = { "bob", "carol", "dave", NULL };
+	char user[64];
+
+	for (size_t i = 0; i < NEXEC; i++) {
+		const char *e = executors[i];
+		long tails = stray_stat("tails");
+
+		CU_ASSERT_FATAL(tails >= 0);
+		CU_ASSERT_EQUAL(get(e, "u/alice", user, sizeof(user), NULL), 200);
+		CU_ASSERT_STRING_EQUAL(user, "alice");
+		CU_ASSERT_EQUAL(get(e, "tail/100", user, sizeof(user), NULL), 200);
+		CU_ASSERT_STRING_EQUAL(user, "trigger");
+		CU_ASSERT_FATAL(await_tails(tails + 1));
+		assert_own_answers(e, users);
+	}
+}
+
+/* The stray answer comes in the same write as the real one. */
+static void
+test_tail_at_once(void)
+{
+	static const char *const users[] = { "erin", "frank", NULL };
+	char user[64];
+
+	for (size_t i = 0; i < NEXEC; i++) {
+		CU_ASSERT_EQUAL(get(executors[i], "tail/0", user, sizeof(user), NULL), 200);
+		CU_ASSERT_STRING_EQUAL(user, "trigger");
+		assert_own_answers(executors[i], users);
+	}
+}
+
+/* The check refuses only what it must: clean kept connections are still reused. */
+static void
+test_clean_connections_reused(void)
+{
+	static const char *const users[] = { "gina", "hank", "ines", "jack", NULL };
+	char user[64];
+
+	for (size_t i = 0; i < NEXEC; i++) {
+		long before;
+
+		CU_ASSERT_EQUAL(get(executors[i], "u/warm", user, sizeof(user), NULL), 200);
+		before = stray_stat("connections");
+		assert_own_answers(executors[i], users);
+		/* + 1: the /stats request itself */
+		CU_ASSERT_EQUAL(stray_stat("connections"), before + 1);
+	}
+}
+
+/* "100 Continue" and then nothing: no final answer, so no status, whatever the executor. */
+static void
+test_interim_only(void)
+{
+	for (size_t i = 0; i < NEXEC; i++) {
+		struct reply r;
+		char user[64];
+		json_t *err;
+
+		CU_ASSERT_EQUAL_FATAL(get(executors[i], "interim", user, sizeof(user), &r), 502);
+		err = json_array_get(json_object_get(r.json, "errors"), 0);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(err, "kind")), "body");
+		CU_ASSERT_PTR_NULL(json_object_get(err, "status"));
+		if (json_object_get(err, "status") != NULL)
+			printf("\n    %s: %s ", executors[i], buf_str(&r.body));
+		reply_free(&r);
+	}
+}
+
+static int
+suite_init(void)
+{
+	struct buf config = BUF_INIT;
+	bool ok = stray_start() && config_make(&config) &&
+	    integ_stack_start(&env, buf_str(&config), integ_nginx_conf, cgi_args);
+
+	buf_free(&config);
+	return ok ? 0 : -1;
+}
+
+static int
+suite_cleanup(void)
+{
+	bool ok = integ_stack_stop(&env);
+
+	ok &= stray < 0 || integ_stop(stray) == 0;
+	ok &= integ_remove_tree(stray_dir);
+	return ok ? 0 : -1;
+}
+
+int
+main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "stray answer after the connection went idle: refused", test_tail_later },
+		{ "stray answer in the same write: refused", test_tail_at_once },
+		{ "clean kept connections: still reused", test_clean_connections_reused },
+		{ "100 Continue and no final answer: no status, every executor", test_interim_only },
+		{ NULL, NULL },
+	};
+
+	if (integ_nginx_binary() == NULL) {
+		fprintf(stderr, "integ-reuse: SKIP: nginx is not installed (t/check.sh installs it)\n");
+		return 77;
+	}
+	return unit_run("backend connections reused only when clean", suite_init, suite_cleanup,
+	    tests);
+}
