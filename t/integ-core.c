@@ -126,7 +126,7 @@ suite_cleanup(void)
 static void
 get(const char *path, const char *const *headers, struct reply *r)
 {
-	char url[512], id[8];
+	char url[8448], id[8];	/* room for a path up to the 8 KiB URI limit */
 
 	snprintf(url, sizeof(url), "%s%s", env.url, path);
 	CU_ASSERT_FATAL(integ_request(NULL, url, headers, r));
@@ -379,6 +379,28 @@ test_allowlists(void)
 	CU_ASSERT_PTR_NULL(at(&r, "data.a.query.evil"));
 	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.a.Accept-Language"), "fr-CH");
 	CU_ASSERT(json_is_null(at(&r, "data.a.Cookie")));
+	reply_free(&r);
+}
+
+/* A query value of 8 100 bytes (within the 8 KiB URI limit) comes back whole in the mock's echo,
+ * which is then longer than its first 8 KiB buffer: the mock used to write past that buffer. */
+static void
+test_long_query(void)
+{
+	static char path[8200];
+	struct reply r;
+	json_t *lang;
+
+	memcpy(path, "/api/allow?lang=", 16);
+	memset(path + 16, 'q', 8100);
+	path[16 + 8100] = '\0';
+	get(path, NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	lang = at(&r, "data.a.query.lang");
+	CU_ASSERT(json_is_string(lang) && json_string_length(lang) == 8100);
+	reply_free(&r);
+	get("/api/compose/after", NULL, &r);	/* and it still answers */
+	CU_ASSERT_EQUAL(r.status, 200);
 	reply_free(&r);
 }
 
@@ -679,6 +701,7 @@ main(void)
 		{ "required failure: 502, dependants skipped", test_required_failure },
 		{ "deadline: 504 on time", test_timeout },
 		{ "query and header allowlists", test_allowlists },
+		{ "a long query echoed whole", test_long_query },
 		{ "request id forwarded or made", test_request_id },
 		{ "backend fault kinds", test_fault_kinds },
 		{ NULL, NULL },
