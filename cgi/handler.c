@@ -35,7 +35,7 @@ handler_init(void)
 static const char *
 request_id(const struct http_io *io, char *own, size_t size)
 {
-	const char *in = io->param(io->ctx, "HTTP_X_REQUEST_ID");
+	const char *in = io->param(io->ctx, "HTTP_X_REQUEST_ID", NULL);
 	size_t len = in != NULL ? strlen(in) : 0;
 
 	if (len > 0 && len <= MAX_REQUEST_ID && strspn(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -264,6 +264,9 @@ serve_endpoint(struct served *s, struct cfg *cfg, const char *uri)
 	case VARS_BAD_REQUEST:
 		reply_error(s, 400, NULL, buf_str(&err));
 		break;
+	case VARS_TOO_LARGE:
+		reply_error(s, 431, NULL, buf_str(&err));
+		break;
 	default:
 		reply_error(s, 500, NULL, "out of memory");
 		break;
@@ -292,10 +295,10 @@ served_finish(struct served *s)
 void
 handler_serve(struct cfg *cfg, const struct http_io *io)
 {
-	const char *uri = io->param(io->ctx, "REQUEST_URI");
+	const char *uri = io->param(io->ctx, "REQUEST_URI", NULL);
 	char own_id[48];
 	struct served s = { .io = io, .t0 = clock_now_us(),
-		.method = io->param(io->ctx, "REQUEST_METHOD"),
+		.method = io->param(io->ctx, "REQUEST_METHOD", NULL),
 		.id = request_id(io, own_id, sizeof(own_id)) };
 
 	metrics_in_flight(1);

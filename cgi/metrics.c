@@ -16,7 +16,7 @@ static const char *const bucket_le[] = { "0.005", "0.01", "0.025", "0.05", "0.1"
 #define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
 
 /* The statuses this program answers; anything else is counted as "other". */
-static const int statuses[] = { 200, 400, 404, 405, 414, 499, 500, 502, 503, 504 };
+static const int statuses[] = { 200, 400, 404, 405, 414, 431, 499, 500, 502, 503, 504 };
 #define NSTATUSES (sizeof(statuses) / sizeof(statuses[0]))
 #define NKINDS (FETCH_CANCELLED + 1)
 

@@ -19,6 +19,8 @@ status_text(int status)
 		return "Method Not Allowed";
 	case 414:
 		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
 	case 502:
 		return "Bad Gateway";
 	case 503:

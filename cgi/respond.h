@@ -13,7 +13,8 @@
 
 /* Where a request comes from and its response goes: FastCGI or plain CGI. */
 struct http_io {
-	vars_param_fn param;	/* a request parameter (REQUEST_METHOD, HTTP_*), NULL if absent */
+	vars_param_fn param;	/* a request parameter (REQUEST_METHOD, HTTP_*), NULL if absent;
+				 * a repeated one occurrence by occurrence (see vars.h) */
 	int (*write)(void *ctx, const char *data, size_t len);	/* -1: the client is gone */
 	void *ctx;
 	struct watch_slot *watch;	/* watches fd while backends run; NULL: not watched */

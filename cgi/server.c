@@ -129,12 +129,23 @@ server_block_signals(void)
 	return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
 }
 
+/* FCGX_GetParam finds only the first occurrence of a name: the parameters are walked here, from
+ * *cursor on, so that a repeated one (nginx passes each header line apart) is seen whole. */
 static const char *
-fcgi_param(void *ctx, const char *name)
+fcgi_param(void *ctx, const char *name, size_t *cursor)
 {
 	FCGX_Request *req = ctx;
+	size_t len = strlen(name), i = cursor != NULL ? *cursor : 0;
 
-	return FCGX_GetParam(name, req->envp);
+	for (; req->envp != NULL && req->envp[i] != NULL; i++)
+		if (strncmp(req->envp[i], name, len) == 0 && req->envp[i][len] == '=') {
+			if (cursor != NULL)
+				*cursor = i + 1;
+			return req->envp[i] + len + 1;
+		}
+	if (cursor != NULL)
+		*cursor = i;
+	return NULL;
 }
 
 static int
@@ -360,10 +371,13 @@ server_run_fastcgi(int listen_fd, size_t threads, long grace_ms, void (*reload)(
 	return 0;
 }
 
+/* The environment holds one value per name: the first call gives it, the next NULL. */
 static const char *
-cgi_param(void *ctx, const char *name)
+cgi_param(void *ctx, const char *name, size_t *cursor)
 {
 	(void)ctx;
+	if (cursor != NULL && (*cursor)++ > 0)
+		return NULL;
 	return getenv(name);
 }
 

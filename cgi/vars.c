@@ -1,6 +1,7 @@
 /* vars.c - what a request's backend calls may read: copied out of the request, shared. */
 #include "cgi/vars.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,11 +87,70 @@ query_parse(struct req_vars *v, const char *query, size_t qlen, struct buf *err)
 	return r;
 }
 
+/* Every line of header `param_name` (its FastCGI name), combined into out as HTTP combines a
+ * repeated field: in order, with ", " between them (Cookie: "; "). Empty lines are list elements
+ * that say nothing (RFC 9110 5.6.1): skipped, so that no value starts with a separator.
+ * *present is false if the request has no such line. VARS_TOO_LARGE as soon as the value would
+ * pass VARS_MAX_HEADER: what is copied stays bounded, however many lines come. */
+static enum vars_result
+header_combine(vars_param_fn param, void *ctx, const char *param_name, struct buf *out,
+    bool *present)
+{
+	const char *sep = strcmp(param_name, "HTTP_COOKIE") == 0 ? "; " : ", ";
+	size_t cursor = 0;
+	const char *line;
+
+	*present = false;
+	while ((line = param(ctx, param_name, &cursor)) != NULL) {
+		size_t len = strlen(line), sep_len = out->len > 0 ? strlen(sep) : 0;
+
+		*present = true;
+		if (len == 0)
+			continue;
+		if (len > VARS_MAX_HEADER - out->len || sep_len > VARS_MAX_HEADER - out->len - len)
+			return VARS_TOO_LARGE;
+		if (buf_append(out, sep, sep_len) != 0 || buf_append(out, line, len) != 0)
+			return VARS_NOMEM;
+	}
+	return VARS_OK;
+}
+
+/* Adds forwarded header `name` (the FastCGI name; `display` as the config spells it) to v if
+ * the request has it: its combined value must be clean and at most VARS_MAX_HEADER bytes. */
+static enum vars_result
+header_add(struct req_vars *v, vars_param_fn param, void *ctx, const char *name,
+    const char *display, struct buf *err)
+{
+	struct buf value = BUF_INIT;
+	bool present;
+	enum vars_result r = header_combine(param, ctx, name, &value, &present);
+
+	if (r == VARS_TOO_LARGE)
+		(void)buf_printf(err, "header %s: longer than %d bytes (its lines combined)",
+		    display, VARS_MAX_HEADER);
+	else if (r == VARS_OK && present) {
+		if (tpl_value_check(display, buf_str(&value), value.len, err) != 0)
+			r = VARS_BAD_REQUEST;
+		else if (buf_append(&value, "", 0) != 0)	/* an empty value is "", not NULL */
+			r = VARS_NOMEM;
+		else {
+			struct vars_kv *kv = &v->headers[v->nheaders++];
+
+			kv->name = name;
+			kv->len = value.len;
+			kv->value = buf_take(&value);
+		}
+	}
+	buf_free(&value);
+	return r;
+}
+
 /* Copies the allowlisted headers of every backend that the request carries. */
 static enum vars_result
 headers_copy(struct req_vars *v, vars_param_fn param, void *ctx, struct buf *err)
 {
 	const struct cfg_endpoint *ep = v->route.endpoint;
+	enum vars_result r = VARS_OK;
 	size_t max = 0;
 
 	for (size_t b = 0; b < ep->nbackends; b++)
@@ -99,24 +159,15 @@ headers_copy(struct req_vars *v, vars_param_fn param, void *ctx, struct buf *err
 		return VARS_OK;
 	if ((v->headers = calloc(max, sizeof(*v->headers))) == NULL)
 		return VARS_NOMEM;
-	for (size_t b = 0; b < ep->nbackends; b++)
-		for (size_t h = 0; h < ep->backends[b].nheaders; h++) {
+	for (size_t b = 0; r == VARS_OK && b < ep->nbackends; b++)
+		for (size_t h = 0; r == VARS_OK && h < ep->backends[b].nheaders; h++) {
 			const char *name = ep->backends[b].header_params[h];
-			const char *value = param(ctx, name);
-			struct vars_kv *kv;
+			const char *display = ep->backends[b].headers[h];
 
-			if (value == NULL || kv_find(v->headers, v->nheaders, name) != NULL)
-				continue;
-			if (tpl_value_check(ep->backends[b].headers[h], value, strlen(value), err))
-				return VARS_BAD_REQUEST;
-			kv = &v->headers[v->nheaders];
-			if ((kv->value = strdup(value)) == NULL)
-				return VARS_NOMEM;
-			kv->name = name;
-			kv->len = strlen(value);
-			v->nheaders++;
+			if (kv_find(v->headers, v->nheaders, name) == NULL)
+				r = header_add(v, param, ctx, name, display, err);
 		}
-	return VARS_OK;
+	return r;
 }
 
 const char *

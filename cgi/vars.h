@@ -25,25 +25,40 @@ struct req_vars {
 	struct route_match route;	/* the path parameters */
 	struct vars_kv *query;		/* allowlisted query parameters present in the request */
 	size_t nquery;
-	struct vars_kv *headers;	/* allowlisted request headers present, by FastCGI name */
+	struct vars_kv *headers;	/* allowlisted request headers present, by FastCGI name;
+					 * repeated lines combined into one value */
 	size_t nheaders;
 };
 
-/* Reads a request parameter (FastCGI or CGI environment): NULL when absent. */
-typedef const char *(*vars_param_fn)(void *ctx, const char *name);
+/*
+ * Reads a request parameter (FastCGI or CGI environment): NULL when absent. A FastCGI request may
+ * carry a name more than once (nginx sends each header line as a parameter of its own): with
+ * cursor NULL the first occurrence is returned; otherwise *cursor (0 to begin, then only as the
+ * previous call left it) says where to go on, and each call returns the next occurrence, NULL
+ * after the last. The CGI environment has one value per name.
+ */
+typedef const char *(*vars_param_fn)(void *ctx, const char *name, size_t *cursor);
+
+/* The longest value of a forwarded header, its repeated lines combined: twice what one line may
+ * be behind nginx's default buffers (8 KiB), so that no single line nginx passes is refused. */
+#define VARS_MAX_HEADER 16384
 
 enum vars_result {
 	VARS_OK,
 	VARS_BAD_REQUEST,	/* 400, reason in err */
+	VARS_TOO_LARGE,		/* 431: a forwarded header too long, reason in err */
 	VARS_NOMEM,
 };
 
 /*
  * Builds the variables of a request to endpoint route->endpoint of cfg (takes a reference to cfg,
  * dropped with the variables): takes over `route`, reads the
- * allowlisted parameters of query[0..qlen) and the allowlisted headers through param(). Checks
+ * allowlisted parameters of query[0..qlen) and the allowlisted headers through param(), each
+ * header's repeated lines combined as HTTP does (RFC 9110 5.3: in order, ", " between them;
+ * Cookie with "; ", RFC 6265 5.4; empty lines are skipped). Checks
  * every value the endpoint's templates take from the request, so a bad one is refused here with
- * 400, before any backend is called. *out has one reference.
+ * 400 (a forwarded header over VARS_MAX_HEADER: 431), before any backend is called. *out has
+ * one reference.
  */
 enum vars_result vars_build(struct cfg *cfg, struct route_match *route, const char *query,
     size_t qlen,

@@ -34,6 +34,9 @@ static const char config_text[] =
     "  {\"path\": \"/api/allow\", \"query\": [\"lang\"], \"backends\": [\n"
     "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/allow?lang={query.lang}\",\n"
     "     \"headers\": [\"Accept-Language\"]}]},\n"
+    "  {\"path\": \"/api/repeat\", \"backends\": [\n"
+    "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/repeat\",\n"
+    "     \"headers\": [\"Accept-Language\", \"Cookie\"]}]},\n"
     "  {\"path\": \"/api/threads\", \"executor\": \"threads\", \"backends\": [\n"
     "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?delay=100\"},\n"
     "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?delay=100\"},\n"
@@ -126,7 +129,7 @@ suite_cleanup(void)
 static void
 get(const char *path, const char *const *headers, struct reply *r)
 {
-	char url[512], id[8];
+	char url[8448], id[8];	/* room for a path up to the 8 KiB URI limit */
 
 	snprintf(url, sizeof(url), "%s%s", env.url, path);
 	CU_ASSERT_FATAL(integ_request(NULL, url, headers, r));
@@ -382,6 +385,68 @@ test_allowlists(void)
 	reply_free(&r);
 }
 
+/* A query value of 8 100 bytes (within the 8 KiB URI limit) comes back whole in the mock's echo,
+ * which is then longer than its first 8 KiB buffer: the mock used to write past that buffer. */
+static void
+test_long_query(void)
+{
+	static char path[8200];
+	struct reply r;
+	json_t *lang;
+
+	memcpy(path, "/api/allow?lang=", 16);
+	memset(path + 16, 'q', 8100);
+	path[16 + 8100] = '\0';
+	get(path, NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	lang = at(&r, "data.a.query.lang");
+	CU_ASSERT(json_is_string(lang) && json_string_length(lang) == 8100);
+	reply_free(&r);
+	get("/api/compose/after", NULL, &r);	/* and it still answers */
+	CU_ASSERT_EQUAL(r.status, 200);
+	reply_free(&r);
+}
+
+/* A header given on several lines reaches the backend as one, combined as HTTP does: nginx
+ * passes each line as a FastCGI parameter of its own (an empty one is skipped); Apache httpd
+ * joins them itself, with ", " even for Cookie and empty lines included. Combined, a value stays
+ * within VARS_MAX_HEADER (16384 bytes), or the answer is 431; Apache's own bound is lower. */
+static void
+test_repeated_headers(void)
+{
+	const char *headers[] = { "Accept-Language: da", "Cookie: a=1", "Accept-Language;",
+		"Accept-Language: en-gb;q=0.8", "Cookie: b=2", NULL };
+	static char line[3][8100];
+	const char *three[] = { line[0], line[1], line[2], NULL };
+	struct reply r;
+
+	get("/api/repeat", headers, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.a.Accept-Language"),
+	    behind_apache ? "da, , en-gb;q=0.8" : "da, en-gb;q=0.8");
+	CU_ASSERT_STRING_EQUAL(str_at(&r, "data.a.Cookie"),
+	    behind_apache ? "a=1, b=2" : "a=1; b=2");
+	reply_free(&r);
+	if (behind_apache)	/* it refuses (400) a joined line over its LimitRequestFieldSize */
+		return;
+	for (size_t i = 0; i < 3; i++) {
+		memcpy(line[i], "Accept-Language: ", 17);
+		memset(line[i] + 17, 'a' + (char)i, 8000);
+		line[i][8017] = '\0';
+	}
+	three[2] = NULL;	/* two lines: 16002 bytes combined */
+	get("/api/repeat", three, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_EQUAL(strlen(str_at(&r, "data.a.Accept-Language")), 16002);
+	reply_free(&r);
+	three[2] = line[2];	/* three: 24004 */
+	get("/api/repeat", three, &r);
+	CU_ASSERT_EQUAL(r.status, 431);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&r.body),
+	    "header Accept-Language: longer than 16384 bytes"));
+	reply_free(&r);
+}
+
 /* A parameter can change neither the backend's path structure nor its query. */
 static void
 test_percent_encoding(void)
@@ -544,14 +609,14 @@ test_bound(void)
 	CU_ASSERT_EQUAL(ok, 1);
 }
 
-/* Runs the program as plain CGI for one request URI; out gets what it printed. Returns its
- * exit status. */
+/* Runs the program as plain CGI for one request URI, with one more environment variable
+ * (NULL: none); out gets what it printed. Returns its exit status. */
 static int
-run_cgi(const char *uri, struct buf *out)
+run_cgi(const char *uri, const char *var, struct buf *out)
 {
 	char config[PATH_LEN], out_file[PATH_LEN], err_file[PATH_LEN], uri_var[256];
 	char *argv[] = { FANOUT_CGI, "-c", (char *)path_to(config, "fanout.json"), NULL };
-	char *envp[] = { "REQUEST_METHOD=GET", uri_var, NULL };
+	char *envp[] = { "REQUEST_METHOD=GET", uri_var, (char *)var, NULL };
 	pid_t pid;
 	int rc;
 
@@ -573,16 +638,24 @@ test_cgi_mode(void)
 {
 	struct buf out = BUF_INIT;
 
-	CU_ASSERT_EQUAL(run_cgi("/api/compose/cgi", &out), 0);
+	CU_ASSERT_EQUAL(run_cgi("/api/compose/cgi", NULL, &out), 0);
 	CU_ASSERT_EQUAL(strncmp(buf_str(&out), "Status: 200 OK\r\n", 16), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&out), "\r\n\r\n{\"data\":{\"a\":"));
 	buf_truncate(&out, 0);
-	CU_ASSERT_EQUAL(run_cgi("/api/compose/a%00b", &out), 0);
+	CU_ASSERT_EQUAL(run_cgi("/api/compose/a%00b", NULL, &out), 0);
 	CU_ASSERT_EQUAL(strncmp(buf_str(&out), "Status: 400 Bad Request\r\n", 25), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&out), "path parameter user: CR, LF and NUL"));
 	buf_truncate(&out, 0);
-	CU_ASSERT_EQUAL(run_cgi("/api/compose/a%zz", &out), 0);
+	CU_ASSERT_EQUAL(run_cgi("/api/compose/a%zz", NULL, &out), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&out), "path parameter user: bad percent-encoding"));
+	buf_truncate(&out, 0);
+	/* A forwarded header has one value in the environment; its checks hold there too. */
+	CU_ASSERT_EQUAL(run_cgi("/api/repeat", "HTTP_COOKIE=a=1; b=2", &out), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&out), "\"Cookie\":\"a=1; b=2\""));
+	buf_truncate(&out, 0);
+	CU_ASSERT_EQUAL(run_cgi("/api/repeat", "HTTP_COOKIE=a=1\nX-Evil: 1", &out), 0);
+	CU_ASSERT_EQUAL(strncmp(buf_str(&out), "Status: 400 Bad Request\r\n", 25), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&out), "Cookie: CR, LF and NUL are not allowed"));
 	buf_free(&out);
 }
 
@@ -679,6 +752,8 @@ main(void)
 		{ "required failure: 502, dependants skipped", test_required_failure },
 		{ "deadline: 504 on time", test_timeout },
 		{ "query and header allowlists", test_allowlists },
+		{ "repeated headers combined", test_repeated_headers },
+		{ "a long query echoed whole", test_long_query },
 		{ "request id forwarded or made", test_request_id },
 		{ "backend fault kinds", test_fault_kinds },
 		{ NULL, NULL },

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@
  * The echo holds the raw path (not decoded), the query arguments and some request headers.
  */
 
-#define ECHO_SIZE 8192
+#define ECHO_SIZE 8192	/* the echo's first size; it grows */
 
 static atomic_long connections, requests;
 
@@ -81,75 +82,104 @@ arg_long(struct MHD_Connection *c, const char *name, long dflt)
 	return *end == '\0' && end != v && n >= 0 ? n : dflt;
 }
 
-/* Appends s to out, which holds `size` bytes; the end is cut if it does not fit. */
-static void
-append(char *out, size_t size, const char *s)
-{
-	size_t n = strlen(out);
+/* The echo being written: it grows as needed (a fixed buffer once overflowed on a long query). */
+struct echo {
+	char *data;	/* NUL-terminated */
+	size_t len, cap;
+	bool failed;	/* out of memory: the echo is dropped */
+};
 
-	snprintf(out + n, size - n, "%s", s);
+static void
+put(struct echo *e, const char *s, size_t n)
+{
+	if (e->failed)
+		return;
+	if (n >= e->cap - e->len) {
+		size_t cap = e->cap;
+		char *grown;
+
+		while (n >= cap - e->len && cap <= SIZE_MAX / 2)
+			cap *= 2;
+		if (n >= cap - e->len || (grown = realloc(e->data, cap)) == NULL) {
+			e->failed = true;
+			return;
+		}
+		e->data = grown;
+		e->cap = cap;
+	}
+	memcpy(e->data + e->len, s, n);
+	e->len += n;
+	e->data[e->len] = '\0';
+}
+
+static void
+append(struct echo *e, const char *s)
+{
+	put(e, s, strlen(s));
 }
 
 /* Appends s as a JSON string (the tests only send printable ASCII to be echoed). */
 static void
-json_str(char *out, size_t size, const char *s)
+json_str(struct echo *e, const char *s)
 {
-	size_t n = strlen(out);
-
 	if (s == NULL) {
-		append(out, size, "null");
+		append(e, "null");
 		return;
 	}
-	if (n < size)
-		out[n++] = '"';
-	for (; *s != '\0' && n + 3 < size; s++) {
-		if (*s == '"' || *s == '\\')
-			out[n++] = '\\';
-		out[n++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	append(e, "\"");
+	for (; *s != '\0'; s++) {
+		char c = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+
+		if (c == '"' || c == '\\')
+			put(e, "\\", 1);
+		put(e, &c, 1);
 	}
-	out[n++] = '"';
-	out[n] = '\0';
+	append(e, "\"");
 }
 
 static enum MHD_Result
 collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-	char *out = cls;
-	size_t n = strlen(out);
+	struct echo *e = cls;
 
 	(void)kind;
-	append(out, ECHO_SIZE, out[n - 1] == '{' ? "" : ",");
-	json_str(out, ECHO_SIZE, key);
-	append(out, ECHO_SIZE, ":");
-	json_str(out, ECHO_SIZE, value);
+	if (e->len > 0 && e->data[e->len - 1] != '{')
+		append(e, ",");
+	json_str(e, key);
+	append(e, ":");
+	json_str(e, value);
 	return MHD_YES;
 }
 
-/* The default answer: what the backend received. */
+/* The default answer: what the backend received; NULL if out of memory. */
 static char *
 echo(struct MHD_Connection *c, const char *url)
 {
-	char *out = calloc(1, ECHO_SIZE);
+	struct echo e = { calloc(1, ECHO_SIZE), 0, ECHO_SIZE, false };
 	static const char *const headers[] = { "X-Request-Id", "Accept-Language", "Cookie",
 		"User-Agent", NULL };
 
-	if (out == NULL)
+	if (e.data == NULL)
 		return NULL;
-	append(out, ECHO_SIZE, "{\"path\":");
-	json_str(out, ECHO_SIZE, url);
-	append(out, ECHO_SIZE, ",\"query\":{");
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, out);
-	append(out, ECHO_SIZE, "}");
+	append(&e, "{\"path\":");
+	json_str(&e, url);
+	append(&e, ",\"query\":{");
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &e);
+	append(&e, "}");
 	for (size_t i = 0; headers[i] != NULL; i++) {
-		append(out, ECHO_SIZE, ",");
-		json_str(out, ECHO_SIZE, headers[i]);
-		append(out, ECHO_SIZE, ":");
-		json_str(out, ECHO_SIZE, MHD_lookup_connection_value(c, MHD_HEADER_KIND, headers[i]));
+		append(&e, ",");
+		json_str(&e, headers[i]);
+		append(&e, ":");
+		json_str(&e, MHD_lookup_connection_value(c, MHD_HEADER_KIND, headers[i]));
 	}
-	append(out, ECHO_SIZE, ",\"value\":");
-	json_str(out, ECHO_SIZE, arg(c, "value"));
-	append(out, ECHO_SIZE, "}");
-	return out;
+	append(&e, ",\"value\":");
+	json_str(&e, arg(c, "value"));
+	append(&e, "}");
+	if (e.failed) {
+		free(e.data);
+		return NULL;
+	}
+	return e.data;
 }
 
 /* The body for body=KIND; *len is set. */

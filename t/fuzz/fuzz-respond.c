@@ -33,9 +33,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 static const char *
-no_param(void *ctx, const char *name)
+no_param(void *ctx, const char *name, size_t *cursor)
 {
-	(void)ctx, (void)name;
+	(void)ctx, (void)name, (void)cursor;
 	return NULL;
 }
 
