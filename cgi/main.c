@@ -3,6 +3,7 @@
 #include <fcgiapp.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "cgi/accesslog.h"
 #include "cgi/fetch.h"
 #include "cgi/handler.h"
+#include "cgi/listen.h"
 #include "cgi/metrics.h"
 #include "cgi/server.h"
 #include "cgi/site.h"
@@ -22,14 +24,21 @@
 #define CALL_STACK (512 * 1024)
 
 static const char usage[] =
-    "usage: fanout-cgi -c CONFIG [--listen 127.0.0.1:9000 | --listen /path.sock] [--threads N]\n"
+    "usage: fanout-cgi -c CONFIG [--listen /path.sock [--socket-mode MODE] [--socket-group GROUP]\n"
+    "                            | --listen 127.0.0.1:9000] [--threads N]\n"
     "                  [--log-format text|json|off]\n"
     "       fanout-cgi --check-config CONFIG\n"
     "\n"
     "  -c, --config FILE        the JSON config (endpoints and backends)\n"
-    "  -l, --listen ADDR        serve FastCGI on IP:PORT or a Unix socket path; without it,\n"
-    "                           serve the socket inherited on fd 0 (spawn-fcgi, mod_fcgid),\n"
-    "                           or one plain CGI request when started as CGI\n"
+    "  -l, --listen ADDR        serve FastCGI on a Unix socket path (recommended) or on one\n"
+    "                           IP:PORT (0.0.0.0 and [::] are refused); without it, serve the\n"
+    "                           socket inherited on fd 0 (spawn-fcgi, mod_fcgid), or one plain\n"
+    "                           CGI request when started as CGI. Whoever can connect can crash\n"
+    "                           the FastCGI parser (README, Security)\n"
+    "      --socket-mode MODE   the Unix socket's mode, octal (default 0660: its owner and\n"
+    "                           group may connect, nobody else), set before it listens\n"
+    "      --socket-group GROUP the Unix socket's group, name or number (default: the\n"
+    "                           process's): give the web server's (www-data)\n"
     "  -t, --threads N          request threads (default 16)\n"
     "      --log-format FORMAT  access log on stderr: text (default), json or off\n"
     "      --check-config FILE  validate FILE, print what is wrong, and exit\n"
@@ -41,6 +50,8 @@ struct options {
 	const char *listen;
 	const char *check;
 	size_t threads;
+	struct listen_perm perm;	/* of a Unix socket */
+	bool perm_given;		/* --socket-mode or --socket-group */
 };
 
 /* Parses a count from 1 to max; -1 if s is anything else. */
@@ -55,6 +66,52 @@ parse_count(const char *s, long max)
 	return errno != 0 || *end != '\0' || end == s || n < 1 || n > max ? -1 : n;
 }
 
+/* --socket-mode (opt 'M') or --socket-group ('G'); -1 with the reason on stderr. */
+static int
+socket_option(int opt, const char *arg, struct options *o)
+{
+	struct buf err = BUF_INIT;
+
+	o->perm_given = true;
+	if (opt == 'M' && listen_parse_mode(arg, &o->perm.mode) != 0) {
+		fprintf(stderr, "fanout-cgi: --socket-mode takes an octal mode from 0 to 0777 "
+		    "(e.g. 0660)\n");
+		return -1;
+	}
+	if (opt == 'G' && listen_parse_group(arg, &o->perm.group, &err) != 0) {
+		fprintf(stderr, "fanout-cgi: %s\n", err.len > 0 ? buf_str(&err) : "out of memory");
+		buf_free(&err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The listening address is one the program will serve on, and the socket options apply to it;
+ * -1 with the reason on stderr. */
+static int
+listen_check(const struct options *o)
+{
+	struct buf err = BUF_INIT;
+	enum listen_kind kind = o->listen != NULL ? listen_classify(o->listen, &err) : LISTEN_BAD;
+
+	if (o->listen != NULL && (kind == LISTEN_BAD || kind == LISTEN_EVERY)) {
+		fprintf(stderr, "fanout-cgi: %s\n", err.len > 0 ? buf_str(&err) : "out of memory");
+		buf_free(&err);
+		return -1;
+	}
+	if (o->perm_given && (o->listen == NULL || kind != LISTEN_UNIX)) {
+		fprintf(stderr, "fanout-cgi: --socket-mode and --socket-group apply to a Unix socket "
+		    "(--listen /path.sock), not to %s\n", o->listen != NULL ? o->listen :
+		    "the socket inherited on fd 0");
+		return -1;
+	}
+	if (kind == LISTEN_UNIX && (o->perm.mode & 0002) != 0)
+		log_msg("warning", "--socket-mode %04o: every local user may connect, and can crash "
+		    "fanout-cgi with one FastCGI record (README, section Security)",
+		    (unsigned)o->perm.mode);
+	return 0;
+}
+
 /* Returns -1 to exit with usage error 2, 1 to exit 0 (help, version), 0 to run. */
 static int
 options_parse(int argc, char **argv, struct options *o)
@@ -65,6 +122,8 @@ options_parse(int argc, char **argv, struct options *o)
 		{ "threads", required_argument, NULL, 't' },
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "log-format", required_argument, NULL, 'L' },
+		{ "socket-mode", required_argument, NULL, 'M' },
+		{ "socket-group", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -72,7 +131,8 @@ options_parse(int argc, char **argv, struct options *o)
 	long n;
 	int opt;
 
-	*o = (struct options){ .threads = DEFAULT_THREADS };
+	*o = (struct options){ .threads = DEFAULT_THREADS,
+		.perm = { .mode = LISTEN_DEFAULT_MODE, .group = (gid_t)-1 } };
 	while ((opt = getopt_long(argc, argv, "c:l:t:hV", longs, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -97,6 +157,11 @@ options_parse(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			break;
+		case 'M':
+		case 'G':
+			if (socket_option(opt, optarg, o) != 0)
+				return -1;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 1;
@@ -112,7 +177,7 @@ options_parse(int argc, char **argv, struct options *o)
 		fputs(usage, stderr);
 		return -1;
 	}
-	return 0;
+	return listen_check(o);
 }
 
 /* --check-config: 0 if valid, 1 if not, with the reason on stderr. */
@@ -190,8 +255,8 @@ serve(struct cfg *cfg, const struct options *o)
 	for (size_t i = 0; i < cfg->nendpoints; i++)
 		if (cfg->endpoints[i].timeout_ms + 1000 > grace_ms)
 			grace_ms = cfg->endpoints[i].timeout_ms + 1000;
-	if (o->listen != NULL && (fd = server_listen(o->listen, &err)) < 0) {
-		log_msg("error", "--listen %s", buf_str(&err));
+	if (o->listen != NULL && (fd = listen_open(o->listen, &o->perm, &err)) < 0) {
+		log_msg("error", "%s", err.len > 0 ? buf_str(&err) : "out of memory");
 		buf_free(&err);
 		return 1;
 	}

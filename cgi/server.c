@@ -1,7 +1,6 @@
 /* server.c - serving requests: FastCGI on a socket with N threads, or one plain CGI request. */
 #include "cgi/server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcgiapp.h>
 #include <limits.h>
@@ -12,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cgi/handler.h"
@@ -23,97 +20,8 @@
 #include "common/clock.h"
 #include "common/log.h"
 
-#define BACKLOG 1024
 #define THREAD_STACK (512 * 1024)
 #define MAX_DRAIN (64 * 1024)
-
-/* A Unix socket: a stale socket file is replaced, anything else at that path is not. */
-static int
-listen_unix(const char *path, struct buf *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return buf_printf(err, "%s: socket path too long", path), -1;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
-		return buf_printf(err, "%s: exists and is not a socket", path), -1;
-	if (lstat(path, &st) == 0 && unlink(path) != 0)
-		return buf_printf(err, "%s: cannot remove the old socket: %s", path,
-		    strerror(errno)), -1;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return buf_printf(err, "socket: %s", strerror(errno)), -1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, BACKLOG) != 0) {
-		(void)buf_printf(err, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Splits "IP:PORT" or "[IPv6]:PORT" into an address; -1 if it is neither. */
-static int
-parse_inet(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
-{
-	const char *colon = strrchr(addr, ':');
-	char host[INET6_ADDRSTRLEN + 2];
-	size_t hlen;
-	char *end;
-	long port;
-
-	if (colon == NULL || (hlen = (size_t)(colon - addr)) == 0 || hlen >= sizeof(host))
-		return -1;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 1 || port > 65535)
-		return -1;
-	memcpy(host, addr, hlen);
-	host[hlen] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (host[0] == '[' && host[hlen - 1] == ']') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		host[hlen - 1] = '\0';
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*s6);
-		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -1;
-	}
-	{
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*s4);
-		return inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
-		    &s4->sin_addr) == 1 ? 0 : -1;
-	}
-}
-
-int
-server_listen(const char *addr, struct buf *err)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, one = 1;
-
-	if (addr[0] == '/' || addr[0] == '.')
-		return listen_unix(addr, err);
-	if (parse_inet(addr, &ss, &len) != 0)
-		return buf_printf(err, "%s: give IP:PORT (127.0.0.1:9000, [::1]:9000) or a socket "
-		    "path (/run/fanout.sock)", addr), -1;
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return buf_printf(err, "socket: %s", strerror(errno)), -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, BACKLOG) != 0) {
-		(void)buf_printf(err, "%s: %s", addr, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 int
 server_block_signals(void)

@@ -4,12 +4,7 @@
 
 #include <stddef.h>
 
-#include "common/buf.h"
 #include "common/config.h"
-
-/* Opens a listening socket on "IP:PORT" ("127.0.0.1:9000", "[::1]:9000") or a Unix socket path
- * (starting with '/' or '.'). Returns the descriptor, or -1 with the reason in err. */
-int server_listen(const char *addr, struct buf *err);
 
 /* Serves FastCGI requests on listen_fd with `threads` threads, each request with the config in
  * force (site_get), calling reload() at each SIGHUP, until SIGTERM or SIGINT. Then it drains:
