@@ -116,8 +116,8 @@ emit_utf8(struct scan *sc, unsigned long cp)
 /*
  * A \u escape, or two: a surrogate escape must be a high one (D800-DBFF) followed at once by a
  * low one (DC00-DFFF). A lone or reversed surrogate names no character, has no UTF-8 form and is
- * refused by RFC 8259 parsers such as jansson (I-JSON, RFC 7493, forbids it), so the program
- * refuses it too rather than splice what a client may not read.
+ * refused by strict parsers such as jansson (I-JSON, RFC 7493, forbids it; RFC 8259 leaves the
+ * outcome open), so the program refuses it too rather than splice what a client may not read.
  */
 static bool
 scan_u_escape(struct scan *sc)
