@@ -30,7 +30,6 @@ bcall_free(void *arg)
 {
 	struct bcall *c = arg;
 
-	json_decref(c->value);
 	buf_free(&c->json);
 	vars_unref(c->vars);
 	free(c->deps);
@@ -45,35 +44,68 @@ fail(struct bcall *c, enum fetch_kind kind, const char *message)
 	return 1;
 }
 
-/* Expansion context: the call, and room for a number turned into text. */
+/* Expansion context: the call, and room for a string value decoded from its escapes. */
 struct expand_ctx {
 	struct bcall *call;
-	char number[32];
+	struct buf text;
 };
 
-/* A scalar of a dependency's response as text; NULL with a reason for anything else. */
+/*
+ * A scalar of a dependency's response as text, as the backend wrote it: a number's own digits
+ * (never converted: 0.1 stays 0.1, a 30-digit integer stays whole), true or false, a string's
+ * text (escapes decoded; unescaped, it is read where it lies). NULL with a reason otherwise.
+ */
 static const char *
-scalar_text(struct expand_ctx *x, const struct tpl_part *p, json_t *v, size_t *len,
-    struct buf *err)
+scalar_text(struct expand_ctx *x, const struct tpl_part *p, const struct jptr_value *v,
+    size_t *len, struct buf *err)
 {
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		*len = json_string_length(v);
-		return json_string_value(v);
-	case JSON_INTEGER:
-		*len = (size_t)snprintf(x->number, sizeof(x->number), "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
-		return x->number;
-	case JSON_REAL:
-		*len = (size_t)snprintf(x->number, sizeof(x->number), "%.17g", json_real_value(v));
-		return x->number;
-	case JSON_TRUE:
-	case JSON_FALSE:
-		*len = json_is_true(v) ? 4 : 5;
-		return json_is_true(v) ? "true" : "false";
+	size_t end;
+
+	switch (v->type) {
+	case JPTR_STRING:
+		if (memchr(v->text, '\\', v->len) == NULL) {
+			*len = v->len - 2;
+			return v->text + 1;
+		}
+		buf_truncate(&x->text, 0);
+		if (jsonscan_unquote(&x->text, v->text, v->len, &end) != JSONSCAN_OK) {
+			(void)buf_puts(err, "out of memory");	/* jptr_find() checked it */
+			return NULL;
+		}
+		*len = x->text.len;
+		return buf_str(&x->text);
+	case JPTR_NUMBER:
+	case JPTR_TRUE:
+	case JPTR_FALSE:
+		*len = v->len;
+		return v->text;
 	default:
 		(void)buf_printf(err, "%s.%s is %s, not a string, number or boolean", p->text,
-		    p->pointer, json_is_null(v) ? "null" : json_is_array(v) ? "an array" : "an object");
+		    p->pointer, v->type == JPTR_NULL ? "null" : v->type == JPTR_ARRAY ? "an array" :
+		    "an object");
+		return NULL;
+	}
+}
+
+/* Reads the value at p's pointer in dependency dep's response, the JSON text it was judged
+ * valid as (the same scanner walks it). */
+static const char *
+dep_value(struct expand_ctx *x, const struct tpl_part *p, const struct bcall *dep, size_t *len,
+    struct buf *err)
+{
+	struct jptr_value v;
+
+	switch (jptr_find(buf_str(&dep->json), dep->json.len, p->pointer, &v)) {
+	case JPTR_FOUND:
+		return scalar_text(x, p, &v, len, err);
+	case JPTR_MISSING:
+		(void)buf_printf(err, "%s.%s: no such value in its response", p->text, p->pointer);
+		return NULL;
+	case JPTR_NO_MEMORY:
+		(void)buf_puts(err, "out of memory");
+		return NULL;
+	default:	/* the config checked the pointer, the judgement the response */
+		(void)buf_printf(err, "%s.%s: cannot be read", p->text, p->pointer);
 		return NULL;
 	}
 }
@@ -82,21 +114,14 @@ static const char *
 lookup(void *arg, const struct tpl_part *p, size_t *len, struct buf *err)
 {
 	struct expand_ctx *x = arg;
-	json_t *v;
 
 	if (p->kind != TPL_BACKEND)
 		return vars_lookup(x->call->vars, p, len, err);
 	for (size_t i = 0; i < x->call->backend->ndeps; i++) {
 		struct bcall *dep = x->call->deps[i];
 
-		if (strcmp(dep->backend->name, p->text) != 0)
-			continue;
-		if ((v = jptr_get(dep->value, p->pointer)) == NULL) {
-			(void)buf_printf(err, "%s.%s: no such value in its response", p->text,
-			    p->pointer);
-			return NULL;
-		}
-		return scalar_text(x, p, v, len, err);
+		if (strcmp(dep->backend->name, p->text) == 0)
+			return dep_value(x, p, dep, len, err);
 	}
 	(void)buf_printf(err, "%s: not a dependency", p->text);
 	return NULL;
@@ -141,18 +166,18 @@ headers_free(char **lines)
 	free(lines);
 }
 
-/* Bodies nested deeper are refused: a backend that others need is parsed by jansson, which
- * recurses once per level. */
+/* Bodies nested deeper are refused: the response that splices them must stay readable by the
+ * clients' parsers, many of which recurse once per level. */
 #define MAX_JSON_DEPTH 256
 
 /* Turns a successful reply's body into the call's data, as its encoding says. A valid JSON body
- * is kept as it came (moved, not copied) for the response to copy out; it is parsed only if
- * another backend takes values from it. */
+ * is kept as it came (moved, not copied) for the response to copy out, and for the calls that
+ * depend on it to read values from: the scanner that judged it is the only JSON parser on the
+ * way, so whether a body is JSON never depends on who reads it. */
 static int
 body_decode(struct bcall *c, struct buf *body)
 {
 	struct buf err = BUF_INIT;
-	json_error_t je;
 
 	if (c->backend->encoding == CFG_TEXT) {
 		if (!jsonscan_quote(&c->json, buf_str(body), body->len))
@@ -169,9 +194,6 @@ body_decode(struct bcall *c, struct buf *body)
 	}
 	c->json = *body;
 	*body = (struct buf)BUF_INIT;
-	if (c->backend->needed &&
-	    (c->value = json_loadb(buf_str(&c->json), c->json.len, JSON_DECODE_ANY, &je)) == NULL)
-		return fail(c, FETCH_INVALID_JSON, je.text);	/* what the scan let through */
 	return 0;
 }
 
@@ -201,7 +223,7 @@ struct prepared {
 static int
 prepare(struct bcall *c, int64_t left_ms, struct prepared *p)
 {
-	struct expand_ctx x = { .call = c };
+	struct expand_ctx x = { .call = c, .text = BUF_INIT };
 	struct buf err = BUF_INIT;
 	int rc = 0;
 
@@ -216,6 +238,7 @@ prepare(struct bcall *c, int64_t left_ms, struct prepared *p)
 		rc = fail(c, FETCH_SKIPPED, "out of memory");
 	p->req.url = buf_str(&p->url);
 	p->req.headers = (const char *const *)p->headers;
+	buf_free(&x.text);
 	buf_free(&err);
 	return rc;
 }

@@ -2,8 +2,6 @@
 #ifndef CGI_CALL_H
 #define CGI_CALL_H
 
-#include <jansson.h>
-
 #include "cgi/fetch.h"
 #include "cgi/vars.h"
 #include "common/config.h"
@@ -19,8 +17,8 @@ struct bcall {
 	enum fetch_kind kind;		/* outcome */
 	long status;			/* HTTP status, 0 if none */
 	struct buf json;		/* the data as JSON text: the body as received, checked
-					 * (or, for text, quoted), ready to be copied out */
-	json_t *value;			/* the body parsed, only if another backend needs it */
+					 * (or, for text, quoted), ready to be copied out and
+					 * for dependants to read values from (common/jptr.h) */
 	char message[160];		/* why, when kind is not FETCH_OK */
 	struct fetch_transfer *transfer;	/* the "multi" executor: the transfer under way */
 	struct fetch_reply reply;		/* and what it receives */

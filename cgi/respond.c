@@ -1,6 +1,7 @@
 /* respond.c - writing HTTP responses: the composed fan-out answer, and JSON errors. */
 #include "cgi/respond.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

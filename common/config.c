@@ -458,7 +458,6 @@ link_backend(struct walk *w, struct cfg_endpoint *ep, size_t bi)
 		if ((b->deps = reallocarray(b->deps, b->ndeps + 1, sizeof(*b->deps))) == NULL)
 			return fail(w, "out of memory");
 		b->deps[b->ndeps++] = (size_t)d;
-		ep->backends[d].needed = true;
 	}
 	return 0;
 }

@@ -37,7 +37,6 @@ struct cfg_backend {
 	size_t max_body_bytes;
 	size_t *deps;		/* indices of the backends whose values the URL uses */
 	size_t ndeps;
-	bool needed;		/* another backend's URL uses a value of this one's response */
 	void *stats;		/* the program's own per-backend state (metrics), NULL here */
 };
 

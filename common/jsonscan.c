@@ -1,18 +1,32 @@
-/* jsonscan.c - checks that bytes are one valid JSON text (RFC 8259), without building it. */
+/* jsonscan.c - the program's one JSON parser: checks validity (RFC 8259) without building
+ * anything, finds where a value ends, decodes a string. */
 #include "common/jsonscan.h"
 
 #include <string.h>
 
 struct scan {
 	const unsigned char *p, *end, *start;
-	struct buf *err;
+	struct buf *err;	/* NULL: no reason wanted */
+	struct buf *out;	/* strings' decoded text goes here (jsonscan_unquote), or NULL */
+	bool no_memory;		/* appending to out failed */
 };
 
 static bool
 fail(struct scan *sc, const char *why)
 {
-	(void)buf_printf(sc->err, "offset %zu: %s", (size_t)(sc->p - sc->start), why);
+	if (sc->err != NULL)
+		(void)buf_printf(sc->err, "offset %zu: %s", (size_t)(sc->p - sc->start), why);
 	return false;
+}
+
+/* Appends decoded text to sc->out, if there is one. */
+static bool
+emit(struct scan *sc, const void *data, size_t len)
+{
+	if (sc->out == NULL || len == 0 || buf_append(sc->out, data, len) == 0)
+		return true;
+	sc->no_memory = true;
+	return fail(sc, "out of memory");
 }
 
 static void
@@ -54,27 +68,117 @@ is_hex(unsigned char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* A string, from its opening quote. */
+/* The code unit of the \u escape at p, or -1 if p[0..6) is not one. */
+static long
+u_escape(const unsigned char *p, const unsigned char *end)
+{
+	long u = 0;
+
+	if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+		return -1;
+	for (int i = 2; i < 6; i++) {
+		if (!is_hex(p[i]))
+			return -1;
+		u = u * 16 + (p[i] <= '9' ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
+	}
+	return u;
+}
+
+/* Appends code point cp to sc->out as UTF-8. */
+static bool
+emit_utf8(struct scan *sc, unsigned long cp)
+{
+	unsigned char b[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		b[0] = (unsigned char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		b[0] = (unsigned char)(0xc0 | cp >> 6);
+		b[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		b[0] = (unsigned char)(0xe0 | cp >> 12);
+		b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		b[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		b[0] = (unsigned char)(0xf0 | cp >> 18);
+		b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+		b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		b[3] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	return emit(sc, b, n);
+}
+
+/*
+ * A \u escape, or two: a surrogate escape must be a high one (D800-DBFF) followed at once by a
+ * low one (DC00-DFFF). A lone or reversed surrogate names no character, has no UTF-8 form and is
+ * refused by strict parsers such as jansson (I-JSON, RFC 7493, forbids it; RFC 8259 leaves the
+ * outcome open), so the program refuses it too rather than splice what a client may not read.
+ */
+static bool
+scan_u_escape(struct scan *sc)
+{
+	long hi = u_escape(sc->p, sc->end), lo;
+
+	if (hi < 0)
+		return fail(sc, "bad \\u escape");
+	if (hi >= 0xdc00 && hi <= 0xdfff)
+		return fail(sc, "low surrogate escape without a high one before it");
+	if (hi < 0xd800 || hi > 0xdbff) {
+		sc->p += 6;
+		return emit_utf8(sc, (unsigned long)hi);
+	}
+	lo = u_escape(sc->p + 6 <= sc->end ? sc->p + 6 : sc->end, sc->end);
+	if (lo < 0xdc00 || lo > 0xdfff)
+		return fail(sc, "high surrogate escape without a low one after it");
+	sc->p += 12;
+	return emit_utf8(sc, 0x10000 + ((unsigned long)(hi - 0xd800) << 10) +
+	    (unsigned long)(lo - 0xdc00));
+}
+
+/* An escape, from its backslash. */
+static bool
+scan_escape(struct scan *sc)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char *e;
+
+	if (sc->end - sc->p < 2)
+		return fail(sc, "bad escape");
+	if (sc->p[1] == 'u')
+		return scan_u_escape(sc);
+	if (sc->p[1] == '\0' || (e = strchr(from, sc->p[1])) == NULL)
+		return fail(sc, "bad escape");
+	sc->p += 2;
+	return emit(sc, &to[e - from], 1);
+}
+
+/* A string, from its opening quote; its text, decoded, goes to sc->out if there is one. */
 static bool
 scan_string(struct scan *sc)
 {
-	for (sc->p++; sc->p < sc->end; ) {
+	const unsigned char *run = ++sc->p;	/* bytes to copy out as they are */
+
+	while (sc->p < sc->end) {
 		unsigned char c = *sc->p;
 		size_t n;
 
 		if (c == '"') {
+			if (!emit(sc, run, (size_t)(sc->p - run)))
+				return false;
 			sc->p++;
 			return true;
 		}
 		if (c < 0x20)
 			return fail(sc, "control character in a string");
 		if (c == '\\') {
-			if (sc->end - sc->p < 2 || strchr("\"\\/bfnrtu", sc->p[1]) == NULL)
-				return fail(sc, "bad escape");
-			if (sc->p[1] == 'u' && (sc->end - sc->p < 6 || !is_hex(sc->p[2]) ||
-			    !is_hex(sc->p[3]) || !is_hex(sc->p[4]) || !is_hex(sc->p[5])))
-				return fail(sc, "bad \\u escape");
-			sc->p += sc->p[1] == 'u' ? 6 : 2;
+			if (!emit(sc, run, (size_t)(sc->p - run)) || !scan_escape(sc))
+				return false;
+			run = sc->p;
 			continue;
 		}
 		if ((n = utf8_length(sc->p, sc->end)) == 0)
@@ -162,57 +266,95 @@ scan_key(struct scan *sc)
 }
 
 /*
- * The grammar runs on an explicit stack of open containers ('[' or '{'), so depth costs no C
- * stack. After a value, the innermost container decides what may follow.
+ * One value, from the white space before it to its last character. The grammar runs on an
+ * explicit stack of open containers ('[' or '{'), so depth costs no C stack. After a value, the
+ * innermost container decides what may follow.
  */
-bool
-jsonscan_valid(const char *s, size_t len, int max_depth, struct buf *err)
+static bool
+scan_value(struct scan *sc, int max_depth)
 {
-	struct scan sc = { (const unsigned char *)s, (const unsigned char *)s + len,
-		(const unsigned char *)s, err };
-	char open[512];
+	char open[JSONSCAN_MAX_DEPTH];
 	int depth = 0;
 
-	if (max_depth > (int)sizeof(open))
-		max_depth = (int)sizeof(open);
+	if (max_depth > JSONSCAN_MAX_DEPTH)
+		max_depth = JSONSCAN_MAX_DEPTH;
 	for (;;) {
 		/* A value is expected here. */
-		skip_space(&sc);
-		if (sc.p == sc.end)
-			return fail(&sc, "a value is missing");
-		if (*sc.p == '[' || *sc.p == '{') {
+		skip_space(sc);
+		if (sc->p == sc->end)
+			return fail(sc, "a value is missing");
+		if (*sc->p == '[' || *sc->p == '{') {
 			if (depth == max_depth)
-				return fail(&sc, "nested too deep");
-			open[depth++] = (char)*sc.p++;
-			skip_space(&sc);
-			if (sc.p < sc.end && *sc.p == (open[depth - 1] == '[' ? ']' : '}')) {
-				sc.p++;
+				return fail(sc, "nested too deep");
+			open[depth++] = (char)*sc->p++;
+			skip_space(sc);
+			if (sc->p < sc->end && *sc->p == (open[depth - 1] == '[' ? ']' : '}')) {
+				sc->p++;
 				depth--;
-			} else if (open[depth - 1] == '{' && !scan_key(&sc))
+			} else if (open[depth - 1] == '{' && !scan_key(sc))
 				return false;
 			else
 				continue;
-		} else if (!scan_scalar(&sc))
+		} else if (!scan_scalar(sc))
 			return false;
 		/* After a value: close containers, or go on to the next member. */
 		for (;;) {
-			skip_space(&sc);
 			if (depth == 0)
-				return sc.p == sc.end ? true : fail(&sc, "text after the value");
-			if (sc.p == sc.end)
-				return fail(&sc, "unterminated array or object");
-			if (*sc.p == (open[depth - 1] == '[' ? ']' : '}')) {
-				sc.p++;
+				return true;
+			skip_space(sc);
+			if (sc->p == sc->end)
+				return fail(sc, "unterminated array or object");
+			if (*sc->p == (open[depth - 1] == '[' ? ']' : '}')) {
+				sc->p++;
 				depth--;
 				continue;
 			}
-			if (*sc.p++ != ',')
-				return fail(&sc, "',' or a closing bracket is expected");
-			if (open[depth - 1] == '{' && !scan_key(&sc))
+			if (*sc->p++ != ',')
+				return fail(sc, "',' or a closing bracket is expected");
+			if (open[depth - 1] == '{' && !scan_key(sc))
 				return false;
 			break;
 		}
 	}
+}
+
+bool
+jsonscan_valid(const char *s, size_t len, int max_depth, struct buf *err)
+{
+	struct scan sc = { (const unsigned char *)s, (const unsigned char *)s + len,
+		(const unsigned char *)s, err, NULL, false };
+
+	if (!scan_value(&sc, max_depth))
+		return false;
+	skip_space(&sc);
+	return sc.p == sc.end ? true : fail(&sc, "text after the value");
+}
+
+bool
+jsonscan_value(const char *s, size_t len, int max_depth, size_t *end, struct buf *err)
+{
+	struct scan sc = { (const unsigned char *)s, (const unsigned char *)s + len,
+		(const unsigned char *)s, err, NULL, false };
+
+	if (!scan_value(&sc, max_depth))
+		return false;
+	*end = (size_t)(sc.p - sc.start);
+	return true;
+}
+
+enum jsonscan_rc
+jsonscan_unquote(struct buf *out, const char *s, size_t len, size_t *end)
+{
+	struct scan sc = { (const unsigned char *)s, (const unsigned char *)s + len,
+		(const unsigned char *)s, NULL, out, false };
+	size_t mark = out->len;
+
+	if (len > 0 && *s == '"' && scan_string(&sc)) {
+		*end = (size_t)(sc.p - sc.start);
+		return JSONSCAN_OK;
+	}
+	buf_truncate(out, mark);
+	return sc.no_memory ? JSONSCAN_NO_MEMORY : JSONSCAN_INVALID;
 }
 
 bool

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/pct.h"
 #include "t/integ.h"
 #include "t/unit.h"
 
@@ -65,6 +66,11 @@ static const char config_text[] =
   "  {\"path\": \"/api/chain\", \"expose_timing\": true, \"backends\": [\n"
     "    {\"name\": \"b\", \"url\": \"http://127.0.0.1:@M@/b?seg={a./value}\"},\n"
     "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a?value=gold&delay=20\"}]},\n"
+    "  {\"path\": \"/api/given\", \"query\": [\"json\"], \"backends\": [\n"
+    "    {\"name\": \"x\", \"url\": \"http://127.0.0.1:@M@/x?body=given&json={query.json}\"}]},\n"
+    "  {\"path\": \"/api/given-used\", \"query\": [\"json\"], \"backends\": [\n"
+    "    {\"name\": \"x\", \"url\": \"http://127.0.0.1:@M@/x?body=given&json={query.json}\"},\n"
+    "    {\"name\": \"y\", \"url\": \"http://127.0.0.1:@M@/y?v={x./v}\", \"required\": false}]},\n"
     "  {\"path\": \"/api/partial\", \"backends\": [\n"
     "    {\"name\": \"a\", \"url\": \"http://127.0.0.1:@M@/a\"},\n"
     "    {\"name\": \"opt\", \"url\": \"http://127.0.0.1:@M@/o?status=500\", \"required\": false}]},\n"
@@ -289,6 +295,88 @@ test_chain(void)
 	CU_ASSERT(json_number_value(at(&r, "timing.total_ms")) >=
 	    json_number_value(json_object_get(b, "start_ms")));
 	reply_free(&r);
+}
+
+/* A body backend x answers, and what its dependant y receives as {x./v}. */
+struct given_case {
+	const char *json;	/* x's body */
+	long status;		/* the answer, with or without y */
+	const char *y_query;	/* y's query as the mock echoes it; NULL: y is skipped */
+	const char *y_why;	/* then, its message */
+};
+
+/* y's message when x failed. */
+static const char y_unrun[] = "\"not called: needs x, which failed\"";
+
+/* GET /api/PATH?json=JSON (percent-encoded). */
+static void
+get_given(const char *path, const char *json, struct reply *r)
+{
+	struct buf uri = BUF_INIT;
+
+	CU_ASSERT_FATAL(buf_printf(&uri, "/api/%s?json=", path) == 0 &&
+	    pct_encode(&uri, json, strlen(json)) == PCT_OK);
+	get(buf_str(&uri), NULL, r);
+	buf_free(&uri);
+}
+
+/*
+ * One definition of JSON, and values as the backend wrote them: each body gets the same outcome
+ * whether or not another backend reads it (/api/given: nobody does; /api/given-used: y does),
+ * is spliced byte for byte when valid, and y receives a number's own text, a string decoded.
+ * The response is checked as text: jansson cannot hold 30-digit integers, 1E400 or \u0000.
+ */
+static void
+test_values_as_written(void)
+{
+	static const struct given_case cases[] = {
+		{ "{\"v\":0.1}", 200, "{\"v\":\"0.1\"}", NULL },
+		{ "{\"v\":19.99}", 200, "{\"v\":\"19.99\"}", NULL },
+		{ "{\"v\":123456789012345678901234567890}", 200,
+		  "{\"v\":\"123456789012345678901234567890\"}", NULL },
+		{ "{\"v\":-0}", 200, "{\"v\":\"-0\"}", NULL },
+		{ "{\"v\":2.50e-3}", 200, "{\"v\":\"2.50e-3\"}", NULL },
+		{ "{\"v\":1E400}", 200, "{\"v\":\"1E400\"}", NULL },
+		{ "{\"v\":\"caf\\u00e9 \\ud83d\\ude00\"}", 200,
+		  "{\"v\":\"caf%C3%A9%20%F0%9F%98%80\"}", NULL },
+		{ "{\"v\":\"a\\u0000b\"}", 200, NULL,		/* valid; a NUL in a URL is not */
+		  "\"x./v: CR, LF and NUL are not allowed in a value\"" },
+		{ "{\"v\":\"\\ud800\"}", 502, NULL, y_unrun },		/* lone high surrogate */
+		{ "{\"v\":\"\\udc00\\ud800\"}", 502, NULL, y_unrun },	/* reversed pair */
+		{ "{\"v\":1,\"w\":\"\\udfff\"}", 502, NULL, y_unrun },	/* lone low, not read */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct given_case *c = &cases[i];
+		char spliced[128], x_failed[] = "\"backend\":\"x\",\"kind\":\"invalid_json\"";
+		char y_skipped[] = "\"backend\":\"y\",\"kind\":\"skipped\"";
+		struct reply alone, used;
+
+		snprintf(spliced, sizeof(spliced), "\"x\":%s", c->json);
+		get_given("given", c->json, &alone);
+		get_given("given-used", c->json, &used);
+		CU_ASSERT_EQUAL(alone.status, c->status);
+		CU_ASSERT_EQUAL(used.status, c->status);
+		CU_ASSERT_EQUAL(strstr(buf_str(&alone.body), spliced) != NULL, c->status == 200);
+		CU_ASSERT_EQUAL(strstr(buf_str(&used.body), spliced) != NULL, c->status == 200);
+		CU_ASSERT_EQUAL(strstr(buf_str(&alone.body), x_failed) != NULL, c->status == 502);
+		CU_ASSERT_EQUAL(strstr(buf_str(&used.body), x_failed) != NULL, c->status == 502);
+		if (c->y_query != NULL) {
+			char echoed[128];
+
+			snprintf(echoed, sizeof(echoed), "\"query\":%s", c->y_query);
+			CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&used.body), echoed));
+		} else {
+			CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&used.body), y_skipped));
+			CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&used.body), c->y_why));
+		}
+		if (alone.status != c->status || used.status != c->status ||
+		    strstr(buf_str(&used.body), c->y_query != NULL ? c->y_query : c->y_why) == NULL)
+			printf("\n    %s: alone %ld %s\n      used %ld %s ", c->json, alone.status,
+			    buf_str(&alone.body), used.status, buf_str(&used.body));
+		reply_free(&alone);
+		reply_free(&used);
+	}
 }
 
 static void
@@ -747,6 +835,7 @@ main(void)
 		{ "composition, order, Server-Timing", test_composition },
 		{ "3 x 100 ms: threads, pool, multi overlap; serial adds up", test_overlap },
 		{ "chain: b uses a value of a", test_chain },
+		{ "values as written, one JSON with or without dependants", test_values_as_written },
 		{ "multi executor: chain, failure, deadline", test_multi },
 		{ "optional failure: 200 with errors", test_optional_failure },
 		{ "required failure: 502, dependants skipped", test_required_failure },

@@ -23,6 +23,7 @@
  *   http10=1     answer as HTTP/1.0: a body of unknown size then ends when the connection closes
  *   hang=1       send the head and 8 bytes of a 1000-byte body, then nothing until the mock stops
  *   value=X      "value": "X" in the echo       location=URL a Location header
+ *   body=given&json=TEXT   the body is TEXT, percent-decoded (%XX only), byte for byte
  * It listens on 127.0.0.1:PORT (any free port by default) and writes the port to PORT_FILE.
  * GET /stats answers {"connections": N, "requests": N}: what the tests count keep-alive with.
  * The echo holds the raw path (not decoded), the query arguments and some request headers.
@@ -182,6 +183,49 @@ echo(struct MHD_Connection *c, const char *url)
 	return e.data;
 }
 
+/* The value of %XX, or -1. */
+static int
+hex_byte(const char *p)
+{
+	int n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		char c = p[i];
+
+		if (c >= '0' && c <= '9')
+			n = n * 16 + (c - '0');
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			n = n * 16 + ((c | 0x20) - 'a' + 10);
+		else
+			return -1;
+	}
+	return n;
+}
+
+/* body=given: the json argument, %XX decoded (the mock keeps arguments raw); NULL if there is
+ * none or an escape is broken. */
+static char *
+given_body(struct MHD_Connection *c)
+{
+	const char *s = arg(c, "json");
+	char *b, *out;
+
+	if (s == NULL || (b = out = malloc(strlen(s) + 1)) == NULL)
+		return NULL;
+	for (; *s != '\0'; s++) {
+		int v = *s == '%' ? hex_byte(s + 1) : (unsigned char)*s;
+
+		if (v < 0) {
+			free(b);
+			return NULL;
+		}
+		*out++ = (char)v;
+		s += *s == '%' ? 2 : 0;
+	}
+	*out = '\0';
+	return b;
+}
+
 /* The body for body=KIND; *len is set. */
 static char *
 make_body(struct MHD_Connection *c, const char *url, size_t *len)
@@ -199,6 +243,8 @@ make_body(struct MHD_Connection *c, const char *url, size_t *len)
 		b = strdup("bad \xff\xfe bytes");
 	else if (strcmp(kind, "empty") == 0)
 		b = strdup("");
+	else if (strcmp(kind, "given") == 0)
+		b = given_body(c);
 	else if (strcmp(kind, "deep") == 0) {
 		size_t depth = (size_t)arg_long(c, "size", 16);
 
