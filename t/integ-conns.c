@@ -2,21 +2,17 @@
  * connections, a descriptor shortage, the stop, and a config path that is not a file. */
 #define _GNU_SOURCE	/* prlimit */
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "t/fcgi-client.h"
 #include "t/integ.h"
 #include "t/unit.h"
 
@@ -42,172 +38,6 @@ static const char config_text[] =
     " ]}\n";
 
 static const char *const cgi_args[] = { "--threads", "4", "--idle-timeout", IDLE_TIMEOUT, NULL };
-
-static bool
-write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/* One FastCGI record of request 1. */
-static bool
-put_record(int fd, int type, const unsigned char *content, size_t len)
-{
-	unsigned char head[8] = { 1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8),
-		(unsigned char)len, 0, 0 };
-
-	return write_all(fd, head, sizeof(head)) && (len == 0 || write_all(fd, content, len));
-}
-
-/* BEGIN_REQUEST: responder, keep the connection. */
-static bool
-put_begin(int fd)
-{
-	static const unsigned char body[8] = { 0, 1, 1 };
-
-	return put_record(fd, 1, body, sizeof(body));
-}
-
-/* BEGIN_REQUEST and the parameters of a GET of uri, not yet ended. */
-static bool
-put_params(int fd, const char *uri)
-{
-	const char *nv[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", uri };
-	unsigned char params[512];
-	size_t len = 0;
-
-	for (size_t i = 0; i < 4; i += 2) {
-		size_t n = strlen(nv[i]), v = strlen(nv[i + 1]);
-
-		if (n > 127 || v > 127 || len + 2 + n + v > sizeof(params))
-			return false;
-		params[len++] = (unsigned char)n;
-		params[len++] = (unsigned char)v;
-		memcpy(params + len, nv[i], n);
-		memcpy(params + len + n, nv[i + 1], v);
-		len += n + v;
-	}
-	return put_begin(fd) && put_record(fd, 4, params, len);
-}
-
-/* A GET of uri, whole: BEGIN_REQUEST, the parameters and their end, the empty body. */
-static bool
-put_request(int fd, const char *uri)
-{
-	return put_params(fd, uri) && put_record(fd, 4, NULL, 0) && put_record(fd, 5, NULL, 0);
-}
-
-/* Reads records up to END_REQUEST, the STDOUT ones into out; false on EOF, error or timeout. */
-static bool
-read_answer(int fd, int timeout_ms, struct buf *out)
-{
-	int64_t until = clock_now_us() + timeout_ms * 1000LL;
-	struct buf in = BUF_INIT;
-	bool done = false;
-
-	while (!done && clock_now_us() < until) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		char chunk[16384];
-		ssize_t n;
-		size_t used = 0;
-
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		if ((n = read(fd, chunk, sizeof(chunk))) <= 0 || buf_append(&in, chunk, (size_t)n))
-			break;
-		while (!done && in.len - used >= 8) {
-			const unsigned char *h = (const unsigned char *)in.data + used;
-			size_t clen = (size_t)h[4] << 8 | h[5], total = 8 + clen + h[6];
-
-			if (in.len - used < total)
-				break;
-			if (h[1] == 6 && buf_append(out, h + 8, clen) != 0)
-				break;
-			done = h[1] == 3;
-			used += total;
-		}
-		memmove(in.data, in.data + used, in.len - used);
-		buf_truncate(&in, in.len - used);
-	}
-	buf_free(&in);
-	return done;
-}
-
-static int
-connect_to(const struct sockaddr *sa, socklen_t len)
-{
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd >= 0 && connect(fd, sa, len) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-static int
-connect_tcp(int port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-
-	return connect_to((struct sockaddr *)&sa, sizeof(sa));
-}
-
-static int
-connect_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	return connect_to((struct sockaddr *)&sa, sizeof(sa));
-}
-
-/* Waits until fanout-cgi has closed each of the n connections (each is closed here as soon as
- * it is: libfcgi's close waits for ours); false after timeout_ms. */
-static bool
-await_closed(int *fds, size_t n, int timeout_ms)
-{
-	int64_t until = clock_now_us() + timeout_ms * 1000LL;
-	size_t open = n;
-
-	while (open > 0 && clock_now_us() < until) {
-		struct pollfd p[8];
-		char chunk[256];
-
-		for (size_t i = 0; i < n && i < 8; i++)
-			p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-		if (poll(p, n, 50) <= 0)
-			continue;
-		for (size_t i = 0; i < n && i < 8; i++)
-			if (fds[i] >= 0 && p[i].revents != 0 && read(fds[i], chunk, sizeof(chunk)) <= 0) {
-				close(fds[i]);
-				fds[i] = -1;
-				open--;
-			}
-	}
-	return open == 0;
-}
-
-static void
-close_all(int *fds, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-}
 
 /* Waits until the file `name` of the stack's directory holds text; false after 5 s. */
 static bool
@@ -281,29 +111,6 @@ test_idle_tcp(void)
 	CU_ASSERT_EQUAL(count_lines("fanout.err", "/api/cut-short"), 0);
 }
 
-/* A listening socket (TCP on a free port, or Unix at path) to hand over on fd 0. */
-static int
-listen_socket(const char *path, int *port)
-{
-	struct sockaddr_un su = { .sun_family = AF_UNIX };
-	struct sockaddr_in si = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(si);
-	int fd = socket(path != NULL ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (path != NULL)
-		snprintf(su.sun_path, sizeof(su.sun_path), "%s", path);
-	if (fd < 0 || (path != NULL ? bind(fd, (struct sockaddr *)&su, sizeof(su)) :
-	    bind(fd, (struct sockaddr *)&si, sizeof(si))) != 0 || listen(fd, 64) != 0 ||
-	    (path == NULL && getsockname(fd, (struct sockaddr *)&si, &len) != 0)) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (port != NULL)
-		*port = ntohs(si.sin_port);
-	return fd;
-}
-
 /* The descriptor limit that leaves a child of ours exactly `spare` free descriptors: it has 0, 1,
  * 2 and what we hold without close-on-exec. 0 if it cannot be told. */
 static rlim_t
@@ -364,12 +171,13 @@ start_on_fd0(int listen_fd, const char *threads, const char *idle, int spare, co
 	return pid;
 }
 
-/* Stops a second fanout-cgi: SIGTERM, exit 0. */
+/* Stops a second fanout-cgi: SIGTERM, exit 0, and no sanitizer report in its stderr `err`. */
 static void
-expect_clean_stop(pid_t pid)
+expect_clean_stop(pid_t pid, const char *err)
 {
 	CU_ASSERT_FATAL(kill(pid, SIGTERM) == 0);
 	CU_ASSERT_EQUAL(integ_wait_exit(pid, 10000), 0);
+	CU_ASSERT_EQUAL(count_lines(err, "Sanitizer") + count_lines(err, "runtime error"), 0);
 }
 
 /* The same on a Unix socket inherited on fd 0, whose connections do not inherit the listening
@@ -383,7 +191,7 @@ test_idle_unix(void)
 	pid_t pid;
 
 	integ_path(&env, path, "fd0.sock");
-	CU_ASSERT_FATAL((pid = start_on_fd0(listen_socket(path, NULL), "2", IDLE_TIMEOUT, -1,
+	CU_ASSERT_FATAL((pid = start_on_fd0(fcgi_listen(path, NULL), "2", IDLE_TIMEOUT, -1,
 	    "fd0-unix.err")) > 0);
 	for (size_t i = 0; i < 2; i++)
 		CU_ASSERT_FATAL((fds[i] = connect_unix(path)) >= 0 && put_begin(fds[i]));
@@ -397,7 +205,7 @@ test_idle_unix(void)
 	CU_ASSERT(strstr(buf_str(&answer), "\"serving\"") != NULL);
 	close_all(fds, 3);
 	buf_free(&answer);
-	expect_clean_stop(pid);
+	expect_clean_stop(pid, "fd0-unix.err");
 }
 
 /* Finding 5: started with 2 free descriptors, two of four threads meet EMFILE in accept() at
@@ -414,7 +222,7 @@ test_descriptors(void)
 	bool done[N] = { false };
 	pid_t pid;
 
-	CU_ASSERT_FATAL((pid = start_on_fd0(listen_socket(NULL, &port), "4", "30", 2,
+	CU_ASSERT_FATAL((pid = start_on_fd0(fcgi_listen(NULL, &port), "4", "30", 2,
 	    "fd0-tcp.err")) > 0);
 	CU_ASSERT(await_file_text("fd0-tcp.err", "Too many open files"));
 	for (size_t i = 0; i < N; i++)
@@ -445,7 +253,7 @@ test_descriptors(void)
 	CU_ASSERT(strstr(buf_str(&metrics), "\nfanout_fastcgi_connections 1\n") != NULL);
 	CU_ASSERT(strstr(buf_str(&metrics), "\nfanout_request_threads 4\n") != NULL);
 	/* The stop with one idle kept connection: the log says so, and only that. */
-	expect_clean_stop(pid);
+	expect_clean_stop(pid, "fd0-tcp.err");
 	CU_ASSERT_EQUAL(count_lines("fd0-tcp.err", "exiting with"), 1);
 	CU_ASSERT_EQUAL(count_lines("fd0-tcp.err", "idle keep-alive connections still open: 1"), 1);
 	close(fds[0]);
@@ -462,9 +270,9 @@ test_quiet_stop(void)
 		int port;
 		pid_t pid;
 
-		CU_ASSERT_FATAL((pid = start_on_fd0(listen_socket(NULL, &port), "16", "30", -1,
+		CU_ASSERT_FATAL((pid = start_on_fd0(fcgi_listen(NULL, &port), "16", "30", -1,
 		    "quiet.err")) > 0);
-		expect_clean_stop(pid);
+		expect_clean_stop(pid, "quiet.err");
 		CU_ASSERT_EQUAL(count_lines("quiet.err", "exiting with"), 0);
 	}
 }
@@ -487,6 +295,7 @@ expect_check_refused(const char *name, const char *reason)
 	}
 	CU_ASSERT_EQUAL(rc, 1);
 	CU_ASSERT_EQUAL(count_lines(file, reason), 1);
+	CU_ASSERT_EQUAL(count_lines(file, "Sanitizer") + count_lines(file, "runtime error"), 0);
 }
 
 /* Finding 10: a directory or a FIFO as config, checked and reloaded. A SIGHUP with the config
