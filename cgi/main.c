@@ -21,12 +21,13 @@
 #include "fanout/fanout.h"
 
 #define DEFAULT_THREADS 16
+#define DEFAULT_IDLE_TIMEOUT_S 30
 #define CALL_STACK (512 * 1024)
 
 static const char usage[] =
     "usage: fanout-cgi -c CONFIG [--listen /path.sock [--socket-mode MODE] [--socket-group GROUP]\n"
     "                            | --listen 127.0.0.1:9000] [--threads N]\n"
-    "                  [--log-format text|json|off]\n"
+    "                  [--idle-timeout SECONDS] [--log-format text|json|off]\n"
     "       fanout-cgi --check-config CONFIG\n"
     "\n"
     "  -c, --config FILE        the JSON config (endpoints and backends)\n"
@@ -40,6 +41,8 @@ static const char usage[] =
     "      --socket-group GROUP the Unix socket's group, name or number (default: the\n"
     "                           process's): give the web server's (www-data)\n"
     "  -t, --threads N          request threads (default 16)\n"
+    "      --idle-timeout S     close a FastCGI connection that leaves a read or a write\n"
+    "                           waiting S seconds, kept-alive ones included (default 30)\n"
     "      --log-format FORMAT  access log on stderr: text (default), json or off\n"
     "      --check-config FILE  validate FILE, print what is wrong, and exit\n"
     "  -h, --help               this text\n"
@@ -52,6 +55,7 @@ struct options {
 	size_t threads;
 	struct listen_perm perm;	/* of a Unix socket */
 	bool perm_given;		/* --socket-mode or --socket-group */
+	long idle_timeout_s;
 };
 
 /* Parses a count from 1 to max; -1 if s is anything else. */
@@ -124,6 +128,7 @@ options_parse(int argc, char **argv, struct options *o)
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "socket-mode", required_argument, NULL, 'M' },
 		{ "socket-group", required_argument, NULL, 'G' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -132,7 +137,8 @@ options_parse(int argc, char **argv, struct options *o)
 	int opt;
 
 	*o = (struct options){ .threads = DEFAULT_THREADS,
-		.perm = { .mode = LISTEN_DEFAULT_MODE, .group = (gid_t)-1 } };
+		.perm = { .mode = LISTEN_DEFAULT_MODE, .group = (gid_t)-1 },
+		.idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S };
 	while ((opt = getopt_long(argc, argv, "c:l:t:hV", longs, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -150,6 +156,13 @@ options_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'C':
 			o->check = optarg;
+			break;
+		case 'I':
+			if ((o->idle_timeout_s = parse_count(optarg, 3600)) < 0) {
+				fprintf(stderr, "fanout-cgi: --idle-timeout takes seconds, from 1 "
+				    "to 3600\n");
+				return -1;
+			}
 			break;
 		case 'L':
 			if (accesslog_set_format(optarg) != 0) {
@@ -249,12 +262,13 @@ static int
 serve(struct cfg *cfg, const struct options *o)
 {
 	struct buf err = BUF_INIT;
-	long grace_ms = 1000;
+	struct server_opts so = { .threads = o->threads, .grace_ms = 1000,
+		.idle_timeout_s = o->idle_timeout_s };
 	int fd = 0;
 
 	for (size_t i = 0; i < cfg->nendpoints; i++)
-		if (cfg->endpoints[i].timeout_ms + 1000 > grace_ms)
-			grace_ms = cfg->endpoints[i].timeout_ms + 1000;
+		if (cfg->endpoints[i].timeout_ms + 1000 > so.grace_ms)
+			so.grace_ms = cfg->endpoints[i].timeout_ms + 1000;
 	if (o->listen != NULL && (fd = listen_open(o->listen, &o->perm, &err)) < 0) {
 		log_msg("error", "%s", err.len > 0 ? buf_str(&err) : "out of memory");
 		buf_free(&err);
@@ -267,7 +281,7 @@ serve(struct cfg *cfg, const struct options *o)
 		    "--listen ADDR, or start under a FastCGI server (spawn-fcgi, mod_fcgid)");
 		return 2;
 	}
-	return server_run_fastcgi(fd, o->threads, grace_ms, reload);
+	return server_run_fastcgi(fd, &so, reload);
 }
 
 int

@@ -48,6 +48,7 @@ static struct {
 	struct endpoint_series unmatched;
 	counter rejected, reloads_ok, reloads_failed;
 	atomic_long in_flight;
+	atomic_long threads, connections;
 } reg = { .mu = PTHREAD_MUTEX_INITIALIZER, .unmatched = { .path = "" } };
 
 static void
@@ -168,6 +169,18 @@ void
 metrics_in_flight(int delta)
 {
 	atomic_fetch_add_explicit(&reg.in_flight, delta, memory_order_relaxed);
+}
+
+void
+metrics_request_threads(int delta)
+{
+	atomic_fetch_add_explicit(&reg.threads, delta, memory_order_relaxed);
+}
+
+void
+metrics_connections(int delta)
+{
+	atomic_fetch_add_explicit(&reg.connections, delta, memory_order_relaxed);
 }
 
 static uint_fast64_t
@@ -313,6 +326,14 @@ metrics_render(struct buf *out)
 		    fanout_inflight(), atomic_load(&reg.in_flight), fetch_pool_idle(), fetch_stray_refused(),
 		    (uintmax_t)load(&reg.rejected),
 		    (uintmax_t)load(&reg.reloads_ok), (uintmax_t)load(&reg.reloads_failed));
+	if (rc == 0)
+		rc = buf_printf(out,
+		    "# HELP fanout_request_threads Request threads alive.\n"
+		    "# TYPE fanout_request_threads gauge\nfanout_request_threads %ld\n"
+		    "# HELP fanout_fastcgi_connections FastCGI connections open, each holding a "
+		    "request thread.\n# TYPE fanout_fastcgi_connections gauge\n"
+		    "fanout_fastcgi_connections %ld\n",
+		    atomic_load(&reg.threads), atomic_load(&reg.connections));
 	buf_free(&labels);
 	return rc;
 }

@@ -34,6 +34,13 @@ void metrics_reload(bool ok);
 /* Requests being served now: +1 at the start of one, -1 at its end. */
 void metrics_in_flight(int delta);
 
+/* Request threads alive: +1 as one starts, -1 as it ends. */
+void metrics_request_threads(int delta);
+
+/* FastCGI connections open (each holds a request thread): +1 when one is accepted, -1 when it
+ * is closed. */
+void metrics_connections(int delta);
+
 /* Appends every series in the text exposition format 0.0.4. -1 if out of memory. */
 int metrics_render(struct buf *out);
 

@@ -13,7 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cgi/accept.h"
 #include "cgi/handler.h"
+#include "cgi/metrics.h"
 #include "cgi/multi.h"
 #include "cgi/site.h"
 #include "cgi/watch.h"
@@ -69,32 +71,47 @@ fcgi_write(void *ctx, const char *data, size_t len)
 
 /* The state the request threads share with the main thread. */
 struct server {
-	int fd;
+	struct acceptor acceptor;
 	atomic_bool stopping;
 	pthread_mutex_t mu;
-	pthread_cond_t exited;	/* signalled as each thread ends, and as each request does */
+	pthread_cond_t exited;	/* signalled as each thread ends, and while stopping as a request
+				 * ends or a connection opens or closes */
 	size_t running;		/* request threads */
 	atomic_size_t busy;	/* of those, how many are serving a request */
+	atomic_size_t connected; /* how many hold a FastCGI connection */
 };
 
-/* A request thread starts serving a request. */
-static void
-busy_begin(struct server *s)
-{
-	atomic_fetch_add(&s->busy, 1);
-}
+/* What one request thread owns, made before it starts, so that a thread once started cannot
+ * fail: the count the log and the metrics give is the true one. */
+struct worker {
+	struct server *s;
+	struct watch_slot *watch;
+	FCGX_Request req;
+};
 
-/* It has ended. Only while draining does the main thread wait for the count to reach 0, so
- * only then is the lock taken: no shared lock on the path of every request. (The main thread
- * sets `stopping` before it looks at the count, so one of the two sees the other.) */
+/* Wakes the main thread if it drains. Only while draining does it wait for the counts, so only
+ * then is the lock taken: no shared lock on the path of every request. (The main thread sets
+ * `stopping` before it looks at the counts, so one of the two sees the other.) */
 static void
-busy_end(struct server *s)
+drain_notify(struct server *s)
 {
-	if (atomic_fetch_sub(&s->busy, 1) == 1 && atomic_load(&s->stopping)) {
+	if (atomic_load(&s->stopping)) {
 		pthread_mutex_lock(&s->mu);
 		pthread_cond_signal(&s->exited);
 		pthread_mutex_unlock(&s->mu);
 	}
+}
+
+/* A thread took a connection (delta 1) or its connection was closed (-1). */
+static void
+connected_add(struct server *s, int delta)
+{
+	if (delta > 0)
+		atomic_fetch_add(&s->connected, 1);
+	else
+		atomic_fetch_sub(&s->connected, 1);
+	metrics_connections(delta);
+	drain_notify(s);
 }
 
 static void
@@ -104,6 +121,7 @@ thread_done(struct server *s)
 	s->running--;
 	pthread_cond_signal(&s->exited);
 	pthread_mutex_unlock(&s->mu);
+	metrics_request_threads(-1);
 }
 
 /* Reads what is left of the request's body, up to its end record, before the request is
@@ -126,36 +144,77 @@ input_drain(FCGX_Request *req)
 		}
 }
 
+static void
+serve_request(struct worker *w)
+{
+	struct http_io io = { .param = fcgi_param, .write = fcgi_write, .ctx = &w->req,
+		.watch = w->watch, .fd = w->req.ipcFd };
+	struct cfg *cfg = site_get();	/* the request keeps it, even across a reload */
+
+	atomic_fetch_add(&w->s->busy, 1);
+	handler_serve(cfg, &io);
+	cfg_unref(cfg);
+	input_drain(&w->req);
+	FCGX_Finish_r(&w->req);
+	atomic_fetch_sub(&w->s->busy, 1);
+	drain_notify(w->s);
+}
+
+/* Takes the next connection unless the thread has one (kept alive by the peer). False when the
+ * thread is to end: the server stops (a kept connection is then closed, not waited on). */
+static bool
+have_connection(struct worker *w, bool *open)
+{
+	int fd;
+
+	if (*open)
+		return !atomic_load(&w->s->stopping);
+	if ((fd = acceptor_next(&w->s->acceptor)) < 0)
+		return false;
+	acceptor_attach(&w->req, fd);
+	*open = true;
+	connected_add(w->s, 1);
+	return true;
+}
+
+/* libfcgi closes a connection that ended, failed, timed out or was not to be kept. */
+static void
+note_closed(struct worker *w, bool *open)
+{
+	if (*open && w->req.ipcFd < 0) {
+		*open = false;
+		connected_add(w->s, -1);
+	}
+}
+
 static void *
 request_thread(void *arg)
 {
-	struct server *s = arg;
-	struct watch_slot *watch = watch_slot_new();
-	FCGX_Request req;
+	struct worker *w = arg;
+	bool open = false;
 
-	if (watch == NULL || FCGX_InitRequest(&req, s->fd, 0) != 0) {
-		log_msg("error", "cannot set up a request thread: out of memory");
-		watch_slot_free(watch);
-		thread_done(s);
-		return NULL;
-	}
 	/* With fastcgi_keep_conn, FCGX_Accept_r reads the next request of the same connection. */
-	while (!atomic_load(&s->stopping) && FCGX_Accept_r(&req) == 0) {
-		struct http_io io = { .param = fcgi_param, .write = fcgi_write, .ctx = &req,
-			.watch = watch, .fd = req.ipcFd };
-		struct cfg *cfg = site_get();	/* the request keeps it, even across a reload */
+	while (have_connection(w, &open)) {
+		int rc = FCGX_Accept_r(&w->req);
 
-		busy_begin(s);
-		handler_serve(cfg, &io);
-		cfg_unref(cfg);
-		input_drain(&req);
-		FCGX_Finish_r(&req);
-		busy_end(s);
+		/* libfcgi ends the parameters at a read error (the idle timeout, a reset) as if
+		 * they were all there: that request was cut short, and is not served. */
+		if (rc == 0 && FCGX_GetError(w->req.in) != 0)
+			rc = -1;
+		if (rc != 0 && w->req.ipcFd >= 0)
+			FCGX_Free(&w->req, 1);
+		note_closed(w, &open);
+		if (rc == 0) {
+			serve_request(w);
+			note_closed(w, &open);
+		}
 	}
-	FCGX_Free(&req, 1);
+	FCGX_Free(&w->req, 1);
+	note_closed(w, &open);
 	multi_thread_end();
-	watch_slot_free(watch);
-	thread_done(s);
+	watch_slot_free(w->watch);
+	thread_done(w->s);
+	free(w);
 	return NULL;
 }
 
@@ -179,8 +238,10 @@ wait_for_stop(void (*reload)(void))
 	}
 }
 
-/* Waits until every thread has ended, or no thread serves a request any more (the others only
- * wait on idle keep-alive connections), or grace_ms has passed. Returns how many still run. */
+/* Waits until every thread has ended, or grace_ms has passed, or no request is being served and
+ * every thread left holds a connection: those wait on idle keep-alive connections, on which
+ * nginx may never send again. Threads in accept() or in a back-off leave at once (the acceptor
+ * was stopped), so they are waited for. Returns how many threads still run. */
 static size_t
 drain(struct server *s, long grace_ms)
 {
@@ -188,7 +249,8 @@ drain(struct server *s, long grace_ms)
 	size_t left;
 
 	pthread_mutex_lock(&s->mu);
-	while (s->running > 0 && atomic_load(&s->busy) > 0 &&
+	while (s->running > 0 && (atomic_load(&s->busy) > 0 ||
+	    s->running > atomic_load(&s->connected)) &&
 	    pthread_cond_timedwait(&s->exited, &s->mu, &until) == 0)
 		;
 	left = s->running;
@@ -196,17 +258,38 @@ drain(struct server *s, long grace_ms)
 	return left;
 }
 
+/* Why threads are still there after the drain, as it is. */
+static void
+log_left(struct server *s, size_t left)
+{
+	size_t busy = atomic_load(&s->busy), connected = atomic_load(&s->connected);
+
+	if (busy > 0)
+		log_msg("warning", "exiting with %zu requests still in progress after the grace",
+		    busy);
+	else if (connected > 0)
+		log_msg("info", "exiting with idle keep-alive connections still open: %zu",
+		    connected);
+	else
+		log_msg("warning", "exiting with %zu request threads still ending", left);
+}
+
 static int
-server_init(struct server *s, int fd)
+server_init(struct server *s, int fd, long idle_timeout_s)
 {
 	pthread_condattr_t ca;
 	int rc;
 
-	*s = (struct server){ .fd = fd };
+	*s = (struct server){ .running = 0 };
 	atomic_init(&s->stopping, false);
 	atomic_init(&s->busy, 0);
-	if (pthread_condattr_init(&ca) != 0)
+	atomic_init(&s->connected, 0);
+	if (acceptor_init(&s->acceptor, fd, idle_timeout_s) != 0)
 		return -1;
+	if (pthread_condattr_init(&ca) != 0) {
+		acceptor_destroy(&s->acceptor);
+		return -1;
+	}
 	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
 	    pthread_cond_init(&s->exited, &ca) == 0 ? 0 : -1;
 	pthread_condattr_destroy(&ca);
@@ -214,7 +297,26 @@ server_init(struct server *s, int fd)
 		pthread_cond_destroy(&s->exited);
 		rc = -1;
 	}
+	if (rc != 0)
+		acceptor_destroy(&s->acceptor);
 	return rc;
+}
+
+/* One thread's own state; NULL if out of memory. */
+static struct worker *
+worker_new(struct server *s)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (w == NULL || (w->watch = watch_slot_new()) == NULL ||
+	    acceptor_request_init(&w->req) != 0) {
+		if (w != NULL)
+			watch_slot_free(w->watch);
+		free(w);
+		return NULL;
+	}
+	w->s = s;
+	return w;
 }
 
 /* Starts the request threads (detached: the drain counts them). */
@@ -230,10 +332,17 @@ threads_start(struct server *s, size_t n)
 	if (pthread_attr_setstacksize(&attr, THREAD_STACK) == 0 &&
 	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0)
 		for (; started < n; started++) {
+			struct worker *w = worker_new(s);
+
+			if (w == NULL)
+				break;
 			pthread_mutex_lock(&s->mu);
 			s->running++;
 			pthread_mutex_unlock(&s->mu);
-			if (pthread_create(&tid, &attr, request_thread, s) != 0) {
+			metrics_request_threads(1);
+			if (pthread_create(&tid, &attr, request_thread, w) != 0) {
+				watch_slot_free(w->watch);
+				free(w);
 				thread_done(s);
 				break;
 			}
@@ -243,18 +352,24 @@ threads_start(struct server *s, size_t n)
 }
 
 int
-server_run_fastcgi(int listen_fd, size_t threads, long grace_ms, void (*reload)(void))
+server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(void))
 {
 	struct server s;
 	size_t started, left;
 	int sig;
 
-	if (server_init(&s, listen_fd) != 0 || watch_start() != 0) {
+	if (getenv("FCGI_WEB_SERVER_ADDRS") != NULL && *getenv("FCGI_WEB_SERVER_ADDRS") != '\0') {
+		/* libfcgi's own accept applied it; ours does not. Refused rather than ignored. */
+		log_msg("error", "FCGI_WEB_SERVER_ADDRS is not supported: listen on a loopback "
+		    "address or a Unix socket to choose who may connect, and unset it");
+		return 1;
+	}
+	if (server_init(&s, listen_fd, o->idle_timeout_s) != 0 || watch_start() != 0) {
 		log_msg("error", "cannot set up the server's locks and watcher thread");
 		return 1;
 	}
-	if ((started = threads_start(&s, threads)) < threads) {
-		log_msg("error", "started %zu of %zu request threads", started, threads);
+	if ((started = threads_start(&s, o->threads)) < o->threads) {
+		log_msg("error", "started %zu of %zu request threads", started, o->threads);
 		if (started == 0)
 			return 1;
 	}
@@ -263,17 +378,17 @@ server_run_fastcgi(int listen_fd, size_t threads, long grace_ms, void (*reload)(
 	log_msg("info", "%s: stopping; requests in progress may finish", strsignal(sig));
 	site_set_draining();
 	atomic_store(&s.stopping, true);
-	/* Wakes the threads blocked in accept(): on Linux it then fails with EINVAL. */
-	(void)shutdown(listen_fd, SHUT_RDWR);
-	if ((left = drain(&s, grace_ms)) > 0) {
+	acceptor_stop(&s.acceptor);
+	if ((left = drain(&s, o->grace_ms)) > 0) {
 		/* Threads held by idle keep-alive connections still use the config: nothing may be
 		 * freed under them, so the process ends here, which closes those connections. A
 		 * request nginx sends on one of them at this very moment is lost: nginx answers it
 		 * with 502, as for any backend that stops. */
-		log_msg("info", "exiting with %zu threads still on open connections", left);
+		log_left(&s, left);
 		_exit(0);
 	}
 	watch_stop();
+	acceptor_destroy(&s.acceptor);
 	pthread_cond_destroy(&s.exited);
 	pthread_mutex_destroy(&s.mu);
 	return 0;

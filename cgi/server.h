@@ -6,13 +6,21 @@
 
 #include "common/config.h"
 
-/* Serves FastCGI requests on listen_fd with `threads` threads, each request with the config in
- * force (site_get), calling reload() at each SIGHUP, until SIGTERM or SIGINT. Then it drains:
- * the health check answers 503, accepting stops and requests in progress finish (up to
- * `grace_ms`). Returns the exit status once every thread has ended; if some are still held by
- * open connections after the grace, ends the process itself (_exit(0)). Call with SIGTERM,
- * SIGINT and SIGHUP blocked (server_block_signals). */
-int server_run_fastcgi(int listen_fd, size_t threads, long grace_ms, void (*reload)(void));
+struct server_opts {
+	size_t threads;		/* request threads */
+	long grace_ms;		/* how long a stop waits for the requests in progress */
+	long idle_timeout_s;	/* how long a connection may leave a read or a write waiting */
+};
+
+/* Serves FastCGI requests on listen_fd with o->threads threads, each request with the config in
+ * force (site_get), calling reload() at each SIGHUP, until SIGTERM or SIGINT. A connection that
+ * sends nothing, or stops mid-request, or does not take its answer, for o->idle_timeout_s is
+ * closed, and so is a kept one idle that long. At the stop it drains: the health check answers
+ * 503, accepting stops and requests in progress finish (up to o->grace_ms). Returns the exit
+ * status once every thread has ended; if some are still held by open connections after the
+ * grace, ends the process itself (_exit(0)). Call with SIGTERM, SIGINT and SIGHUP blocked
+ * (server_block_signals). */
+int server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(void));
 
 /* Serves the one request of a plain CGI invocation (environment, stdout). Returns the exit
  * status. */

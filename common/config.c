@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
+
 #define DEFAULT_TIMEOUT_MS 1000
 #define MAX_TIMEOUT_MS 600000
 #define DEFAULT_MAX_BODY (1024 * 1024)
@@ -767,18 +769,21 @@ cfg_load_string(const char *text, size_t len, const char *name, struct cfg **out
 	return rc;
 }
 
+/* A config is a few kilobytes; a file far larger is a mistake, not a config. */
+#define MAX_CONFIG_BYTES (16 * 1024 * 1024)
+
 int
 cfg_load_file(const char *file, struct cfg **out, struct buf *err)
 {
-	json_error_t je;
-	json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
+	struct buf text = BUF_INIT;
 	int rc;
 
-	if (root == NULL)
-		return je.line < 1 ? (buf_printf(err, "%s: %s", file, je.text), -1) :
-		    syntax_error(file, &je, err);
-	rc = cfg_build(root, file, out, err);
-	json_decref(root);
+	/* Not json_load_file: it would block on a FIFO (a SIGHUP would then hang the main thread)
+	 * and read a directory as an empty file. */
+	if (file_read_regular(file, MAX_CONFIG_BYTES, &text, err) != FILE_OK)
+		return -1;
+	rc = cfg_load_string(buf_str(&text), text.len, file, out, err);
+	buf_free(&text);
 	return rc;
 }
 

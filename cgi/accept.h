@@ -1,0 +1,64 @@
+/* accept.h - taking FastCGI connections ourselves: each gets its timeouts before libfcgi reads
+ * from it, and a failing accept() is survived instead of ending the thread. */
+#ifndef CGI_ACCEPT_H
+#define CGI_ACCEPT_H
+
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+/*
+ * libfcgi binds a request thread to a connection and reads it with blocking read()s, with no
+ * timeout: a peer that sends nothing, or a BEGIN_REQUEST and then nothing, or never reads its
+ * answer, would hold the thread for ever. Every connection therefore gets SO_RCVTIMEO and
+ * SO_SNDTIMEO (the idle timeout) as soon as it is accepted. They cannot be set on the listening
+ * socket instead: Linux copies them to connections accepted from a TCP socket, but not from a
+ * Unix one. And libfcgi's own accept returns -1 on EMFILE, which used to end the thread for good.
+ *
+ * The fields belong to this module; the server embeds the struct.
+ */
+struct acceptor {
+	int listen_fd;
+	bool tcp;			/* TCP_NODELAY on its connections */
+	struct timeval timeout;		/* of each connection's reads and writes */
+	atomic_bool stopping;
+	pthread_mutex_t mu;		/* guards what follows */
+	pthread_cond_t wake;		/* ends the back-off waits at acceptor_stop */
+	int64_t logged_us;		/* when an accept error was last logged */
+	unsigned long unlogged;		/* accept errors since then, not logged one by one */
+};
+
+/* Prepares a to accept on listen_fd with reads and writes of idle_timeout_s seconds at most.
+ * -1 if listen_fd is not a socket or the locks cannot be made. */
+int acceptor_init(struct acceptor *a, int listen_fd, long idle_timeout_s);
+
+/* Frees the locks; once every thread has stopped using a. */
+void acceptor_destroy(struct acceptor *a);
+
+/*
+ * Blocks until a connection comes and returns it, its timeouts set. A failing accept() never
+ * ends the call: a connection's own failure (reset before it was taken) is skipped; anything else
+ * (EMFILE, ENFILE, ENOBUFS, ...) is logged, at most once per ACCEPT_LOG_PERIOD_S for the whole
+ * process with the count of the others, and retried after a back-off that doubles from 10 ms to
+ * 1 s. Returns -1 only once acceptor_stop was called.
+ */
+int acceptor_next(struct acceptor *a);
+
+/* Makes every acceptor_next return -1 at once (also those in a back-off), and stops the
+ * listening socket: the connections not yet accepted are refused. */
+void acceptor_stop(struct acceptor *a);
+
+#define ACCEPT_LOG_PERIOD_S 10
+
+/* Initialises req for connections that acceptor_next gives (libfcgi never accepts itself); -1
+ * if libfcgi refuses. */
+int acceptor_request_init(FCGX_Request *req);
+
+/* Hands connection fd to libfcgi: the next FCGX_Accept_r(req) reads its first request. When a
+ * connection ends, FCGX_Accept_r returns an error and req->ipcFd is -1: attach the next one. */
+void acceptor_attach(FCGX_Request *req, int fd);
+
+#endif

@@ -1,0 +1,360 @@
+/* integ-conns.c - what holds or ends request threads: idle, stalled and non-reading FastCGI
+ * connections, a descriptor shortage, the stop, and a config path that is not a file. */
+#define _GNU_SOURCE	/* prlimit */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "t/fcgi-client.h"
+#include "t/integ.h"
+#include "t/unit.h"
+
+/*
+ * Raw connections speak FastCGI to fanout-cgi directly, as a hostile or broken client would.
+ * Bounds are wide: a connection idle for the 1 s timeout is closed at once, but libfcgi's close
+ * then lingers up to 2 s for the peer's own close, and sanitizers slow everything.
+ */
+#define IDLE_TIMEOUT "1"
+#define CLOSE_BOUND_MS 10000
+#define ANSWER_BOUND_MS 5000
+
+static struct integ_stack env;
+
+static const char config_text[] =
+    "{\"admin\": {\"metrics\": \"/api/metrics\", \"health\": \"/api/healthz\"},\n"
+    " \"endpoints\": [\n"
+    "  {\"path\": \"/api/ok\", \"backends\": [\n"
+    "    {\"name\": \"x\", \"url\": \"http://127.0.0.1:@M@/ok\"}]},\n"
+    "  {\"path\": \"/api/big\", \"timeout_ms\": 5000, \"backends\": [\n"
+    "    {\"name\": \"x\", \"url\": \"http://127.0.0.1:@M@/big?body=big&size=1000000\",\n"
+    "     \"max_body_bytes\": 2000000}]}\n"
+    " ]}\n";
+
+static const char *const cgi_args[] = { "--threads", "4", "--idle-timeout", IDLE_TIMEOUT, NULL };
+
+/* Waits until the file `name` of the stack's directory holds text; false after 5 s. */
+static bool
+await_file_text(const char *name, const char *text)
+{
+	int64_t until = clock_now_us() + 5000000;
+	char path[INTEG_PATH_LEN];
+	struct buf b = BUF_INIT;
+	bool found = false;
+
+	while (!found && clock_now_us() < until) {
+		buf_truncate(&b, 0);
+		found = integ_read_file(integ_path(&env, path, name), &b) &&
+		    strstr(buf_str(&b), text) != NULL;
+		if (!found)
+			clock_sleep_us(20000);
+	}
+	buf_free(&b);
+	return found;
+}
+
+/* How many lines of the file `name` hold text. */
+static int
+count_lines(const char *name, const char *text)
+{
+	char path[INTEG_PATH_LEN];
+	struct buf b = BUF_INIT;
+	int n = 0;
+
+	if (integ_read_file(integ_path(&env, path, name), &b))
+		for (const char *p = buf_str(&b); (p = strstr(p, text)) != NULL; p++)
+			n++;
+	buf_free(&b);
+	return n;
+}
+
+static void
+expect_front_ok(const char *path)
+{
+	char url[128];
+	struct reply r;
+
+	snprintf(url, sizeof(url), "%s%s", env.url, path);
+	CU_ASSERT_FATAL(integ_request(NULL, url, NULL, &r));
+	CU_ASSERT_EQUAL(r.status, 200);
+	reply_free(&r);
+}
+
+/* Finding 4: connections that send nothing, or a BEGIN_REQUEST and then nothing, or stop in
+ * the parameters, take every thread; they are closed after the idle timeout and nginx is served
+ * again. The request cut short is not served (libfcgi would pass it on as if whole). */
+static void
+test_idle_tcp(void)
+{
+	int fds[4];
+	int64_t t0 = clock_now_us();
+
+	for (size_t i = 0; i < 4; i++) {
+		CU_ASSERT_FATAL((fds[i] = connect_tcp(env.cgi_port)) >= 0);
+		if (i == 2)
+			CU_ASSERT_FATAL(put_begin(fds[i]));
+		if (i == 3)
+			CU_ASSERT_FATAL(put_params(fds[i], "/api/cut-short"));
+	}
+	CU_ASSERT(await_closed(fds, 4, CLOSE_BOUND_MS));
+	printf("\n    4 idle connections closed %.1f s after they came ",
+	    (clock_now_us() - t0) / 1e6);
+	close_all(fds, 4);
+	expect_front_ok("/api/healthz");
+	expect_front_ok("/api/ok");
+	CU_ASSERT_EQUAL(count_lines("fanout.err", "/api/cut-short"), 0);
+}
+
+/* The descriptor limit that leaves a child of ours exactly `spare` free descriptors: it has 0, 1,
+ * 2 and what we hold without close-on-exec. 0 if it cannot be told. */
+static rlim_t
+limit_for_spare(int spare)
+{
+	bool used[256] = { true, true, true };
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+	int fd = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		long n = e->d_name[0] == '.' ? -1 : integ_parse_int(e->d_name);
+		int flags = n >= 0 && n < 256 ? fcntl((int)n, F_GETFD) : -1;
+
+		if (flags >= 0 && !(flags & FD_CLOEXEC))
+			used[n] = true;
+	}
+	closedir(d);
+	for (int free_seen = 0; fd < 256 && free_seen <= spare; fd++)
+		free_seen += !used[fd];
+	return fd < 256 ? (rlim_t)fd - 1 : 0;	/* the (spare + 1)th free number */
+}
+
+/* A second fanout-cgi serving listen_fd, handed over on fd 0 as spawn-fcgi does, its stderr in
+ * `err`, started with `spare` free descriptors (-1: as many as we have); -1 if it does not say
+ * it serves. */
+static pid_t
+start_on_fd0(int listen_fd, const char *threads, const char *idle, int spare, const char *err)
+{
+	char config[INTEG_PATH_LEN], err_path[INTEG_PATH_LEN], ready[64];
+	char *argv[] = { FANOUT_CGI, "-c", (char *)integ_path(&env, config, "fanout.json"),
+		"--threads", (char *)threads, "--idle-timeout", (char *)idle, NULL };
+	struct rlimit ours, low;
+	pid_t pid;
+
+	if (listen_fd < 0 || getrlimit(RLIMIT_NOFILE, &ours) != 0)
+		return -1;
+	low = (struct rlimit){ .rlim_cur = spare >= 0 ? limit_for_spare(spare) : ours.rlim_cur,
+		.rlim_max = ours.rlim_max };
+	/* The child inherits the limit; ours is lowered only for the spawn. */
+	if (low.rlim_cur == 0 || setrlimit(RLIMIT_NOFILE, &low) != 0) {
+		close(listen_fd);
+		return -1;
+	}
+	pid = integ_spawn(argv, NULL, listen_fd, NULL, integ_path(&env, err_path, err));
+	if (setrlimit(RLIMIT_NOFILE, &ours) != 0 && pid > 0) {
+		(void)integ_stop(pid);
+		pid = -1;
+	}
+	close(listen_fd);
+	snprintf(ready, sizeof(ready), "serving FastCGI with %s threads", threads);
+	if (pid > 0 && !await_file_text(err, ready)) {
+		(void)integ_stop(pid);
+		return -1;
+	}
+	return pid;
+}
+
+/* Stops a second fanout-cgi: SIGTERM, exit 0, and no sanitizer report in its stderr `err`. */
+static void
+expect_clean_stop(pid_t pid, const char *err)
+{
+	CU_ASSERT_FATAL(kill(pid, SIGTERM) == 0);
+	CU_ASSERT_EQUAL(integ_wait_exit(pid, 10000), 0);
+	CU_ASSERT_EQUAL(count_lines(err, "Sanitizer") + count_lines(err, "runtime error"), 0);
+}
+
+/* The same on a Unix socket inherited on fd 0, whose connections do not inherit the listening
+ * socket's timeouts; and a reader that never reads its (1 MB) answer. */
+static void
+test_idle_unix(void)
+{
+	char path[INTEG_PATH_LEN];
+	struct buf answer = BUF_INIT;
+	int fds[3];
+	pid_t pid;
+
+	integ_path(&env, path, "fd0.sock");
+	CU_ASSERT_FATAL((pid = start_on_fd0(fcgi_listen(path, NULL), "2", IDLE_TIMEOUT, -1,
+	    "fd0-unix.err")) > 0);
+	for (size_t i = 0; i < 2; i++)
+		CU_ASSERT_FATAL((fds[i] = connect_unix(path)) >= 0 && put_begin(fds[i]));
+	CU_ASSERT(await_closed(fds, 2, CLOSE_BOUND_MS));
+	close_all(fds, 2);
+	/* Both threads write answers nobody reads; a third request is still answered. */
+	for (size_t i = 0; i < 2; i++)
+		CU_ASSERT_FATAL((fds[i] = connect_unix(path)) >= 0 && put_request(fds[i], "/api/big"));
+	CU_ASSERT_FATAL((fds[2] = connect_unix(path)) >= 0 && put_request(fds[2], "/api/healthz"));
+	CU_ASSERT(read_answer(fds[2], CLOSE_BOUND_MS, &answer));
+	CU_ASSERT(strstr(buf_str(&answer), "\"serving\"") != NULL);
+	close_all(fds, 3);
+	buf_free(&answer);
+	expect_clean_stop(pid, "fd0-unix.err");
+}
+
+/* Finding 5: started with 2 free descriptors, two of four threads meet EMFILE in accept() at
+ * once (as threads did that then ended for good) and while a burst of six requests comes; they
+ * wait and retry, logging it once, and once descriptors are back four requests are answered at
+ * the same time: every thread lived. Then the stop's last word is true. */
+static void
+test_descriptors(void)
+{
+	enum { N = 6 };
+	struct rlimit ours;
+	struct buf answer = BUF_INIT, metrics = BUF_INIT;
+	int fds[N], port, answered = 0;
+	bool done[N] = { false };
+	pid_t pid;
+
+	CU_ASSERT_FATAL((pid = start_on_fd0(fcgi_listen(NULL, &port), "4", "30", 2,
+	    "fd0-tcp.err")) > 0);
+	CU_ASSERT(await_file_text("fd0-tcp.err", "Too many open files"));
+	for (size_t i = 0; i < N; i++)
+		CU_ASSERT_FATAL((fds[i] = connect_tcp(port)) >= 0 && put_request(fds[i],
+		    "/api/healthz"));
+	CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &ours) == 0);
+	CU_ASSERT_FATAL(prlimit(pid, RLIMIT_NOFILE, &ours, NULL) == 0);
+	/* Every connection stays open (kept alive), so four answers need four threads. */
+	for (int64_t until = clock_now_us() + ANSWER_BOUND_MS * 1000LL;
+	    answered < 4 && clock_now_us() < until;)
+		for (size_t i = 0; i < N; i++)
+			if (!done[i] && read_answer(fds[i], 20, &answer)) {
+				done[i] = true;
+				answered++;
+			}
+	printf("\n    %d requests answered at once by 4 threads after EMFILE ", answered);
+	CU_ASSERT_EQUAL(answered, 4);
+	CU_ASSERT(count_lines("fd0-tcp.err", "Too many open files") <= 2);	/* not per retry */
+	close_all(fds, N);
+	/* The metrics, on a connection kept open: once the other connections are gone. */
+	CU_ASSERT_FATAL((fds[0] = connect_tcp(port)) >= 0);
+	for (int64_t until = clock_now_us() + ANSWER_BOUND_MS * 1000LL; clock_now_us() < until &&
+	    strstr(buf_str(&metrics), "\nfanout_fastcgi_connections 1\n") == NULL;) {
+		buf_truncate(&metrics, 0);
+		CU_ASSERT_FATAL(put_request(fds[0], "/api/metrics"));
+		CU_ASSERT_FATAL(read_answer(fds[0], ANSWER_BOUND_MS, &metrics));
+	}
+	CU_ASSERT(strstr(buf_str(&metrics), "\nfanout_fastcgi_connections 1\n") != NULL);
+	CU_ASSERT(strstr(buf_str(&metrics), "\nfanout_request_threads 4\n") != NULL);
+	/* The stop with one idle kept connection: the log says so, and only that. */
+	expect_clean_stop(pid, "fd0-tcp.err");
+	CU_ASSERT_EQUAL(count_lines("fd0-tcp.err", "exiting with"), 1);
+	CU_ASSERT_EQUAL(count_lines("fd0-tcp.err", "idle keep-alive connections still open: 1"), 1);
+	close(fds[0]);
+	buf_free(&answer);
+	buf_free(&metrics);
+}
+
+/* Finding 10: a stop with no connection open says nothing of open connections (16 threads
+ * leaving accept() were counted as on open connections). */
+static void
+test_quiet_stop(void)
+{
+	for (int round = 0; round < 3; round++) {	/* it was a race, though a likely one */
+		int port;
+		pid_t pid;
+
+		CU_ASSERT_FATAL((pid = start_on_fd0(fcgi_listen(NULL, &port), "16", "30", -1,
+		    "quiet.err")) > 0);
+		expect_clean_stop(pid, "quiet.err");
+		CU_ASSERT_EQUAL(count_lines("quiet.err", "exiting with"), 0);
+	}
+}
+
+/* --check-config on something that is not a file: a clear error at once. */
+static void
+expect_check_refused(const char *name, const char *reason)
+{
+	char path[INTEG_PATH_LEN], err[INTEG_PATH_LEN], file[64];
+	char *argv[] = { FANOUT_CGI, "--check-config", (char *)integ_path(&env, path, name), NULL };
+	pid_t pid;
+	int rc;
+
+	snprintf(file, sizeof(file), "check-%s.err", name);
+	CU_ASSERT_FATAL((pid = integ_spawn(argv, NULL, -1, NULL, integ_path(&env, err,
+	    file))) > 0);
+	if ((rc = integ_wait_exit(pid, 5000)) == -1) {	/* blocked: the failure under test */
+		(void)kill(pid, SIGKILL);
+		(void)integ_wait_exit(pid, 5000);
+	}
+	CU_ASSERT_EQUAL(rc, 1);
+	CU_ASSERT_EQUAL(count_lines(file, reason), 1);
+	CU_ASSERT_EQUAL(count_lines(file, "Sanitizer") + count_lines(file, "runtime error"), 0);
+}
+
+/* Finding 10: a directory or a FIFO as config, checked and reloaded. A SIGHUP with the config
+ * path swapped for a FIFO leaves the old config serving, and SIGTERM still stops the server. */
+static void
+test_config_not_a_file(void)
+{
+	char cfg[INTEG_PATH_LEN], saved[INTEG_PATH_LEN], fifo[INTEG_PATH_LEN];
+
+	CU_ASSERT_FATAL(mkdir(integ_path(&env, cfg, "dir.json"), 0755) == 0);
+	CU_ASSERT_FATAL(mkfifo(integ_path(&env, fifo, "fifo.json"), 0644) == 0);
+	expect_check_refused("dir.json", "dir.json: is a directory");
+	expect_check_refused("fifo.json", "fifo.json: is not a regular file (a FIFO)");
+	CU_ASSERT_FATAL(rename(integ_path(&env, cfg, "fanout.json"),
+	    integ_path(&env, saved, "fanout.json.saved")) == 0);
+	CU_ASSERT_FATAL(rename(fifo, cfg) == 0);
+	CU_ASSERT_FATAL(kill(env.cgi, SIGHUP) == 0);
+	CU_ASSERT(await_file_text("fanout.err", "fanout.json: is not a regular file (a FIFO); "
+	    "the config in force stays"));
+	expect_front_ok("/api/ok");
+	expect_front_ok("/api/healthz");
+	CU_ASSERT_FATAL(kill(env.cgi, SIGTERM) == 0);
+	if (integ_wait_exit(env.cgi, 10000) != 0) {
+		CU_FAIL("SIGTERM not obeyed after a SIGHUP on a FIFO");
+		(void)kill(env.cgi, SIGKILL);
+		(void)integ_wait_exit(env.cgi, 5000);
+	}
+	CU_ASSERT_FATAL(unlink(cfg) == 0 && rename(saved, cfg) == 0);
+	CU_ASSERT_FATAL(integ_stack_start_cgi(&env, cgi_args));	/* for the suite's cleanup */
+	expect_front_ok("/api/ok");
+}
+
+static int
+suite_init(void)
+{
+	return integ_stack_start(&env, config_text, integ_nginx_conf, cgi_args) ? 0 : -1;
+}
+
+static int
+suite_cleanup(void)
+{
+	return integ_stack_stop(&env) ? 0 : -1;
+}
+
+int
+main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "idle and stalled TCP connections are closed", test_idle_tcp },
+		{ "the same on a Unix socket on fd 0; a reader that never reads", test_idle_unix },
+		{ "EMFILE: threads wait and retry, none is lost", test_descriptors },
+		{ "a stop with no connection open says none is", test_quiet_stop },
+		{ "a directory or a FIFO as config", test_config_not_a_file },
+		{ NULL, NULL },
+	};
+
+	if (integ_nginx_binary() == NULL) {
+		fprintf(stderr, "integ-conns: SKIP: nginx is not installed (t/check.sh installs it)\n");
+		return 77;
+	}
+	return unit_run("connections, threads and descriptors", suite_init, suite_cleanup, tests);
+}
