@@ -114,19 +114,7 @@ request(const char *method, const char *path, const char *const *headers, struct
 static double
 metric(const char *series)
 {
-	struct reply r;
-	double v = -1;
-
-	if (!request(NULL, "/api/metrics", NULL, &r))
-		return -1;
-	for (const char *p = buf_str(&r.body); p != NULL && *p != '\0';) {
-		if (strncmp(p, series, strlen(series)) == 0 && p[strlen(series)] == ' ')
-			v = strtod(p + strlen(series) + 1, NULL);
-		p = strchr(p, '\n');
-		p = p != NULL ? p + 1 : NULL;
-	}
-	reply_free(&r);
-	return v;
+	return integ_metric(&env, "/api/metrics", series);
 }
 
 /* Polls until the metric reaches want (or more; with at_most, want or less); false after

@@ -1,8 +1,9 @@
-/* integ-reuse.c - a backend that sends bytes past its answer: no kept connection delivers them. */
+/* integ-reuse.c - kept backend connections: never reused with stray bytes waiting, and bounded. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/clock.h"
@@ -28,6 +29,12 @@ static char stray_dir[] = "/tmp/fanout-stray-XXXXXX";
 
 static const char *const cgi_args[] = { "--threads", "1", NULL };
 
+/* WIDE calls at once, by a fanout-cgi that may open NOFILE descriptors: its pool of idle curl
+ * handles keeps NOFILE / 16 of them (fetch.h). */
+#define WIDE 12
+#define NOFILE 128
+#define POOL_BOUND (NOFILE / 16)
+
 /* The config: per executor E, /api/E/u/{name}, /api/E/tail/{ms} and /api/E/interim. */
 static bool
 config_make(struct buf *out)
@@ -35,7 +42,12 @@ config_make(struct buf *out)
 	static const char endpoint[] =
 	    "  {\"path\": \"/api/%s/%s\", \"executor\": \"%s\", \"timeout_ms\": 2000,\n"
 	    "   \"backends\": [{\"name\": \"x\", \"url\": \"http://127.0.0.1:%d/u/%s\"}]},\n";
-	int rc = buf_puts(out, "{\"endpoints\": [\n");
+	int rc = buf_puts(out, "{\"admin\": {\"metrics\": \"/api/metrics\"}, \"endpoints\": [\n"
+	    "  {\"path\": \"/api/wide\", \"timeout_ms\": 3000, \"backends\": [\n");
+
+	for (int i = 0; i < WIDE && rc == 0; i++)
+		rc = buf_printf(out, "    {\"name\": \"w%d\", \"url\": \"http://127.0.0.1:@M@/w?delay=300\"}%s\n",
+		    i, i + 1 < WIDE ? "," : "]},");
 
 	for (size_t i = 0; i < NEXEC && rc == 0; i++) {
 		const char *e = executors[i];
@@ -191,6 +203,40 @@ test_clean_connections_reused(void)
 	}
 }
 
+/* Restarts fanout-cgi with a soft limit of `nofile` descriptors (ours is put back). */
+static bool
+restart_cgi_with_nofile(rlim_t nofile)
+{
+	struct rlimit old, low;
+	bool ok;
+
+	if (integ_stop(env.cgi) != 0 || getrlimit(RLIMIT_NOFILE, &old) != 0)
+		return false;
+	low = (struct rlimit){ .rlim_cur = nofile, .rlim_max = old.rlim_max };
+	ok = setrlimit(RLIMIT_NOFILE, &low) == 0 && integ_stack_start_cgi(&env, cgi_args);
+	return setrlimit(RLIMIT_NOFILE, &old) == 0 && ok;
+}
+
+/* After more blocking calls at once than the bound, the pool keeps no more idle handles (each
+ * holds descriptors) than the limit allows. */
+static void
+test_idle_handles_bounded(void)
+{
+	char url[128];
+	struct reply r;
+	double idle;
+
+	CU_ASSERT_FATAL(restart_cgi_with_nofile(NOFILE));
+	snprintf(url, sizeof(url), "%s/api/wide", env.url);
+	CU_ASSERT_FATAL(integ_request(NULL, url, NULL, &r));
+	CU_ASSERT_EQUAL(r.status, 200);
+	reply_free(&r);
+	idle = integ_metric(&env, "/api/metrics", "fanout_curl_handles_idle");
+	printf("\n    %d calls at once, descriptor limit %d: %.0f idle handles kept ", WIDE, NOFILE,
+	    idle);
+	CU_ASSERT(idle >= 1 && idle <= POOL_BOUND);
+}
+
 /* "100 Continue" and then nothing: no final answer, so no status, whatever the executor. */
 static void
 test_interim_only(void)
@@ -239,6 +285,7 @@ main(void)
 		{ "stray answer in the same write: refused", test_tail_at_once },
 		{ "clean kept connections: still reused", test_clean_connections_reused },
 		{ "100 Continue and no final answer: no status, every executor", test_interim_only },
+		{ "idle curl handles bounded by the descriptor limit", test_idle_handles_bounded },
 		{ NULL, NULL },
 	};
 
@@ -246,6 +293,5 @@ main(void)
 		fprintf(stderr, "integ-reuse: SKIP: nginx is not installed (t/check.sh installs it)\n");
 		return 77;
 	}
-	return unit_run("backend connections reused only when clean", suite_init, suite_cleanup,
-	    tests);
+	return unit_run("kept backend connections", suite_init, suite_cleanup, tests);
 }

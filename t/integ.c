@@ -534,3 +534,23 @@ integ_stack_stop(struct integ_stack *env)
 	return !failed;
 }
 
+double
+integ_metric(const struct integ_stack *st, const char *path, const char *series)
+{
+	char url[INTEG_PATH_LEN];
+	size_t len = strlen(series);
+	struct reply r;
+	double v = -1;
+
+	snprintf(url, sizeof(url), "%s%s", st->url, path);
+	if (!integ_request(NULL, url, NULL, &r))
+		return -1;
+	for (const char *p = buf_str(&r.body); p != NULL && *p != '\0';) {
+		if (strncmp(p, series, len) == 0 && p[len] == ' ')
+			v = strtod(p + len + 1, NULL);
+		p = strchr(p, '\n');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	reply_free(&r);
+	return v;
+}

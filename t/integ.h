@@ -97,6 +97,10 @@ bool integ_stack_stop(struct integ_stack *st);
 /* Starts fanout-cgi alone again (after a test stopped it); false if it does not listen. */
 bool integ_stack_start_cgi(struct integ_stack *st, const char *const *cgi_args);
 
+/* The value of the metric line that starts with `series` (name and labels) in what the stack's
+ * front answers at `path` (the config's admin.metrics), or -1. */
+double integ_metric(const struct integ_stack *st, const char *path, const char *series);
+
 /* out = the stack's directory + "/" + name. */
 const char *integ_path(const struct integ_stack *st, char out[INTEG_PATH_LEN], const char *name);
 
