@@ -10,6 +10,8 @@
 #   t/check.sh all        all of the above
 #   t/check.sh build      install and build only (build/), for t/bench/run.sh
 # FANOUT_EXTRA_PACKAGES names more Debian packages to install (the benchmark's tools).
+# What apt and the build print goes to build/install.log and DIR/build.log: the terminal shows
+# one line for each, or on failure the end of the log and its path; the test reports in full.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +26,6 @@ install_missing() {
 			missing="$missing $p"
 	done
 	[ -z "$missing" ] && return 0
-	echo "check.sh: installing$missing"
 	as_root=
 	[ "$(id -u)" -eq 0 ] || as_root=sudo
 	# The tests run their own nginx and Apache on private ports: keep the packages from
@@ -36,21 +37,42 @@ install_missing() {
 		own_policy=yes
 	fi
 	status=0
-	$as_root apt-get update -qq &&
+	mkdir -p "$top/build"
+	log=$top/build/install.log
+	echo "check.sh: installing$missing (output in $log)"
+	{ $as_root apt-get update -qq &&
 		DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq \
-			--no-install-recommends $missing || status=$?
+			--no-install-recommends $missing; } >"$log" 2>&1 || status=$?
 	[ -z "$own_policy" ] || $as_root rm -f /usr/sbin/policy-rc.d
+	[ $status -eq 0 ] || failed "the installation" "$log"
 	return $status
 }
 
-# build DIR CONFIGURE-ARGS...: configures DIR once (make redoes it when inputs change), builds.
+# failed WHAT LOG: the end of LOG and where the rest is, on stderr.
+failed() {
+	tail -n 30 "$2" >&2
+	echo "check.sh: $1 failed; its output is in $2" >&2
+}
+
+# build DIR CONFIGURE-ARGS...: configures DIR once (make redoes it when inputs change), builds;
+# the output goes to DIR/build.log, configure's warnings (tests it leaves out) to the terminal.
 build() {
+	echo "check.sh: building in $1/ (output in $top/$1/build.log)"
 	dir=$top/$1
 	shift
-	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi)
 	mkdir -p "$dir"
-	[ -f "$dir/Makefile" ] || (cd "$dir" && "$top/configure" --enable-werror "$@")
-	make -C "$dir" -j"$(nproc)"
+	log=$dir/build.log
+	configure_and_make "$dir" "$@" >"$log" 2>&1 || { failed "the build" "$log"; return 1; }
+	grep '^configure: WARNING' "$log" >&2 || true
+}
+
+# configure_and_make DIR CONFIGURE-ARGS...: the build's steps, stopping at the first that fails.
+configure_and_make() {
+	dir=$1
+	shift
+	{ [ -x "$top/configure" ] || (cd "$top" && autoreconf -fi); } &&
+		{ [ -f "$dir/Makefile" ] || (cd "$dir" && "$top/configure" --enable-werror "$@"); } &&
+		make -C "$dir" -j"$(nproc)"
 }
 
 # suite DIR: runs `make check` and shows every test's own report, failed or not.

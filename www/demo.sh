@@ -2,7 +2,10 @@
 # demo.sh - the demo in one command: nginx on 127.0.0.1:8080 serving www/ and passing /api/ to
 # fanout-cgi, and the demo backends (nginx too, on 127.0.0.1:8081). Ctrl-C stops everything.
 #
-#   sh www/demo.sh                          installs what is missing, builds, starts, waits
+#   sh www/demo.sh                          installs what is missing, builds, starts, waits; what
+#                                           apt and the build print is in build/install.log and
+#                                           build/build.log (t/check.sh), on the terminal only if
+#                                           they fail
 #   DEMO_PORT=9080 DEMO_BACKEND_PORT=9081   other ports
 #   FANOUT_CGI=build/fanout-cgi             use that program: no install, no build (the tests)
 #
