@@ -1,13 +1,13 @@
 /* config.h - the JSON configuration: loaded, validated and compiled once, then read-only. */
-#ifndef COMMON_CONFIG_H
-#define COMMON_CONFIG_H
+#ifndef CGI_CONFIG_H
+#define CGI_CONFIG_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cgi/template.h"
 #include "common/buf.h"
-#include "common/template.h"
 
 enum cfg_executor {
 	CFG_THREADS,

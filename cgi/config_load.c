@@ -1,5 +1,5 @@
 /* config.c - the JSON configuration: loaded, validated and compiled once, then read-only. */
-#include "common/config.h"
+#include "cgi/config.h"
 
 #include <jansson.h>
 #include <stdarg.h>
