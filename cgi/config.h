@@ -1,4 +1,8 @@
-/* config.h - the JSON configuration: loaded, validated and compiled once, then read-only. */
+/* config.h - the JSON configuration: loaded, validated and compiled once, then read-only.
+ * The model the program reads is here, its small accessors in config.c; reading and validating
+ * a file is config_load.c's (the document, endpoints, limits, admin paths), config_backend.c's
+ * (backends, their URLs' placeholders and dependencies) and config_walk.c's (typed reads of the
+ * JSON that name the path of what is wrong). */
 #ifndef CGI_CONFIG_H
 #define CGI_CONFIG_H
 
