@@ -28,6 +28,9 @@ enum cfg_encoding {
 #define CFG_GET 1u
 #define CFG_HEAD 2u
 
+/* A limit the config does not set: 0, which struct fanout_limits reads as "your default". */
+#define CFG_UNSET 0
+
 struct cfg_backend {
 	char *name;		/* its key in the response */
 	struct tpl url;
@@ -69,6 +72,8 @@ struct cfg {
 	char *file;
 	struct cfg_endpoint *endpoints;
 	size_t nendpoints;
+	/* fanout's limits, CFG_UNSET when the file does not set them: fanout_init() then applies its
+	 * own default (a zero field of struct fanout_limits), which this file does not repeat. */
 	size_t max_inflight;	/* limits.max_inflight: backend calls in flight, process-wide */
 	size_t pool_threads;	/* limits.pool_threads: workers of the "pool" executor */
 	char *metrics_path;	/* admin.metrics: Prometheus metrics, NULL when off */

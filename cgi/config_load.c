@@ -9,8 +9,6 @@
 #include "common/file.h"
 
 #define DEFAULT_TIMEOUT_MS 1000
-#define DEFAULT_MAX_INFLIGHT 1024
-#define DEFAULT_POOL_THREADS 32
 
 static bool
 name_valid(const char *s, size_t len)
@@ -161,19 +159,21 @@ parse_endpoints(struct walk *w, json_t *root, struct cfg *cfg)
 	return 0;
 }
 
+/* "limits": fanout's process-wide limits. What the file leaves out stays CFG_UNSET, so that
+ * fanout applies its own default rather than a copy of it kept here. */
 static int
 parse_limits(struct walk *w, json_t *root, struct cfg *cfg)
 {
 	static const char *const keys[] = { "max_inflight", "pool_threads", NULL };
 	json_t *obj = json_object_get(root, "limits");
 	size_t mark = walk_enter_key(w, "limits");
-	long inflight = DEFAULT_MAX_INFLIGHT, pool = DEFAULT_POOL_THREADS;
+	long inflight = CFG_UNSET, pool = CFG_UNSET;
 
 	if (obj != NULL && !json_is_object(obj))
 		walk_fail(w, "must be an object");
 	else if (obj != NULL && walk_keys(w, obj, keys) == 0 &&
-	    walk_int(w, obj, "max_inflight", 1, 1000000, DEFAULT_MAX_INFLIGHT, &inflight) == 0)
-		(void)walk_int(w, obj, "pool_threads", 1, 4096, DEFAULT_POOL_THREADS, &pool);
+	    walk_int(w, obj, "max_inflight", 1, 1000000, CFG_UNSET, &inflight) == 0)
+		(void)walk_int(w, obj, "pool_threads", 1, 4096, CFG_UNSET, &pool);
 	walk_leave(w, mark);
 	cfg->max_inflight = (size_t)inflight;
 	cfg->pool_threads = (size_t)pool;

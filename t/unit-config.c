@@ -124,6 +124,33 @@ test_config_good(void)
 	buf_free(&err);
 }
 
+/* A limit the file leaves out stays unset, for fanout to apply its own default. */
+static void
+test_config_limits_unset(void)
+{
+	static const char *const texts[] = {
+		"{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"a\", \"url\": "
+		"\"http://h/\"}]}]}",
+		"{\"limits\": {}, \"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": "
+		"\"a\", \"url\": \"http://h/\"}]}]}",
+		"{\"limits\": {\"max_inflight\": 7}, \"endpoints\": [{\"path\": \"/a\", "
+		"\"backends\": [{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
+	};
+	static const size_t want_inflight[] = { CFG_UNSET, CFG_UNSET, 7 };
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct buf err = BUF_INIT;
+		struct cfg *cfg = NULL;
+
+		CU_ASSERT_EQUAL_FATAL(cfg_load_string(texts[i], strlen(texts[i]), "l.json", &cfg,
+		    &err), 0);
+		CU_ASSERT_EQUAL(cfg->max_inflight, want_inflight[i]);
+		CU_ASSERT_EQUAL(cfg->pool_threads, CFG_UNSET);
+		cfg_unref(cfg);
+		buf_free(&err);
+	}
+}
+
 /* Every bad config is refused with the JSON path and the reason. */
 static void
 test_config_errors(void)
@@ -217,6 +244,7 @@ main(void)
 	static const struct unit_test tests[] = {
 		{ "URL templates", test_template },
 		{ "config: a full valid file", test_config_good },
+		{ "config: limits not set are left to fanout", test_config_limits_unset },
 		{ "config: errors name path and reason", test_config_errors },
 		{ NULL, NULL },
 	};
