@@ -2,9 +2,9 @@
 #ifndef CGI_CALL_H
 #define CGI_CALL_H
 
+#include "cgi/config.h"
 #include "cgi/fetch.h"
 #include "cgi/vars.h"
-#include "common/config.h"
 #include "fanout/fanout.h"
 
 /* The argument of one call. Owned by the fanout group from fanout_group_add() on; its outcome

@@ -2,8 +2,8 @@
 #ifndef CGI_HANDLER_H
 #define CGI_HANDLER_H
 
+#include "cgi/config.h"
 #include "cgi/respond.h"
-#include "common/config.h"
 
 /* Once at start: seeds the generator of request ids. -1 on failure. */
 int handler_init(void);

@@ -10,13 +10,13 @@
 #include <unistd.h>
 
 #include "cgi/accesslog.h"
+#include "cgi/config.h"
 #include "cgi/fetch.h"
 #include "cgi/handler.h"
 #include "cgi/listen.h"
 #include "cgi/metrics.h"
 #include "cgi/server.h"
 #include "cgi/site.h"
-#include "common/config.h"
 #include "common/log.h"
 #include "fanout/fanout.h"
 

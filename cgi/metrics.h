@@ -5,9 +5,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cgi/config.h"
 #include "cgi/fetch.h"
 #include "common/buf.h"
-#include "common/config.h"
 
 /*
  * Series are kept by endpoint path and backend name, process-wide, and outlive any config: a

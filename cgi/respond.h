@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 #include "cgi/call.h"
+#include "cgi/config.h"
 #include "cgi/vars.h"
 #include "cgi/watch.h"
-#include "common/config.h"
 #include "fanout/fanout.h"
 
 /* Where a request comes from and its response goes: FastCGI or plain CGI. */

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgi/template.h"
 #include "common/pct.h"
-#include "common/template.h"
 
 /* Counts the segments of a raw path: "/" has none, "/a/b" two. */
 static size_t

@@ -2,8 +2,8 @@
 #ifndef CGI_ROUTE_H
 #define CGI_ROUTE_H
 
+#include "cgi/config.h"
 #include "common/buf.h"
-#include "common/config.h"
 
 enum route_result {
 	ROUTE_OK,

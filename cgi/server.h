@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "common/config.h"
+#include "cgi/config.h"
 
 struct server_opts {
 	size_t threads;		/* request threads */

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "common/config.h"
+#include "cgi/config.h"
 
 /* Makes cfg the config in force (taking its reference) and drops the one it replaces, which
  * lives on while requests still hold it. */

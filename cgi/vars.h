@@ -4,10 +4,10 @@
 
 #include <stdatomic.h>
 
+#include "cgi/config.h"
 #include "cgi/route.h"
+#include "cgi/template.h"
 #include "common/buf.h"
-#include "common/config.h"
-#include "common/template.h"
 
 /* libfcgi's strings die at FCGX_Finish_r, while a call that outlived its deadline may still run:
  * so the calls read copies, kept alive by a reference count (the request's, and one per call). */

@@ -1,14 +1,12 @@
-/* unit-common.c - unit tests of common/: buffers, percent-encoding, JSON Pointer, templates,
- * config. */
+/* unit-common.c - unit tests of common/: buffers, percent-encoding, JSON Pointer, the JSON
+ * validator and quoting. */
 #include <jansson.h>
 #include <string.h>
 
 #include "common/buf.h"
-#include "common/config.h"
 #include "common/jptr.h"
 #include "common/jsonscan.h"
 #include "common/pct.h"
-#include "common/template.h"
 #include "t/unit.h"
 
 static void
@@ -145,211 +143,6 @@ test_jptr(void)
 	CU_ASSERT(!jptr_valid("/x~"));
 }
 
-/* Looks values up in a fixed table: name=value pairs. */
-static const char *
-lookup_table(void *ctx, const struct tpl_part *part, size_t *len, struct buf *err)
-{
-	const char *const *kv = ctx;
-
-	for (; kv[0] != NULL; kv += 2)
-		if (strcmp(kv[0], part->text) == 0) {
-			*len = strlen(kv[1]);
-			return kv[1];
-		}
-	(void)buf_printf(err, "%s: no value", part->text);
-	return NULL;
-}
-
-static void
-test_template(void)
-{
-	static const char *const values[] = { "user", "../admin?x=1", "lang", "fr&x=y", "profile",
-		"gold", "dots", "..", NULL };
-	struct buf out = BUF_INIT, err = BUF_INIT;
-	struct tpl t;
-
-	CU_ASSERT_EQUAL_FATAL(tpl_parse(&t,
-	    "http://h:81/u/{user}/x?l={query.lang}&s={profile./seg/0}", &err), 0);
-	CU_ASSERT_EQUAL(t.nparts, 6);
-	CU_ASSERT_EQUAL(t.parts[1].kind, TPL_PARAM);
-	CU_ASSERT_FALSE(t.parts[1].in_query);
-	CU_ASSERT_EQUAL(t.parts[3].kind, TPL_QUERY);
-	CU_ASSERT_TRUE(t.parts[3].in_query);
-	CU_ASSERT_EQUAL(t.parts[5].kind, TPL_BACKEND);
-	CU_ASSERT_STRING_EQUAL(t.parts[5].text, "profile");
-	CU_ASSERT_STRING_EQUAL(t.parts[5].pointer, "/seg/0");
-	CU_ASSERT_EQUAL(tpl_expand(&t, lookup_table, (void *)values, &out, &err), 0);
-	CU_ASSERT_STRING_EQUAL(buf_str(&out),
-	    "http://h:81/u/..%2Fadmin%3Fx%3D1/x?l=fr%26x%3Dy&s=gold");
-	tpl_free(&t);
-
-	/* A dot segment in the path is refused; the same value in the query is fine. */
-	CU_ASSERT_EQUAL_FATAL(tpl_parse(&t, "http://h/{dots}?q={dots}", &err), 0);
-	buf_truncate(&out, 0);
-	CU_ASSERT_EQUAL(tpl_expand(&t, lookup_table, (void *)values, &out, &err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&err), "not allowed in a path"));
-	tpl_free(&t);
-
-	static const char *const bad[] = { "ftp://h/x", "http://{host}/x", "http:///x",
-		"http://h/{unclosed", "http://h/x}", "http://h/#frag", "http://h/{a b}",
-		"http://h/{p.nopointer}", "http://h/?a=1?b", "http://h/{query.}", NULL };
-	for (size_t i = 0; bad[i] != NULL; i++) {
-		buf_truncate(&err, 0);
-		CU_ASSERT_EQUAL(tpl_parse(&t, bad[i], &err), -1);
-		CU_ASSERT(err.len > 0);
-		CU_ASSERT_EQUAL(t.nparts, 0);
-	}
-	buf_truncate(&err, 0);
-	CU_ASSERT_EQUAL(tpl_value_check("v", "a\r\nb", 4, &err), -1);
-	CU_ASSERT_EQUAL(tpl_value_check("v", "a\0b", 3, &err), -1);
-	CU_ASSERT_EQUAL(tpl_value_check("v", "ab", 2, &err), 0);
-	buf_free(&out);
-	buf_free(&err);
-}
-
-static const char good_config[] =
-    "{\n"
-    "  \"limits\": {\"max_inflight\": 64, \"pool_threads\": 4},\n"
-    "  \"endpoints\": [\n"
-    "    {\"path\": \"/api/dashboard/{user}\", \"timeout_ms\": 500, \"executor\": \"pool\",\n"
-    "     \"query\": [\"lang\"],\n"
-    "     \"backends\": [\n"
-    "       {\"name\": \"recs\", \"url\": \"http://127.0.0.1:1/r?s={profile./segment}\"},\n"
-    "       {\"name\": \"profile\", \"url\": \"http://127.0.0.1:1/p/{user}?l={query.lang}\",\n"
-    "        \"timeout_ms\": 200, \"required\": false, \"success\": [200, 404],\n"
-    "        \"headers\": [\"Accept-Language\"], \"max_body_bytes\": 4096},\n"
-    "       {\"name\": \"motd\", \"url\": \"http://127.0.0.1:1/motd\", \"encoding\": \"text\"}\n"
-    "     ]},\n"
-    "    {\"path\": \"/\", \"methods\": [\"GET\"], \"backends\": [\n"
-    "       {\"name\": \"home\", \"url\": \"https://127.0.0.1:1/\"}]}\n"
-    "  ]\n"
-    "}\n";
-
-static void
-test_config_good(void)
-{
-	struct buf err = BUF_INIT;
-	struct cfg *cfg = NULL;
-	const struct cfg_endpoint *ep;
-	const struct cfg_backend *recs, *profile;
-
-	CU_ASSERT_EQUAL_FATAL(cfg_load_string(good_config, sizeof(good_config) - 1, "good.json",
-	    &cfg, &err), 0);
-	CU_ASSERT_EQUAL(cfg->max_inflight, 64);
-	CU_ASSERT_EQUAL(cfg->pool_threads, 4);
-	CU_ASSERT_EQUAL_FATAL(cfg->nendpoints, 2);
-	ep = &cfg->endpoints[0];
-	CU_ASSERT_EQUAL(ep->nsegments, 3);
-	CU_ASSERT_TRUE(ep->segments[2].is_param);
-	CU_ASSERT_STRING_EQUAL(ep->segments[2].text, "user");
-	CU_ASSERT_EQUAL(ep->methods, CFG_GET | CFG_HEAD);
-	CU_ASSERT_EQUAL(ep->executor, CFG_POOL);
-	CU_ASSERT_EQUAL(ep->timeout_ms, 500);
-	recs = &ep->backends[0];
-	profile = &ep->backends[1];
-	CU_ASSERT_EQUAL(recs->timeout_ms, 500);	/* the endpoint's, by default */
-	CU_ASSERT_TRUE(recs->required);
-	CU_ASSERT_EQUAL(recs->max_body_bytes, 1024 * 1024);
-	CU_ASSERT_EQUAL_FATAL(recs->ndeps, 1);
-	CU_ASSERT_EQUAL(recs->deps[0], 1);
-	CU_ASSERT(cfg_success(recs, 204) && cfg_success(recs, 200) && !cfg_success(recs, 404));
-	CU_ASSERT(cfg_success(profile, 404) && !cfg_success(profile, 201));
-	CU_ASSERT_FALSE(profile->required);
-	CU_ASSERT_STRING_EQUAL(profile->header_params[0], "HTTP_ACCEPT_LANGUAGE");
-	CU_ASSERT_EQUAL(ep->backends[2].encoding, CFG_TEXT);
-	CU_ASSERT_EQUAL(cfg->endpoints[1].nsegments, 0);
-	CU_ASSERT_EQUAL(cfg->endpoints[1].methods, CFG_GET);
-	cfg_unref(cfg);
-	buf_free(&err);
-}
-
-/* Every bad config is refused with the JSON path and the reason. */
-static void
-test_config_errors(void)
-{
-	static const struct {
-		const char *text;
-		const char *message;
-	} cases[] = {
-		{ "{\"endpoints\": [}", "c.json:1:16: " },
-		{ "{\"endpoints\": [], \"x\": 1}", "c.json: x: unknown key" },
-		{ "{\"endpoints\": []}", "c.json: endpoints: must not be empty" },
-		{ "{}", "c.json: endpoints: missing" },
-		{ "[]", "c.json: (top): the document must be an object" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"b\", \"url\": "
-		  "\"http://h/{usr}\"}]}]}",
-		  "c.json: endpoints[0].backends[0].url: placeholder {usr} names no parameter" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"b\", \"url\": "
-		  "\"http://h/\", \"tiemout_ms\": 5}]}]}",
-		  "c.json: endpoints[0].backends[0].tiemout_ms: unknown key" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"b\", \"url\": "
-		  "\"http://h/?q={query.q}\"}]}]}",
-		  "c.json: endpoints[0].backends[0].url: placeholder {query.q}: \"q\" is not in" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"a\", \"url\": "
-		  "\"http://h/{b./x}\"}, {\"name\": \"b\", \"url\": \"http://h/{a./y}\"}]}]}",
-		  "c.json: endpoints[0].backends: dependency cycle: a -> b -> a" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"a\", \"url\": "
-		  "\"http://h/\"}, {\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
-		  "c.json: endpoints[0].backends[1]: name \"a\" is used twice" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"executor\": \"fibers\", \"backends\": "
-		  "[{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
-		  "c.json: endpoints[0].executor: \"fibers\" is not one of" },
-		{ "{\"endpoints\": [{\"path\": \"/a/{x}\", \"backends\": [{\"name\": \"a\", "
-		  "\"url\": \"http://h/\"}]}, {\"path\": \"/a/{y}\", \"backends\": [{\"name\": "
-		  "\"a\", \"url\": \"http://h/\"}]}]}",
-		  "c.json: endpoints[1]: path /a/{y} overlaps endpoints[0]" },
-		{ "{\"endpoints\": [{\"path\": \"/a/b{x}\", \"backends\": [{\"name\": \"a\", "
-		  "\"url\": \"http://h/\"}]}]}",
-		  "c.json: endpoints[0].path: \"/a/b{x}\": a {parameter} must be a whole segment" },
-		{ "{\"endpoints\": [{\"path\": \"/a//b\", \"backends\": [{\"name\": \"a\", "
-		  "\"url\": \"http://h/\"}]}]}", "c.json: endpoints[0].path: \"/a//b\": empty" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"timeout_ms\": 0, \"backends\": [{\"name\": "
-		  "\"a\", \"url\": \"http://h/\"}]}]}",
-		  "c.json: endpoints[0].timeout_ms: must be between 1 and 600000" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"a\", \"url\": "
-		  "\"http://h/\", \"headers\": [\"Host\"]}]}]}",
-		  "c.json: endpoints[0].backends[0].headers[0]: must be a header name" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"a\", \"url\": "
-		  "\"http://h/\", \"success\": [200, 700]}]}]}",
-		  "c.json: endpoints[0].backends[0].success[1]: must be an HTTP status" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"t\", \"url\": "
-		  "\"http://h/\", \"encoding\": \"text\"}, {\"name\": \"u\", \"url\": "
-		  "\"http://h/{t./x}\"}]}]}",
-		  "c.json: endpoints[0].backends[1].url: placeholder {t./x}: backend t is text" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"a\", \"url\": "
-		  "\"http://h/\"}]}], \"endpoints\": []}", "c.json:1:" },
-		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"query\", \"url\": "
-		  "\"http://h/\"}]}]}", "c.json: endpoints[0].backends[0].name: \"query\"" },
-		{ "{\"admin\": {\"metrics\": \"metrics\"}, \"endpoints\": [{\"path\": \"/a\", "
-		  "\"backends\": [{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
-		  "c.json: admin.metrics: must start with '/'" },
-		{ "{\"admin\": {\"health\": true}, \"endpoints\": [{\"path\": \"/a\", "
-		  "\"backends\": [{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
-		  "c.json: admin.health: must be a path" },
-		{ "{\"admin\": {\"health\": \"/a\"}, \"endpoints\": [{\"path\": \"/a\", "
-		  "\"backends\": [{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
-		  "c.json: admin.health: /a is also the path of endpoints[0]" },
-		{ "{\"admin\": {\"health\": \"/m\", \"metrics\": \"/m\"}, \"endpoints\": [{\"path\": "
-		  "\"/a\", \"backends\": [{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
-		  "c.json: admin: metrics and health have the same path /m" },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct buf err = BUF_INIT;
-		struct cfg *cfg = NULL;
-
-		CU_ASSERT_EQUAL(cfg_load_string(cases[i].text, strlen(cases[i].text), "c.json", &cfg,
-		    &err), -1);
-		CU_ASSERT_PTR_NULL(cfg);
-		if (strncmp(buf_str(&err), cases[i].message, strlen(cases[i].message)) != 0) {
-			fprintf(stderr, "\n    case %zu: got \"%s\"\n    wanted \"%s...\"", i,
-			    buf_str(&err), cases[i].message);
-			CU_FAIL("config error message");
-		}
-		buf_free(&err);
-	}
-}
-
 /*
  * The validator accepts exactly what RFC 8259 does, and jansson agrees on every case but those
  * jansson cannot hold: \u0000, and numbers beyond its 64-bit integers and doubles, which the
@@ -451,10 +244,7 @@ main(void)
 		{ "buffer", test_buf },
 		{ "percent-encoding", test_pct },
 		{ "JSON Pointer", test_jptr },
-		{ "URL templates", test_template },
 		{ "JSON validator and quoting", test_jsonscan },
-		{ "config: a full valid file", test_config_good },
-		{ "config: errors name path and reason", test_config_errors },
 		{ NULL, NULL },
 	};
 

@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cgi/template.h"
 #include "common/pct.h"
-#include "common/template.h"
 #include "t/fuzz/fuzz.h"
 
 struct values {

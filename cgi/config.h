@@ -1,13 +1,17 @@
-/* config.h - the JSON configuration: loaded, validated and compiled once, then read-only. */
-#ifndef COMMON_CONFIG_H
-#define COMMON_CONFIG_H
+/* config.h - the JSON configuration: loaded, validated and compiled once, then read-only.
+ * The model the program reads is here, its small accessors in config.c; reading and validating
+ * a file is config_load.c's (the document, endpoints, limits, admin paths), config_backend.c's
+ * (backends, their URLs' placeholders and dependencies) and config_walk.c's (typed reads of the
+ * JSON that name the path of what is wrong). */
+#ifndef CGI_CONFIG_H
+#define CGI_CONFIG_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cgi/template.h"
 #include "common/buf.h"
-#include "common/template.h"
 
 enum cfg_executor {
 	CFG_THREADS,
@@ -23,6 +27,9 @@ enum cfg_encoding {
 
 #define CFG_GET 1u
 #define CFG_HEAD 2u
+
+/* A limit the config does not set: 0, which struct fanout_limits reads as "your default". */
+#define CFG_UNSET 0
 
 struct cfg_backend {
 	char *name;		/* its key in the response */
@@ -65,6 +72,8 @@ struct cfg {
 	char *file;
 	struct cfg_endpoint *endpoints;
 	size_t nendpoints;
+	/* fanout's limits, CFG_UNSET when the file does not set them: fanout_init() then applies its
+	 * own default (a zero field of struct fanout_limits), which this file does not repeat. */
 	size_t max_inflight;	/* limits.max_inflight: backend calls in flight, process-wide */
 	size_t pool_threads;	/* limits.pool_threads: workers of the "pool" executor */
 	char *metrics_path;	/* admin.metrics: Prometheus metrics, NULL when off */

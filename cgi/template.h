@@ -1,6 +1,6 @@
 /* template.h - backend URL templates: parsed once at config load, expanded per request. */
-#ifndef COMMON_TEMPLATE_H
-#define COMMON_TEMPLATE_H
+#ifndef CGI_TEMPLATE_H
+#define CGI_TEMPLATE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* template.c - backend URL templates: parsed once at config load, expanded per request. */
-#include "common/template.h"
+#include "cgi/template.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
