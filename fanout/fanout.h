@@ -136,8 +136,8 @@ size_t fanout_inflight(void);
 int64_t fanout_now_us(void);
 
 /* A new empty group. deadline_us is an absolute instant on fanout_now_us()'s clock, or
- * FANOUT_NO_DEADLINE. NULL if out of memory, if the executor is
- * unknown or the deadline negative. */
+ * FANOUT_NO_DEADLINE. NULL if out of memory, if the executor is unknown or the deadline
+ * negative. */
 fanout_group *fanout_group_new(enum fanout_executor executor, int64_t deadline_us);
 
 /* A new empty FANOUT_EVENTS group whose calls the driver runs (copied; ctx must outlive the
