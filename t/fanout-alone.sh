@@ -44,7 +44,9 @@ done
 
 # Names that a host program could also define: every external one must be fanout_ (the
 # compiler's own, __ and so reserved, are let through: sanitizers add some).
-foreign=$(nm -g --defined-only "$tmp"/*.o | awk 'NF == 3 && $3 !~ /^(fanout_|__)/ { print $3 }')
+nm -g --defined-only "$tmp"/*.o > "$tmp/symbols" || fail "nm could not list the objects' symbols"
+grep -q ' T fanout_group_run$' "$tmp/symbols" || fail "nm's listing lacks fanout_group_run"
+foreign=$(awk 'NF == 3 && $3 !~ /^(fanout_|__)/ { print $3 }' "$tmp/symbols")
 [ -z "$foreign" ] || fail "external symbols without the fanout_ prefix:" $foreign
 
 # shellcheck disable=SC2086
