@@ -30,7 +30,8 @@ bad=$(echo "$includes" | while read -r inc; do
 	*) echo "$inc" ;;
 	esac
 done)
-[ -z "$bad" ] || fail "fanout/ includes what is not its own nor libc's:" $bad
+[ -z "$bad" ] ||
+	fail "fanout/ includes what is not its own nor libc's: $(echo "$bad" | tr "\n" " ")"
 
 echo "fanout-alone: $cc -std=c11 $cflags -I $fanout -pthread"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fanout-alone.XXXXXX") || fail "mktemp"
@@ -47,7 +48,8 @@ done
 nm -g --defined-only "$tmp"/*.o > "$tmp/symbols" || fail "nm could not list the objects' symbols"
 grep -q ' T fanout_group_run$' "$tmp/symbols" || fail "nm's listing lacks fanout_group_run"
 foreign=$(awk 'NF == 3 && $3 !~ /^(fanout_|__)/ { print $3 }' "$tmp/symbols")
-[ -z "$foreign" ] || fail "external symbols without the fanout_ prefix:" $foreign
+[ -z "$foreign" ] ||
+	fail "external symbols without the fanout_ prefix: $(echo "$foreign" | tr "\n" " ")"
 
 # shellcheck disable=SC2086
 $cc -std=c11 $cflags -I "$fanout" -pthread "$srcdir/t/example-wrap.c" "$tmp"/*.o \
