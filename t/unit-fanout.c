@@ -727,6 +727,21 @@ test_time_left(void)
 	CU_ASSERT_EQUAL(fanout_time_left_us(), INT64_MAX);
 }
 
+/* fanout_now_us() is CLOCK_MONOTONIC in µs, as fanout.h promises: a host (and these tests) may
+ * wait on that clock for instants of fanout's, e.g. with pthread_cond_timedwait. */
+static void
+test_clock(void)
+{
+	struct timespec before, after;
+	int64_t now;
+
+	CU_ASSERT_FATAL(clock_gettime(CLOCK_MONOTONIC, &before) == 0);
+	now = fanout_now_us();
+	CU_ASSERT_FATAL(clock_gettime(CLOCK_MONOTONIC, &after) == 0);
+	CU_ASSERT(now >= (int64_t)before.tv_sec * 1000000 + before.tv_nsec / 1000);
+	CU_ASSERT(now <= (int64_t)after.tv_sec * 1000000 + after.tv_nsec / 1000);
+}
+
 /* A group described as a table, with the outcome every executor must give. */
 struct shape {
 	const char *name;
@@ -1055,6 +1070,7 @@ main(void)
 		{ "cycle, unknown and duplicate names refused", test_graph_errors },
 		{ "bound reached: FANOUT_EBUSY, nothing runs", test_bound },
 		{ "time left inside a call", test_time_left },
+		{ "fanout_now_us() is CLOCK_MONOTONIC", test_clock },
 		{ "executors give identical results", test_executors_agree },
 		{ "cancel from another thread ends the run at once", test_cancel },
 		{ "cancelled before the run: nothing runs", test_cancel_before_run },
