@@ -1,12 +1,11 @@
-/* fcgi-client.c - a raw FastCGI client for the tests: records written by hand, as a broken or
- * hostile peer would send them, and answers read with a deadline. */
+/* fcgi-client.c - a raw FastCGI client for the tests: records written by hand, well-formed or as
+ * a broken or hostile peer would send them, and answers read with a deadline. */
 #include "t/fcgi-client.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -14,108 +13,72 @@
 
 #include "common/clock.h"
 
+#define RECORD_MAX 65535
+#define HEADER_LEN 8
+#define ROLE_RESPONDER 1
+#define FLAG_KEEP_CONN 1
+
+bool
+fcgi_record(struct buf *out, enum fcgi_type type, unsigned request_id, const void *content,
+    size_t len, size_t padding)
+{
+	static const unsigned char zeros[255];
+	unsigned char h[HEADER_LEN] = { 1, (unsigned char)type, (unsigned char)(request_id >> 8),
+		(unsigned char)request_id, (unsigned char)(len >> 8), (unsigned char)len,
+		(unsigned char)padding, 0 };
+
+	return len <= RECORD_MAX && padding <= sizeof(zeros) &&
+	    buf_append(out, h, sizeof(h)) == 0 && (len == 0 || buf_append(out, content, len) == 0) &&
+	    (padding == 0 || buf_append(out, zeros, padding) == 0);
+}
+
+/* One length of a name-value pair: one byte below 128, else four with the high bit set. */
 static bool
-write_all(int fd, const void *data, size_t len)
+pair_len(struct buf *out, size_t n)
 {
-	const char *p = data;
+	unsigned char l[4] = { (unsigned char)(0x80 | (n >> 24)), (unsigned char)(n >> 16),
+		(unsigned char)(n >> 8), (unsigned char)n };
 
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
+	if (n < 128) {
+		l[0] = (unsigned char)n;
+		return buf_append(out, l, 1) == 0;
 	}
-	return true;
+	return buf_append(out, l, 4) == 0;
 }
 
-/* One FastCGI record of request 1. */
 bool
-put_record(int fd, int type, const unsigned char *content, size_t len)
+fcgi_pair(struct buf *out, const char *name, const char *value)
 {
-	unsigned char head[8] = { 1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8),
-		(unsigned char)len, 0, 0 };
-
-	return write_all(fd, head, sizeof(head)) && (len == 0 || write_all(fd, content, len));
+	return pair_len(out, strlen(name)) && pair_len(out, strlen(value)) &&
+	    buf_puts(out, name) == 0 && buf_puts(out, value) == 0;
 }
 
-/* BEGIN_REQUEST: responder, keep the connection. */
 bool
-put_begin(int fd)
+fcgi_begin(struct buf *out, bool keep_conn)
 {
-	static const unsigned char body[8] = { 0, 1, 1 };
+	const unsigned char body[8] = { 0, ROLE_RESPONDER, keep_conn ? FLAG_KEEP_CONN : 0 };
 
-	return put_record(fd, 1, body, sizeof(body));
+	return fcgi_record(out, FCGI_BEGIN_REQUEST, 1, body, sizeof(body), 0);
 }
 
-/* BEGIN_REQUEST and the parameters of a GET of uri, not yet ended. */
 bool
-put_params(int fd, const char *uri)
+fcgi_build_get(struct buf *out, const char *uri, bool keep_conn, enum fcgi_get_upto upto)
 {
-	const char *nv[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", uri };
-	unsigned char params[512];
-	size_t len = 0;
+	struct buf params = BUF_INIT;
+	bool ok = fcgi_begin(out, keep_conn);
 
-	for (size_t i = 0; i < 4; i += 2) {
-		size_t n = strlen(nv[i]), v = strlen(nv[i + 1]);
-
-		if (n > 127 || v > 127 || len + 2 + n + v > sizeof(params))
-			return false;
-		params[len++] = (unsigned char)n;
-		params[len++] = (unsigned char)v;
-		memcpy(params + len, nv[i], n);
-		memcpy(params + len + n, nv[i + 1], v);
-		len += n + v;
-	}
-	return put_begin(fd) && put_record(fd, 4, params, len);
+	if (ok && upto >= FCGI_GET_PARAMS)
+		ok = fcgi_pair(&params, "REQUEST_METHOD", "GET") &&
+		    fcgi_pair(&params, "REQUEST_URI", uri) &&
+		    fcgi_record(out, FCGI_PARAMS, 1, params.data, params.len, 0);
+	if (ok && upto >= FCGI_GET_WHOLE)
+		ok = fcgi_record(out, FCGI_PARAMS, 1, NULL, 0, 0) &&
+		    fcgi_record(out, FCGI_STDIN, 1, NULL, 0, 0);
+	buf_free(&params);
+	return ok;
 }
 
-/* A GET of uri, whole: BEGIN_REQUEST, the parameters and their end, the empty body. */
-bool
-put_request(int fd, const char *uri)
-{
-	return put_params(fd, uri) && put_record(fd, 4, NULL, 0) && put_record(fd, 5, NULL, 0);
-}
-
-/* Reads records up to END_REQUEST, the STDOUT ones into out; false on EOF, error or timeout. */
-bool
-read_answer(int fd, int timeout_ms, struct buf *out)
-{
-	int64_t until = clock_now_us() + timeout_ms * 1000LL;
-	struct buf in = BUF_INIT;
-	bool done = false;
-
-	while (!done && clock_now_us() < until) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		char chunk[16384];
-		ssize_t n;
-		size_t used = 0;
-
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		if ((n = read(fd, chunk, sizeof(chunk))) <= 0 || buf_append(&in, chunk, (size_t)n))
-			break;
-		while (!done && in.len - used >= 8) {
-			const unsigned char *h = (const unsigned char *)in.data + used;
-			size_t clen = (size_t)h[4] << 8 | h[5], total = 8 + clen + h[6];
-
-			if (in.len - used < total)
-				break;
-			if (h[1] == 6 && buf_append(out, h + 8, clen) != 0)
-				break;
-			done = h[1] == 3;
-			used += total;
-		}
-		memmove(in.data, in.data + used, in.len - used);
-		buf_truncate(&in, in.len - used);
-	}
-	buf_free(&in);
-	return done;
-}
-
+/* Connects a new close-on-exec stream socket to sa; -1 on error. */
 static int
 connect_to(const struct sockaddr *sa, socklen_t len)
 {
@@ -128,8 +91,22 @@ connect_to(const struct sockaddr *sa, socklen_t len)
 	return fd;
 }
 
+/* Fills sa with path; false if it is too long for a socket address (not cut short: that would
+ * be another path). */
+static bool
+unix_address(struct sockaddr_un *sa, const char *path)
+{
+	size_t len = strlen(path);
+
+	*sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	if (len >= sizeof(sa->sun_path))
+		return false;
+	memcpy(sa->sun_path, path, len + 1);
+	return true;
+}
+
 int
-connect_tcp(int port)
+fcgi_connect_tcp(int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -138,59 +115,26 @@ connect_tcp(int port)
 }
 
 int
-connect_unix(const char *path)
+fcgi_connect_unix(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (!unix_address(&sa, path))
+		return -1;
 	return connect_to((struct sockaddr *)&sa, sizeof(sa));
 }
 
-/* Waits until fanout-cgi has closed each of the n connections (each is closed here as soon as
- * it is: libfcgi's close waits for ours); false after timeout_ms. */
-bool
-await_closed(int *fds, size_t n, int timeout_ms)
-{
-	int64_t until = clock_now_us() + timeout_ms * 1000LL;
-	size_t open = n;
-
-	while (open > 0 && clock_now_us() < until) {
-		struct pollfd p[8];
-		char chunk[256];
-
-		for (size_t i = 0; i < n && i < 8; i++)
-			p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-		if (poll(p, n, 50) <= 0)
-			continue;
-		for (size_t i = 0; i < n && i < 8; i++)
-			if (fds[i] >= 0 && p[i].revents != 0 && read(fds[i], chunk, sizeof(chunk)) <= 0) {
-				close(fds[i]);
-				fds[i] = -1;
-				open--;
-			}
-	}
-	return open == 0;
-}
-
-void
-close_all(int *fds, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-}
-
-/* A listening socket (TCP on a free port, or Unix at path) to hand over on fd 0. */
 int
 fcgi_listen(const char *path, int *port)
 {
-	struct sockaddr_un su = { .sun_family = AF_UNIX };
+	struct sockaddr_un su;
 	struct sockaddr_in si = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(si);
-	int fd = socket(path != NULL ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd;
 
-	if (path != NULL)
-		snprintf(su.sun_path, sizeof(su.sun_path), "%s", path);
+	if (path != NULL && !unix_address(&su, path))
+		return -1;
+	fd = socket(path != NULL ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || (path != NULL ? bind(fd, (struct sockaddr *)&su, sizeof(su)) :
 	    bind(fd, (struct sockaddr *)&si, sizeof(si))) != 0 || listen(fd, 64) != 0 ||
 	    (path == NULL && getsockname(fd, (struct sockaddr *)&si, &len) != 0)) {
@@ -201,4 +145,200 @@ fcgi_listen(const char *path, int *port)
 	if (port != NULL)
 		*port = ntohs(si.sin_port);
 	return fd;
+}
+
+/* Waits until one of the n descriptors is ready for its events (in revents then) or the
+ * deadline (clock_now_us) passes; false then, or on a poll error. */
+static bool
+await_any(struct pollfd *p, nfds_t n, int64_t until)
+{
+	for (;;) {
+		int64_t left = (until - clock_now_us()) / 1000;
+		int rc;
+
+		if (left <= 0)
+			return false;
+		rc = poll(p, n, (int)left);
+		if (rc > 0)
+			return true;
+		if (rc < 0 && errno != EINTR)
+			return false;
+	}
+}
+
+/* Waits until fd is ready for events or the deadline passes; false then. */
+static bool
+await(int fd, short events, int64_t until)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	return await_any(&p, 1, until);
+}
+
+bool
+fcgi_send(int fd, const void *data, size_t len, int timeout_ms)
+{
+	int64_t until = clock_now_us() + timeout_ms * 1000LL;
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n;
+
+		if (!await(fd, POLLOUT, until))
+			return false;
+		if ((n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return false;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+bool
+fcgi_send_get(int fd, const char *uri, bool keep_conn, enum fcgi_get_upto upto, int timeout_ms)
+{
+	struct buf req = BUF_INIT;
+	bool ok = fcgi_build_get(&req, uri, keep_conn, upto) &&
+	    fcgi_send(fd, req.data, req.len, timeout_ms);
+
+	buf_free(&req);
+	return ok;
+}
+
+/* The length of the complete record at the start of in (header, content, padding), or 0 while
+ * it is incomplete. */
+static size_t
+record_len(const struct buf *in)
+{
+	const unsigned char *h = (const unsigned char *)in->data;
+	size_t total;
+
+	if (in->len < HEADER_LEN)
+		return 0;
+	total = HEADER_LEN + ((size_t)h[4] << 8 | h[5]) + h[6];
+	return in->len >= total ? total : 0;
+}
+
+/* fcgi_read_answer with a deadline (clock_now_us) for its end. */
+static bool
+read_answer_until(int fd, int64_t until, struct buf *out)
+{
+	struct buf in = BUF_INIT;
+	char chunk[4096];
+	bool done = false, failed = false;
+
+	while (!done && !failed) {
+		size_t total = record_len(&in);
+		ssize_t n;
+
+		if (total > 0) {
+			const unsigned char *h = (const unsigned char *)in.data;
+
+			done = h[1] == FCGI_END_REQUEST;
+			failed = h[0] != 1 || (h[1] == FCGI_STDOUT &&
+			    buf_append(out, in.data + HEADER_LEN, ((size_t)h[4] << 8 | h[5])) != 0);
+			memmove(in.data, in.data + total, in.len - total);
+			buf_truncate(&in, in.len - total);
+		} else if (!await(fd, POLLIN, until))
+			failed = true;
+		else if ((n = recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT)) > 0)
+			failed = buf_append(&in, chunk, (size_t)n) != 0;
+		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			failed = true;
+	}
+	buf_free(&in);
+	return done && !failed;
+}
+
+bool
+fcgi_read_answer(int fd, int timeout_ms, struct buf *out)
+{
+	return read_answer_until(fd, clock_now_us() + timeout_ms * 1000LL, out);
+}
+
+/* The status of a CGI answer: its "Status: NNN" line, 200 without one, -1 if malformed. */
+static int
+answer_status(const char *answer)
+{
+	if (strncmp(answer, "Status: ", 8) != 0)
+		return 200;
+	if (strspn(answer + 8, "0123456789") != 3)
+		return -1;
+	return (answer[8] - '0') * 100 + (answer[9] - '0') * 10 + (answer[10] - '0');
+}
+
+int
+fcgi_get(const char *path, const char *uri, int timeout_ms)
+{
+	int64_t until = clock_now_us() + timeout_ms * 1000LL;
+	struct buf out = BUF_INIT;
+	int fd = fcgi_connect_unix(path), status = -1;
+
+	if (fd >= 0 && fcgi_send_get(fd, uri, false, FCGI_GET_WHOLE, timeout_ms) &&
+	    read_answer_until(fd, until, &out))
+		status = answer_status(buf_str(&out));
+	if (fd >= 0)
+		close(fd);
+	buf_free(&out);
+	return status;
+}
+
+/* What the peer did on fd, once read: closed it (abruptly too: a reset), nothing yet, or an
+ * error that says neither. */
+enum peer { PEER_CLOSED, PEER_OPEN, PEER_FAILED };
+
+/* Reads and drops what fd holds, and says whether the peer closed it. */
+static enum peer
+drain(int fd)
+{
+	char chunk[4096];
+	ssize_t n = recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
+		return PEER_CLOSED;
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		return PEER_FAILED;
+	return PEER_OPEN;
+}
+
+bool
+fcgi_await_closed(int *fds, size_t n, int timeout_ms)
+{
+	int64_t until = clock_now_us() + timeout_ms * 1000LL;
+	struct pollfd p[FCGI_AWAIT_MAX];
+	size_t open = 0;
+
+	if (n > FCGI_AWAIT_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		open += fds[i] >= 0;
+	while (open > 0) {
+		for (size_t i = 0; i < n; i++)	/* poll passes over those at -1 */
+			p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		if (!await_any(p, n, until))
+			return false;
+		for (size_t i = 0; i < n; i++) {
+			enum peer peer = fds[i] >= 0 && p[i].revents != 0 ? drain(fds[i]) : PEER_OPEN;
+
+			if (peer == PEER_FAILED)
+				return false;
+			if (peer == PEER_CLOSED) {
+				close(fds[i]);
+				fds[i] = -1;
+				open--;
+			}
+		}
+	}
+	return true;
+}
+
+void
+fcgi_close_all(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 }

@@ -1,5 +1,5 @@
-/* fcgi-client.h - a raw FastCGI client for the tests: records written by hand, as a broken or
- * hostile peer would send them, and answers read with a deadline. */
+/* fcgi-client.h - a raw FastCGI client for the tests: records written by hand, well-formed or as
+ * a broken or hostile peer would send them, and answers read with a deadline. */
 #ifndef T_FCGI_CLIENT_H
 #define T_FCGI_CLIENT_H
 
@@ -8,35 +8,76 @@
 
 #include "common/buf.h"
 
-/* A connection to 127.0.0.1:port or to the Unix socket at path; -1 on error. */
-int connect_tcp(int port);
-int connect_unix(const char *path);
+/* FastCGI record types (the specification's numbers). */
+enum fcgi_type {
+	FCGI_BEGIN_REQUEST = 1,
+	FCGI_END_REQUEST = 3,
+	FCGI_PARAMS = 4,
+	FCGI_STDIN = 5,
+	FCGI_STDOUT = 6,
+	FCGI_STDERR = 7,
+	FCGI_GET_VALUES = 9,
+};
+
+/* How much of a GET a client sends: a stalled one stops before the end. */
+enum fcgi_get_upto {
+	FCGI_GET_BEGIN,		/* BEGIN_REQUEST only */
+	FCGI_GET_PARAMS,	/* and the PARAMS record, the params not ended */
+	FCGI_GET_WHOLE,		/* and the params' end and the empty STDIN */
+};
+
+/* Appends one record (header, content and `padding` zero bytes, at most 255) to out; false
+ * when out of memory or when the content is longer than a record holds (65535 bytes). */
+bool fcgi_record(struct buf *out, enum fcgi_type type, unsigned request_id, const void *content,
+    size_t len, size_t padding);
+
+/* Appends one name-value pair, each length encoded as FastCGI does (one byte below 128, four
+ * above); false when out of memory. */
+bool fcgi_pair(struct buf *out, const char *name, const char *value);
+
+/* Appends the BEGIN_REQUEST of request 1, role responder; with keep_conn the server keeps the
+ * connection after its answer (FCGI_KEEP_CONN, as web servers ask), else it closes it. False
+ * when out of memory. */
+bool fcgi_begin(struct buf *out, bool keep_conn);
+
+/* Appends the records of a GET of uri as request 1 (REQUEST_METHOD, REQUEST_URI), up to
+ * `upto`; uri is not read for FCGI_GET_BEGIN. False when out of memory. */
+bool fcgi_build_get(struct buf *out, const char *uri, bool keep_conn, enum fcgi_get_upto upto);
+
+/* A connection to 127.0.0.1:port, or to the Unix socket at path (-1 also when path is too long
+ * for a socket address); -1 on error. Close-on-exec. */
+int fcgi_connect_tcp(int port);
+int fcgi_connect_unix(const char *path);
 
 /* A listening socket, close-on-exec (to hand over on fd 0): TCP on a free loopback port written
  * to *port (path NULL), or Unix at path. -1 on error. */
 int fcgi_listen(const char *path, int *port);
 
-/* One record of request 1, of `type` (FCGI_*), with its content. */
-bool put_record(int fd, int type, const unsigned char *content, size_t len);
+/* Sends all of data within timeout_ms, never raising SIGPIPE; false on error or timeout. */
+bool fcgi_send(int fd, const void *data, size_t len, int timeout_ms);
 
-/* BEGIN_REQUEST: responder, keep the connection. */
-bool put_begin(int fd);
+/* Builds the records of fcgi_build_get and sends them within timeout_ms; false if either
+ * fails. */
+bool fcgi_send_get(int fd, const char *uri, bool keep_conn, enum fcgi_get_upto upto,
+    int timeout_ms);
 
-/* BEGIN_REQUEST and the parameters of a GET of uri, without the record that ends them. */
-bool put_params(int fd, const char *uri);
+/* Reads records up to FCGI_END_REQUEST, the FCGI_STDOUT ones appended to out; false if the
+ * connection ended first, a record was malformed, memory ran out, or timeout_ms passed. What
+ * was read past END_REQUEST, or before a failure, is dropped. */
+bool fcgi_read_answer(int fd, int timeout_ms, struct buf *out);
 
-/* A GET of uri, whole: BEGIN_REQUEST, the parameters and their end, the empty body. */
-bool put_request(int fd, const char *uri);
+/* A well-formed GET of uri on a new connection to the Unix socket at path, which the server
+ * closes after its answer. Returns the status of the answer's Status: line (200 without one),
+ * or -1 when no complete answer came within timeout_ms. */
+int fcgi_get(const char *path, const char *uri, int timeout_ms);
 
-/* Reads records up to END_REQUEST, the STDOUT ones appended to out; false on EOF, error or
- * timeout_ms. */
-bool read_answer(int fd, int timeout_ms, struct buf *out);
+/* Waits until the peer has closed each of the n connections (at most FCGI_AWAIT_MAX), reading
+ * and dropping what it sends; each is closed here as soon as it is (libfcgi's close waits for
+ * ours) and set to -1. False after timeout_ms, on another error, or when n is too large. */
+#define FCGI_AWAIT_MAX 16
+bool fcgi_await_closed(int *fds, size_t n, int timeout_ms);
 
-/* Waits until the peer has closed each of the n connections; each is closed here as soon as it
- * is (libfcgi's close waits for ours) and set to -1. False after timeout_ms. */
-bool await_closed(int *fds, size_t n, int timeout_ms);
-
-/* Closes those of the n connections still open. */
-void close_all(int *fds, size_t n);
+/* Closes those of the n connections still open (not -1). */
+void fcgi_close_all(int *fds, size_t n);
 
 #endif

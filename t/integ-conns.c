@@ -24,6 +24,7 @@
 #define IDLE_TIMEOUT "1"
 #define CLOSE_BOUND_MS 10000
 #define ANSWER_BOUND_MS 5000
+#define SEND_BOUND_MS 5000
 
 static struct integ_stack env;
 
@@ -74,6 +75,13 @@ count_lines(const char *name, const char *text)
 	return n;
 }
 
+/* A GET of uri up to `upto` on a connection kept after its answer, as nginx sends it. */
+static bool
+send_kept(int fd, const char *uri, enum fcgi_get_upto upto)
+{
+	return fcgi_send_get(fd, uri, true, upto, SEND_BOUND_MS);
+}
+
 static void
 expect_front_ok(const char *path)
 {
@@ -96,16 +104,16 @@ test_idle_tcp(void)
 	int64_t t0 = clock_now_us();
 
 	for (size_t i = 0; i < 4; i++) {
-		CU_ASSERT_FATAL((fds[i] = connect_tcp(env.cgi_port)) >= 0);
+		CU_ASSERT_FATAL((fds[i] = fcgi_connect_tcp(env.cgi_port)) >= 0);
 		if (i == 2)
-			CU_ASSERT_FATAL(put_begin(fds[i]));
+			CU_ASSERT_FATAL(send_kept(fds[i], NULL, FCGI_GET_BEGIN));
 		if (i == 3)
-			CU_ASSERT_FATAL(put_params(fds[i], "/api/cut-short"));
+			CU_ASSERT_FATAL(send_kept(fds[i], "/api/cut-short", FCGI_GET_PARAMS));
 	}
-	CU_ASSERT(await_closed(fds, 4, CLOSE_BOUND_MS));
+	CU_ASSERT(fcgi_await_closed(fds, 4, CLOSE_BOUND_MS));
 	printf("\n    4 idle connections closed %.1f s after they came ",
 	    (clock_now_us() - t0) / 1e6);
-	close_all(fds, 4);
+	fcgi_close_all(fds, 4);
 	expect_front_ok("/api/healthz");
 	expect_front_ok("/api/ok");
 	CU_ASSERT_EQUAL(count_lines("fanout.err", "/api/cut-short"), 0);
@@ -194,16 +202,19 @@ test_idle_unix(void)
 	CU_ASSERT_FATAL((pid = start_on_fd0(fcgi_listen(path, NULL), "2", IDLE_TIMEOUT, -1,
 	    "fd0-unix.err")) > 0);
 	for (size_t i = 0; i < 2; i++)
-		CU_ASSERT_FATAL((fds[i] = connect_unix(path)) >= 0 && put_begin(fds[i]));
-	CU_ASSERT(await_closed(fds, 2, CLOSE_BOUND_MS));
-	close_all(fds, 2);
+		CU_ASSERT_FATAL((fds[i] = fcgi_connect_unix(path)) >= 0 &&
+		    send_kept(fds[i], NULL, FCGI_GET_BEGIN));
+	CU_ASSERT(fcgi_await_closed(fds, 2, CLOSE_BOUND_MS));
+	fcgi_close_all(fds, 2);
 	/* Both threads write answers nobody reads; a third request is still answered. */
 	for (size_t i = 0; i < 2; i++)
-		CU_ASSERT_FATAL((fds[i] = connect_unix(path)) >= 0 && put_request(fds[i], "/api/big"));
-	CU_ASSERT_FATAL((fds[2] = connect_unix(path)) >= 0 && put_request(fds[2], "/api/healthz"));
-	CU_ASSERT(read_answer(fds[2], CLOSE_BOUND_MS, &answer));
+		CU_ASSERT_FATAL((fds[i] = fcgi_connect_unix(path)) >= 0 && send_kept(fds[i], "/api/big",
+		    FCGI_GET_WHOLE));
+	CU_ASSERT_FATAL((fds[2] = fcgi_connect_unix(path)) >= 0 && send_kept(fds[2],
+	    "/api/healthz", FCGI_GET_WHOLE));
+	CU_ASSERT(fcgi_read_answer(fds[2], CLOSE_BOUND_MS, &answer));
 	CU_ASSERT(strstr(buf_str(&answer), "\"serving\"") != NULL);
-	close_all(fds, 3);
+	fcgi_close_all(fds, 3);
 	buf_free(&answer);
 	expect_clean_stop(pid, "fd0-unix.err");
 }
@@ -226,29 +237,29 @@ test_descriptors(void)
 	    "fd0-tcp.err")) > 0);
 	CU_ASSERT(await_file_text("fd0-tcp.err", "Too many open files"));
 	for (size_t i = 0; i < N; i++)
-		CU_ASSERT_FATAL((fds[i] = connect_tcp(port)) >= 0 && put_request(fds[i],
-		    "/api/healthz"));
+		CU_ASSERT_FATAL((fds[i] = fcgi_connect_tcp(port)) >= 0 && send_kept(fds[i],
+		    "/api/healthz", FCGI_GET_WHOLE));
 	CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &ours) == 0);
 	CU_ASSERT_FATAL(prlimit(pid, RLIMIT_NOFILE, &ours, NULL) == 0);
 	/* Every connection stays open (kept alive), so four answers need four threads. */
 	for (int64_t until = clock_now_us() + ANSWER_BOUND_MS * 1000LL;
 	    answered < 4 && clock_now_us() < until;)
 		for (size_t i = 0; i < N; i++)
-			if (!done[i] && read_answer(fds[i], 20, &answer)) {
+			if (!done[i] && fcgi_read_answer(fds[i], 20, &answer)) {
 				done[i] = true;
 				answered++;
 			}
 	printf("\n    %d requests answered at once by 4 threads after EMFILE ", answered);
 	CU_ASSERT_EQUAL(answered, 4);
 	CU_ASSERT(count_lines("fd0-tcp.err", "Too many open files") <= 2);	/* not per retry */
-	close_all(fds, N);
+	fcgi_close_all(fds, N);
 	/* The metrics, on a connection kept open: once the other connections are gone. */
-	CU_ASSERT_FATAL((fds[0] = connect_tcp(port)) >= 0);
+	CU_ASSERT_FATAL((fds[0] = fcgi_connect_tcp(port)) >= 0);
 	for (int64_t until = clock_now_us() + ANSWER_BOUND_MS * 1000LL; clock_now_us() < until &&
 	    strstr(buf_str(&metrics), "\nfanout_fastcgi_connections 1\n") == NULL;) {
 		buf_truncate(&metrics, 0);
-		CU_ASSERT_FATAL(put_request(fds[0], "/api/metrics"));
-		CU_ASSERT_FATAL(read_answer(fds[0], ANSWER_BOUND_MS, &metrics));
+		CU_ASSERT_FATAL(send_kept(fds[0], "/api/metrics", FCGI_GET_WHOLE));
+		CU_ASSERT_FATAL(fcgi_read_answer(fds[0], ANSWER_BOUND_MS, &metrics));
 	}
 	CU_ASSERT(strstr(buf_str(&metrics), "\nfanout_fastcgi_connections 1\n") != NULL);
 	CU_ASSERT(strstr(buf_str(&metrics), "\nfanout_request_threads 4\n") != NULL);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "t/fcgi-client.h"
 #include "t/solo.h"
 #include "t/unit.h"
 
@@ -63,14 +64,14 @@ survives(const char *what, const struct buf *records)
 		solo_cleanup(&s, true);
 		return;
 	}
-	fd = fcgi_connect(s.sock);
+	fd = fcgi_connect_unix(s.sock);
 	CU_ASSERT(fd >= 0 && fcgi_send(fd, records->data, records->len, 2000) &&
 	    shutdown(fd, SHUT_WR) == 0);
 	/* The end of the input makes the server finish with the records (libfcgi answers the
 	 * GET_VALUES record and crashes only once its next read returns), and it has done so once
 	 * it closed the connection, or crashed; asked sooner, another thread could answer the
 	 * health check before the crash. */
-	closed = fd >= 0 && fcgi_await_close(fd, 5000);
+	closed = fd >= 0 && fcgi_await_closed(&fd, 1, 5000);
 	if (fd >= 0)
 		close(fd);
 	health = fcgi_get(s.sock, "/healthz", 5000);
@@ -112,11 +113,10 @@ test_get_values(void)
 static void
 test_params_length(void)
 {
-	static const unsigned char begin[8] = { 0, 1, 0 };	/* role: responder */
 	static const unsigned char pair[5] = { 0xff, 0xff, 0xff, 0xfe, 0x00 };
 	struct buf records = BUF_INIT;
 
-	CU_ASSERT_FATAL(fcgi_record(&records, FCGI_BEGIN_REQUEST, 1, begin, sizeof(begin), 0) &&
+	CU_ASSERT_FATAL(fcgi_begin(&records, false) &&
 	    fcgi_record(&records, FCGI_PARAMS, 1, pair, sizeof(pair), 0));
 	survives("PARAMS name length 0x7ffffffe", &records);
 	buf_free(&records);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "t/fcgi-client.h"
 #include "t/solo.h"
 #include "t/unit.h"
 
