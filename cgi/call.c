@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/clock.h"
 #include "common/jptr.h"
 #include "common/jsonscan.h"
 #include "fanout/fanout.h"
@@ -278,7 +277,7 @@ bcall_run(void *arg)
 int
 bcall_start(struct bcall *c, int64_t deadline_us, struct fetch_cache *cache)
 {
-	int64_t left_ms = deadline_us == 0 ? INT64_MAX : (deadline_us - clock_now_us()) / 1000;
+	int64_t left_ms = deadline_us == 0 ? INT64_MAX : (deadline_us - fanout_now_us()) / 1000;
 	struct prepared p;
 	int rc;
 

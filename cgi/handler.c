@@ -15,7 +15,6 @@
 #include "cgi/route.h"
 #include "cgi/site.h"
 #include "cgi/vars.h"
-#include "common/clock.h"
 #include "fanout/fanout.h"
 
 #define MAX_URI 8192
@@ -101,7 +100,7 @@ struct served {
 	const struct cfg_endpoint *ep;	/* NULL: none matched */
 	struct access_call *calls;	/* one per backend once they ran, else NULL */
 	size_t ncalls;
-	int64_t t0;
+	int64_t t0;			/* fanout_now_us() at the start: the deadline's base */
 };
 
 /* Answers with a JSON error; a failed write means the client has gone. */
@@ -165,7 +164,7 @@ fan_out(struct served *s, struct req_vars *v)
 		    "too many backend calls in flight; retry shortly");
 	} else if (err != FANOUT_OK)
 		reply_error(s, 500, NULL, fanout_strerror(err));
-	else if ((rc = respond_fanout(s->io, ep, g, calls, s->id, clock_now_us() - s->t0,
+	else if ((rc = respond_fanout(s->io, ep, g, calls, s->id, fanout_now_us() - s->t0,
 	    s->head_only, &s->status)) == -2)
 		reply_error(s, 500, NULL, "out of memory");
 	else if (rc == -1)
@@ -281,7 +280,7 @@ out:
 static void
 served_finish(struct served *s)
 {
-	int64_t total = clock_now_us() - s->t0;
+	int64_t total = fanout_now_us() - s->t0;
 	struct access_entry e = { .request_id = s->id, .method = s->method, .path = s->path,
 		.path_len = s->path_len, .status = s->status, .total_us = total, .calls = s->calls,
 		.ncalls = s->ncalls };
@@ -297,7 +296,7 @@ handler_serve(struct cfg *cfg, const struct http_io *io)
 {
 	const char *uri = io->param(io->ctx, "REQUEST_URI", NULL);
 	char own_id[48];
-	struct served s = { .io = io, .t0 = clock_now_us(),
+	struct served s = { .io = io, .t0 = fanout_now_us(),
 		.method = io->param(io->ctx, "REQUEST_METHOD", NULL),
 		.id = request_id(io, own_id, sizeof(own_id)) };
 

@@ -1,7 +1,5 @@
 /* exec_events.c - FANOUT_EVENTS: calls that do not block, driven in the caller's thread. */
-#include "fanout/internal.h"
-
-#include "common/clock.h"
+#include "internal.h"
 
 /* Starts the ready calls through the driver; a call the driver refuses fails at once. */
 static void
@@ -10,7 +8,7 @@ events_start(fanout_group *g, struct call_list *ready)
 	struct call *c;
 
 	while ((c = call_list_pop(ready)) != NULL) {
-		int64_t start = clock_now_us();
+		int64_t start = fanout_now_us();
 		int rc;
 
 		atomic_store(&c->started_at, start);
@@ -19,9 +17,10 @@ events_start(fanout_group *g, struct call_list *ready)
 			continue;
 		}
 		{
-			struct fanout_result res = call_outcome(g, start, clock_now_us(), rc);
+			struct fanout_result res =
+			    fanout_call_outcome(g, start, fanout_now_us(), rc);
 
-			(void)call_end(c, &res);	/* not ok: it makes nothing ready */
+			(void)fanout_call_end(c, &res);	/* not ok: it makes nothing ready */
 		}
 	}
 }
@@ -34,12 +33,12 @@ events_collect(fanout_group *g)
 	int rc;
 
 	while ((c = g->driver.done(g->driver.ctx, &rc)) != NULL) {
-		struct fanout_result res = call_outcome(g, atomic_load(&c->started_at),
-		    clock_now_us(), rc);
+		struct fanout_result res = fanout_call_outcome(g, atomic_load(&c->started_at),
+		    fanout_now_us(), rc);
 		struct call_list ready;
 
 		c->in_driver = false;
-		ready = call_end(c, &res);
+		ready = fanout_call_end(c, &res);
 		events_start(g, &ready);
 	}
 }
@@ -58,21 +57,21 @@ events_fail_all(fanout_group *g)
 			continue;
 		g->driver.cancel(g->driver.ctx, c->arg);
 		c->in_driver = false;
-		(void)call_end(c, &res);	/* a failure makes nothing ready */
+		(void)fanout_call_end(c, &res);	/* a failure makes nothing ready */
 	}
 }
 
 void
-events_run(fanout_group *g, struct call_list *ready)
+fanout_events_run(fanout_group *g, struct call_list *ready)
 {
 	events_start(g, ready);
 	for (;;) {
-		int64_t now = clock_now_us(), timeout = FANOUT_WAIT_FOREVER;
+		int64_t now = fanout_now_us(), timeout = FANOUT_WAIT_FOREVER;
 
 		pthread_mutex_lock(&g->mu);
 		if (g->unfinished == 0 || (g->deadline != FANOUT_NO_DEADLINE && now >= g->deadline) ||
 		    atomic_load(&g->cancelled)) {
-			group_close(g, now);
+			fanout_group_close(g, now);
 			pthread_mutex_unlock(&g->mu);
 			break;
 		}
@@ -89,6 +88,6 @@ events_run(fanout_group *g, struct call_list *ready)
 		if (g->calls[i].in_driver) {
 			g->driver.cancel(g->driver.ctx, g->calls[i].arg);
 			g->calls[i].in_driver = false;
-			(void)call_end(&g->calls[i], NULL);
+			(void)fanout_call_end(&g->calls[i], NULL);
 		}
 }

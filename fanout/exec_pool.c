@@ -1,5 +1,5 @@
 /* exec_pool.c - FANOUT_POOL: a process-wide pool of persistent workers and their queue. */
-#include "fanout/internal.h"
+#include "internal.h"
 
 #include <stdlib.h>
 
@@ -49,7 +49,7 @@ pool_worker(void *unused)
 			break;
 		wake_one();
 		pthread_mutex_unlock(&pool.mu);
-		call_execute(c);
+		fanout_call_execute(c);
 		pthread_mutex_lock(&pool.mu);
 	}
 	pthread_mutex_unlock(&pool.mu);
@@ -57,7 +57,7 @@ pool_worker(void *unused)
 }
 
 void
-pool_launch(struct call_list *ready)
+fanout_pool_launch(struct call_list *ready)
 {
 	struct call *c;
 
@@ -70,7 +70,7 @@ pool_launch(struct call_list *ready)
 
 /* Stops the workers started so far and waits for them. */
 void
-pool_stop(void)
+fanout_pool_stop(void)
 {
 	pthread_mutex_lock(&pool.mu);
 	pool.stop = true;
@@ -86,7 +86,7 @@ pool_stop(void)
 }
 
 enum fanout_err
-pool_start(size_t nthreads, size_t stack_bytes)
+fanout_pool_start(size_t nthreads, size_t stack_bytes)
 {
 	pthread_attr_t attr;
 	enum fanout_err err = FANOUT_OK;
@@ -105,6 +105,6 @@ pool_start(size_t nthreads, size_t stack_bytes)
 	}
 	pthread_attr_destroy(&attr);
 	if (err != FANOUT_OK)
-		pool_stop();
+		fanout_pool_stop();
 	return err;
 }

@@ -20,10 +20,19 @@
  * nothing the caller can see. Do not read the arg of a call that did not finish (timed out), since
  * its function may still be writing to it; args of finished calls are stable.
  *
+ * Time: every deadline of this API (fanout_group_new, fanout_group_new_driven, the driver's
+ * start) is an absolute instant on fanout's own clock, fanout_now_us(): monotonic microseconds,
+ * unaffected by changes of the date. Compute deadlines from it, and compare with them on it.
+ *
  * Thread safety: one group is used by one thread; any number of threads may each run their own
  * groups at once. The only process-wide state is the pool and the bound on calls in flight, both
  * set up by fanout_init(). A call may run a group of its own, but not a FANOUT_POOL group from
  * inside a pool call: with every worker waiting for inner calls, none would be left to run them.
+ */
+
+/*
+ * Building: fanout/ is a library of its own (libfanout.a here), made of its own .c files with
+ * -std=c11 -pthread: it needs nothing but libc and pthreads, and exports only fanout_ names.
  */
 
 #include <stddef.h>
@@ -84,8 +93,9 @@ struct fanout_limits {
  * passes, and cancels what is still under way then, so nothing outlives fanout_group_run().
  */
 struct fanout_driver {
-	/* Starts the call of `arg`, to end by deadline_us (or FANOUT_NO_DEADLINE); `token` names it
-	 * in done(). Returns 0 if it is under way, else the call fails at once with that code. */
+	/* Starts the call of `arg`, to end by deadline_us (on fanout_now_us()'s clock, or
+	 * FANOUT_NO_DEADLINE); `token` names it in done(). Returns 0 if it is under way, else the
+	 * call fails at once with that code. */
 	int (*start)(void *ctx, void *arg, void *token, int64_t deadline_us);
 	/* Waits up to timeout_us (FANOUT_WAIT_FOREVER: no limit) for calls to make progress, and
 	 * makes it. Returns 0, or -1 if the driver failed (every call under way then fails). */
@@ -121,9 +131,13 @@ void fanout_shutdown(void);
 /* Calls admitted and not yet finished, process-wide: what the bound limits. */
 size_t fanout_inflight(void);
 
-/* A new empty group. deadline_us is an absolute instant on clock_now_us()'s clock
- * (CLOCK_MONOTONIC, µs), or FANOUT_NO_DEADLINE. NULL if out of memory, if the executor is
- * unknown or the deadline negative. */
+/* Now, in microseconds on CLOCK_MONOTONIC: fanout's clock, that of every deadline of this API.
+ * Any thread; never fails. */
+int64_t fanout_now_us(void);
+
+/* A new empty group. deadline_us is an absolute instant on fanout_now_us()'s clock, or
+ * FANOUT_NO_DEADLINE. NULL if out of memory, if the executor is unknown or the deadline
+ * negative. */
 fanout_group *fanout_group_new(enum fanout_executor executor, int64_t deadline_us);
 
 /* A new empty FANOUT_EVENTS group whose calls the driver runs (copied; ctx must outlive the

@@ -1,5 +1,5 @@
 /* group.c - building a group of calls, reading its results, and freeing it. */
-#include "fanout/internal.h"
+#include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +16,12 @@ group_new(enum fanout_executor executor, int64_t deadline_us)
 		return NULL;
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return NULL;
-	/* The deadline is on CLOCK_MONOTONIC, so the condition variable must wait on it too. */
+	/* The deadline is on fanout_now_us()'s clock, so the condition variable must wait on it. */
 	if (pthread_condattr_init(&ca) != 0) {
 		free(g);
 		return NULL;
 	}
-	bad = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	bad = pthread_condattr_setclock(&ca, FANOUT_CLOCK) != 0 ||
 	    pthread_cond_init(&g->done, &ca) != 0;
 	pthread_condattr_destroy(&ca);
 	if (bad) {
@@ -163,7 +163,7 @@ fanout_group_result(const fanout_group *g, size_t i)
 }
 
 void
-group_destroy(fanout_group *g)
+fanout_group_destroy(fanout_group *g)
 {
 	for (size_t i = 0; i < g->ncalls; i++) {
 		struct call *c = &g->calls[i];
@@ -191,7 +191,7 @@ fanout_group_free(fanout_group *g)
 	refs = --g->refs;
 	pthread_mutex_unlock(&g->mu);
 	if (refs == 0)
-		group_destroy(g);
+		fanout_group_destroy(g);
 }
 
 const char *

@@ -2,11 +2,25 @@
 #ifndef FANOUT_INTERNAL_H
 #define FANOUT_INTERNAL_H
 
+/*
+ * fanout/ builds alone, from its own files, libc and pthreads: every .c includes this header
+ * first, and it asks for POSIX.1-2008 (clock_gettime, strdup, PTHREAD_STACK_MIN under -std=c11)
+ * so that a host program needs no -D for it. Every symbol these files share is prefixed
+ * fanout_, so that none can clash with a host program's own names; the rest is static.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 
-#include "fanout/fanout.h"
+#include "fanout.h"
+
+/* The clock of fanout_now_us(), so of every deadline; condition variables wait on it too. */
+#define FANOUT_CLOCK CLOCK_MONOTONIC
 
 /* A list of ready calls, linked through call.next; a call is in at most one list at a time. */
 struct call_list {
@@ -25,7 +39,7 @@ struct call {
 	size_t waiting;		/* of those, how many have not yet succeeded (guarded by group mu) */
 	bool launched;		/* handed to the executor (guarded by group mu) */
 	bool in_driver;		/* FANOUT_EVENTS: started by the driver, not yet done */
-	_Atomic int64_t started_at;	/* clock_now_us() when fn started, 0 before */
+	_Atomic int64_t started_at;	/* fanout_now_us() when fn started, 0 before */
 	struct call *next;	/* link in a list of ready calls (run queue, pool queue) */
 	struct fanout_result res;	/* guarded by group mu until the group is closed */
 };
@@ -69,40 +83,41 @@ call_list_pop(struct call_list *list)
 }
 
 /* run.c: runs `c` and then, in the same thread, any dependant it made ready; for workers. */
-void call_execute(struct call *c);
+void fanout_call_execute(struct call *c);
 
 /* run.c: ends a launched call that will never run (launch failed, or discarded after close). */
-void call_abandon(struct call *c, enum fanout_err err);
+void fanout_call_abandon(struct call *c, enum fanout_err err);
 
 /* run.c: ends a launched call: records res (unless NULL or the group is closed), drops its
  * reference and its slot. Returns the calls it made ready, each counted as launched. */
-struct call_list call_end(struct call *c, const struct fanout_result *res);
+struct call_list fanout_call_end(struct call *c, const struct fanout_result *res);
 
 /* run.c: the outcome of a call that ran from start to end (µs) and returned rc. */
-struct fanout_result call_outcome(const struct fanout_group *g, int64_t start, int64_t end,
+struct fanout_result fanout_call_outcome(const struct fanout_group *g, int64_t start, int64_t end,
     int rc);
 
 /* run.c: stops waiting at `now`: what has not finished is timed out (cancelled, if the group
  * was) or skipped. g->mu held. */
-void group_close(struct fanout_group *g, int64_t now);
+void fanout_group_close(struct fanout_group *g, int64_t now);
 
 /* exec_events.c: FANOUT_EVENTS' whole run, in the caller's thread, from the ready roots. */
-void events_run(struct fanout_group *g, struct call_list *ready);
+void fanout_events_run(struct fanout_group *g, struct call_list *ready);
 
 /* group.c: frees the group once the last reference is gone; releases every arg. */
-void group_destroy(struct fanout_group *g);
+void fanout_group_destroy(struct fanout_group *g);
 
 /* runtime.c: the process-wide bound, thread attributes and state. */
-bool runtime_ready(void);
-enum fanout_err runtime_admit(size_t n);
-void runtime_release(size_t n);
-const pthread_attr_t *runtime_thread_attr(void);
-enum fanout_err runtime_pool_ensure(void);	/* starts the pool once; FANOUT_ETHREAD if not */
+bool fanout_runtime_ready(void);
+enum fanout_err fanout_runtime_admit(size_t n);
+void fanout_runtime_release(size_t n);
+const pthread_attr_t *fanout_runtime_thread_attr(void);
+/* Starts the pool once; FANOUT_ETHREAD if it cannot. */
+enum fanout_err fanout_runtime_pool_ensure(void);
 
 /* exec_threads.c, exec_pool.c: hand ready calls to an executor. */
-void threads_launch(struct call_list *ready);
-void pool_launch(struct call_list *ready);
-enum fanout_err pool_start(size_t nthreads, size_t stack_bytes);
-void pool_stop(void);
+void fanout_threads_launch(struct call_list *ready);
+void fanout_pool_launch(struct call_list *ready);
+enum fanout_err fanout_pool_start(size_t nthreads, size_t stack_bytes);
+void fanout_pool_stop(void);
 
 #endif

@@ -1,9 +1,7 @@
 /* run.c - the scheduler: admission, dependency order, the deadline wait and completion. */
-#include "fanout/internal.h"
+#include "internal.h"
 
 #include <errno.h>
-
-#include "common/clock.h"
 
 /* The deadline and group of the call running on this thread, for fanout_time_left_us(). */
 static _Thread_local int64_t current_deadline = FANOUT_NO_DEADLINE;
@@ -22,7 +20,7 @@ fanout_time_left_us(void)
 		return 0;
 	if (current_deadline == FANOUT_NO_DEADLINE)
 		return INT64_MAX;
-	return current_deadline - clock_now_us();
+	return current_deadline - fanout_now_us();
 }
 
 /* Kahn's algorithm over the dependency edges: true if some calls can never become ready.
@@ -56,17 +54,17 @@ group_launch(fanout_group *g, struct call_list *ready)
 
 	switch (g->executor) {
 	case FANOUT_THREADS:
-		threads_launch(ready);
+		fanout_threads_launch(ready);
 		break;
 	case FANOUT_POOL:
-		pool_launch(ready);
+		fanout_pool_launch(ready);
 		break;
 	case FANOUT_SERIAL:
 		while ((c = call_list_pop(ready)) != NULL)
 			call_list_push(&g->serial, c);
 		break;
 	case FANOUT_EVENTS:
-		break;	/* never reached: events_run starts its calls itself */
+		break;	/* never reached: fanout_events_run starts its calls itself */
 	}
 }
 
@@ -88,7 +86,7 @@ static void
 call_skip(fanout_group *g, struct call *c, struct call_list *ready)
 {
 	c->res.state = FANOUT_CALL_SKIPPED;
-	runtime_release(1);
+	fanout_runtime_release(1);
 	call_settle(g, c, ready);
 }
 
@@ -116,7 +114,7 @@ call_settle(fanout_group *g, struct call *c, struct call_list *ready)
  * it made ready; when that list is empty, c and its group must not be touched again (unless the
  * caller holds a reference of its own). */
 struct call_list
-call_end(struct call *c, const struct fanout_result *res)
+fanout_call_end(struct call *c, const struct fanout_result *res)
 {
 	fanout_group *g = c->group;
 	struct call_list ready = { NULL, NULL };
@@ -134,23 +132,23 @@ call_end(struct call *c, const struct fanout_result *res)
 	refs = --g->refs;
 	pthread_mutex_unlock(&g->mu);
 	if (refs == 0)
-		group_destroy(g);
-	runtime_release(1);
+		fanout_group_destroy(g);
+	fanout_runtime_release(1);
 	return ready;
 }
 
 void
-call_abandon(struct call *c, enum fanout_err err)
+fanout_call_abandon(struct call *c, enum fanout_err err)
 {
 	struct fanout_result res = { .state = FANOUT_CALL_FAILED, .err = err,
 	    .start_us = -1, .duration_us = -1 };
 
 	/* A failed call makes nothing ready: its dependants are skipped. */
-	(void)call_end(c, err == FANOUT_OK ? NULL : &res);
+	(void)fanout_call_end(c, err == FANOUT_OK ? NULL : &res);
 }
 
 struct fanout_result
-call_outcome(const fanout_group *g, int64_t start, int64_t end, int rc)
+fanout_call_outcome(const fanout_group *g, int64_t start, int64_t end, int rc)
 {
 	struct fanout_result res = { .err = FANOUT_OK, .rc = rc, .start_us = start - g->t0,
 		.duration_us = end - start };
@@ -175,12 +173,12 @@ call_run(struct call *c)
 {
 	fanout_group *g = c->group;
 	struct fanout_result res;
-	int64_t start = clock_now_us(), outer;
+	int64_t start = fanout_now_us(), outer;
 	const fanout_group *outer_group;
 	int rc;
 
 	if (atomic_load(&g->closed) || deadline_passed(g->deadline, start))
-		return call_end(c, NULL);	/* the caller marks it timed out */
+		return fanout_call_end(c, NULL);	/* the caller marks it timed out */
 	atomic_store(&c->started_at, start);
 	outer = current_deadline;
 	outer_group = current_group;
@@ -189,12 +187,12 @@ call_run(struct call *c)
 	rc = c->fn(c->arg);
 	current_deadline = outer;
 	current_group = outer_group;
-	res = call_outcome(g, start, clock_now_us(), rc);
-	return call_end(c, &res);
+	res = fanout_call_outcome(g, start, fanout_now_us(), rc);
+	return fanout_call_end(c, &res);
 }
 
 void
-call_execute(struct call *c)
+fanout_call_execute(struct call *c)
 {
 	/* Running one newly ready dependant in this thread saves a thread start or a pool handoff. */
 	while (c != NULL) {
@@ -210,7 +208,7 @@ call_execute(struct call *c)
 static void
 serial_run(fanout_group *g)
 {
-	while (g->serial.head != NULL && !deadline_passed(g->deadline, clock_now_us()) &&
+	while (g->serial.head != NULL && !deadline_passed(g->deadline, fanout_now_us()) &&
 	    !atomic_load(&g->cancelled)) {
 		struct call_list ready = call_run(call_list_pop(&g->serial));
 
@@ -221,7 +219,7 @@ serial_run(fanout_group *g)
 /* The caller stops waiting: what has not finished is timed out if launched, else skipped (it
  * waits for a call that timed out). Results are frozen from here on. Called with g->mu held. */
 void
-group_close(fanout_group *g, int64_t now)
+fanout_group_close(fanout_group *g, int64_t now)
 {
 	enum fanout_state gave_up = atomic_load(&g->cancelled) ? FANOUT_CALL_CANCELLED :
 	    FANOUT_CALL_TIMEDOUT;
@@ -235,7 +233,7 @@ group_close(fanout_group *g, int64_t now)
 			continue;
 		if (!c->launched) {
 			c->res.state = FANOUT_CALL_SKIPPED;
-			runtime_release(1);
+			fanout_runtime_release(1);
 			continue;
 		}
 		started = atomic_load(&c->started_at);
@@ -249,12 +247,20 @@ group_close(fanout_group *g, int64_t now)
 	}
 }
 
+/* The instant `us` of fanout_now_us()'s clock as a timespec, for pthread_cond_timedwait. */
+static struct timespec
+timespec_at(int64_t us)
+{
+	return (struct timespec){ .tv_sec = (time_t)(us / 1000000),
+	    .tv_nsec = (long)(us % 1000000) * 1000 };
+}
+
 /* Waits until every call has finished, the deadline has passed or the group is cancelled, then
  * closes the group. */
 static void
 group_wait(fanout_group *g)
 {
-	struct timespec until = clock_timespec(g->deadline);
+	struct timespec until = timespec_at(g->deadline);
 
 	pthread_mutex_lock(&g->mu);
 	while (g->unfinished > 0 && !atomic_load(&g->cancelled)) {
@@ -263,7 +269,7 @@ group_wait(fanout_group *g)
 		else if (pthread_cond_timedwait(&g->done, &g->mu, &until) != 0)
 			break;	/* ETIMEDOUT; any other error must not spin either */
 	}
-	group_close(g, clock_now_us());
+	fanout_group_close(g, fanout_now_us());
 	pthread_mutex_unlock(&g->mu);
 }
 
@@ -287,18 +293,18 @@ fanout_group_run(fanout_group *g)
 
 	if (g == NULL)
 		return FANOUT_EINVAL;
-	if (g->ran || !runtime_ready())
+	if (g->ran || !fanout_runtime_ready())
 		return FANOUT_ESTATE;
 	if (group_has_cycle(g))
 		return FANOUT_ECYCLE;
-	if (g->executor == FANOUT_POOL && (err = runtime_pool_ensure()) != FANOUT_OK)
+	if (g->executor == FANOUT_POOL && (err = fanout_runtime_pool_ensure()) != FANOUT_OK)
 		return err;
 	if (atomic_load(&g->cancelled))
 		return group_cancel_unrun(g);
-	if ((err = runtime_admit(g->ncalls)) != FANOUT_OK)
+	if ((err = fanout_runtime_admit(g->ncalls)) != FANOUT_OK)
 		return err;
 	g->ran = true;
-	g->t0 = clock_now_us();
+	g->t0 = fanout_now_us();
 	g->unfinished = g->ncalls;
 	for (size_t i = 0; i < g->ncalls; i++) {
 		c = &g->calls[i];
@@ -308,7 +314,7 @@ fanout_group_run(fanout_group *g)
 			call_make_ready(g, c, &ready);
 	}
 	if (g->executor == FANOUT_EVENTS)
-		events_run(g, &ready);
+		fanout_events_run(g, &ready);
 	else {
 		group_launch(g, &ready);
 		if (g->executor == FANOUT_SERIAL)
@@ -317,7 +323,7 @@ fanout_group_run(fanout_group *g)
 	}
 	/* Serial calls still queued at the deadline were timed out by the close: let them go. */
 	while ((c = call_list_pop(&g->serial)) != NULL)
-		(void)call_end(c, NULL);
+		(void)fanout_call_end(c, NULL);
 	return atomic_load(&g->cancelled) ? FANOUT_ECANCELED : FANOUT_OK;
 }
 

@@ -1,5 +1,5 @@
 /* runtime.c - the process-wide state: limits, the bound on calls in flight, thread attributes. */
-#include "fanout/internal.h"
+#include "internal.h"
 
 #include <limits.h>
 
@@ -20,13 +20,13 @@ static struct {
 } rt = { .mu = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER };
 
 bool
-runtime_ready(void)
+fanout_runtime_ready(void)
 {
 	return atomic_load(&rt.ready);
 }
 
 enum fanout_err
-runtime_admit(size_t n)
+fanout_runtime_admit(size_t n)
 {
 	size_t cur = atomic_load(&rt.inflight);
 
@@ -39,7 +39,7 @@ runtime_admit(size_t n)
 }
 
 void
-runtime_release(size_t n)
+fanout_runtime_release(size_t n)
 {
 	if (atomic_fetch_sub(&rt.inflight, n) == n && atomic_load(&rt.draining)) {
 		pthread_mutex_lock(&rt.mu);
@@ -55,7 +55,7 @@ fanout_inflight(void)
 }
 
 const pthread_attr_t *
-runtime_thread_attr(void)
+fanout_runtime_thread_attr(void)
 {
 	return &rt.call_attr;
 }
@@ -110,7 +110,7 @@ fanout_init(const struct fanout_limits *limits)
 }
 
 enum fanout_err
-runtime_pool_ensure(void)
+fanout_runtime_pool_ensure(void)
 {
 	enum fanout_err err = FANOUT_OK;
 
@@ -119,7 +119,7 @@ runtime_pool_ensure(void)
 		return FANOUT_OK;
 	pthread_mutex_lock(&rt.mu);
 	if (!atomic_load(&rt.pool_started) &&
-	    (err = pool_start(rt.pool_threads, rt.stack_bytes)) == FANOUT_OK)
+	    (err = fanout_pool_start(rt.pool_threads, rt.stack_bytes)) == FANOUT_OK)
 		atomic_store(&rt.pool_started, true);
 	pthread_mutex_unlock(&rt.mu);
 	return err;
@@ -140,7 +140,7 @@ fanout_shutdown(void)
 	atomic_store(&rt.ready, false);
 	atomic_store(&rt.draining, false);
 	if (atomic_load(&rt.pool_started))
-		pool_stop();
+		fanout_pool_stop();
 	atomic_store(&rt.pool_started, false);
 	pthread_attr_destroy(&rt.call_attr);
 	pthread_mutex_unlock(&rt.mu);

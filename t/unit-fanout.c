@@ -1,17 +1,35 @@
 /* unit-fanout.c - unit tests of fanout/: results, timing, deadlines, dependencies, bound, stress. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "common/clock.h"
 #include "fanout/fanout.h"
 #include "t/unit.h"
 
 #define MS 1000
 #define SAFETY_US (10 * 1000 * 1000)	/* how long a test waits for an event before failing */
+
+/* The tests link libfanout.a alone: their time is fanout_now_us()'s, CLOCK_MONOTONIC. */
+static struct timespec
+timespec_of(int64_t us)
+{
+	return (struct timespec){ .tv_sec = (time_t)(us / 1000000),
+	    .tv_nsec = (long)(us % 1000000) * 1000 };
+}
+
+static void
+sleep_us(int64_t us)
+{
+	struct timespec left = timespec_of(us);
+
+	while (us > 0 && nanosleep(&left, &left) == -1 && errno == EINTR)
+		;
+}
 
 static const enum fanout_executor executors[] = { FANOUT_THREADS, FANOUT_POOL, FANOUT_SERIAL };
 #define NEXECUTORS (sizeof(executors) / sizeof(executors[0]))
@@ -60,7 +78,7 @@ gate_pass(struct gate *g)
 static bool
 gate_await(struct gate *g, int n)
 {
-	struct timespec until = clock_timespec(clock_now_us() + SAFETY_US);
+	struct timespec until = timespec_of(fanout_now_us() + SAFETY_US);
 	bool ok = true;
 
 	pthread_mutex_lock(&g->mu);
@@ -96,7 +114,7 @@ struct job {
 	int64_t sleep_us;
 	struct gate *gate;	/* if set, the call waits there first */
 	int runs;		/* how often fn ran */
-	int64_t started, finished;	/* clock_now_us() */
+	int64_t started, finished;	/* fanout_now_us() */
 	int64_t time_left;	/* fanout_time_left_us() at start */
 };
 
@@ -105,14 +123,14 @@ job_fn(void *arg)
 {
 	struct job *j = arg;
 
-	j->started = clock_now_us();
+	j->started = fanout_now_us();
 	j->time_left = fanout_time_left_us();
 	j->runs++;
 	if (j->gate != NULL)
 		gate_pass(j->gate);
-	clock_sleep_us(j->sleep_us);
+	sleep_us(j->sleep_us);
 	/* Written after a deadline may have passed: ASan catches it if the group freed the job. */
-	j->finished = clock_now_us();
+	j->finished = fanout_now_us();
 	return j->rc;
 }
 
@@ -167,7 +185,7 @@ fake_start(void *ctx, void *arg, void *token, int64_t deadline)
 	(void)deadline;
 	if (f->ncalls == FAKE_MAX)
 		return -1;
-	j->started = clock_now_us();
+	j->started = fanout_now_us();
 	j->runs++;
 	f->calls[f->ncalls].token = token;
 	f->calls[f->ncalls].job = j;
@@ -180,13 +198,13 @@ static int
 fake_wait(void *ctx, int64_t timeout)
 {
 	struct fake_driver *f = ctx;
-	int64_t now = clock_now_us(), until = timeout >= 0 ? now + timeout : INT64_MAX;
+	int64_t now = fanout_now_us(), until = timeout >= 0 ? now + timeout : INT64_MAX;
 	struct timespec ts;
 
 	for (int i = 0; i < f->ncalls; i++)
 		if (f->calls[i].active && f->calls[i].end < until)
 			until = f->calls[i].end;
-	ts = clock_timespec(until == INT64_MAX ? now + SAFETY_US : until);
+	ts = timespec_of(until == INT64_MAX ? now + SAFETY_US : until);
 	pthread_mutex_lock(&f->mu);
 	f->waits++;
 	pthread_cond_broadcast(&f->cv);
@@ -212,7 +230,7 @@ fake_wake(void *ctx)
 static bool
 fake_await_waits(struct fake_driver *f, int n)
 {
-	struct timespec until = clock_timespec(clock_now_us() + SAFETY_US);
+	struct timespec until = timespec_of(fanout_now_us() + SAFETY_US);
 	bool ok = true;
 
 	pthread_mutex_lock(&f->mu);
@@ -226,7 +244,7 @@ static void *
 fake_done(void *ctx, int *rc)
 {
 	struct fake_driver *f = ctx;
-	int64_t now = clock_now_us();
+	int64_t now = fanout_now_us();
 
 	for (int i = 0; i < f->ncalls; i++)
 		if (f->calls[i].active && f->calls[i].end <= now) {
@@ -287,7 +305,7 @@ result_of(const fanout_group *g, const char *name)
 static bool
 await_released(int n)
 {
-	struct timespec until = clock_timespec(clock_now_us() + SAFETY_US);
+	struct timespec until = timespec_of(fanout_now_us() + SAFETY_US);
 	bool ok = true;
 
 	pthread_mutex_lock(&released_gate.mu);
@@ -360,9 +378,9 @@ three_sleeps(enum fanout_executor ex)
 	add_job(g, "a", 0, 100 * MS, NULL);
 	add_job(g, "b", 0, 100 * MS, NULL);
 	add_job(g, "c", 0, 100 * MS, NULL);
-	t0 = clock_now_us();
+	t0 = fanout_now_us();
 	CU_ASSERT_EQUAL(fanout_group_run(g), FANOUT_OK);
-	t0 = clock_now_us() - t0;
+	t0 = fanout_now_us() - t0;
 	for (size_t i = 0; i < 3; i++)
 		CU_ASSERT_EQUAL(fanout_group_result(g, i)->state, FANOUT_CALL_OK);
 	fanout_group_free(g);
@@ -394,13 +412,13 @@ test_deadline(void)
 		int before = atomic_load(&released);
 
 		CU_ASSERT_FATAL(gate_init(&hold));
-		t0 = clock_now_us();
+		t0 = fanout_now_us();
 		g = fanout_group_new(concurrent[e], t0 + 100 * MS);
 		CU_ASSERT_FATAL(g != NULL);
 		add_job(g, "fast", 0, 10 * MS, NULL);
 		add_job(g, "held", 0, 0, &hold);
 		CU_ASSERT_EQUAL(fanout_group_run(g), FANOUT_OK);
-		took = clock_now_us() - t0;
+		took = fanout_now_us() - t0;
 		CU_ASSERT(took >= 100 * MS);
 		CU_ASSERT(took < 180 * MS);
 		CU_ASSERT_EQUAL(result_of(g, "fast")->state, FANOUT_CALL_OK);
@@ -421,7 +439,7 @@ test_deadline(void)
 static void
 test_deadline_serial(void)
 {
-	int64_t t0 = clock_now_us();
+	int64_t t0 = fanout_now_us();
 	fanout_group *g = fanout_group_new(FANOUT_SERIAL, t0 + 50 * MS);
 	struct job *late;
 
@@ -429,7 +447,7 @@ test_deadline_serial(void)
 	add_job(g, "slow", 0, 80 * MS, NULL);
 	late = add_job(g, "late", 0, 0, NULL);
 	CU_ASSERT_EQUAL(fanout_group_run(g), FANOUT_OK);
-	CU_ASSERT(clock_now_us() - t0 >= 80 * MS);
+	CU_ASSERT(fanout_now_us() - t0 >= 80 * MS);
 	CU_ASSERT_EQUAL(result_of(g, "slow")->state, FANOUT_CALL_TIMEDOUT);
 	CU_ASSERT_EQUAL(result_of(g, "late")->state, FANOUT_CALL_TIMEDOUT);
 	CU_ASSERT_EQUAL(result_of(g, "late")->start_us, -1);
@@ -443,7 +461,7 @@ static void
 test_deadline_events(void)
 {
 	struct fake_driver fake;
-	int64_t t0 = clock_now_us(), took;
+	int64_t t0 = fanout_now_us(), took;
 	fanout_group *g = group_new(FANOUT_EVENTS, t0 + 100 * MS, &fake);
 	struct job *after;
 	int before = atomic_load(&released);
@@ -454,7 +472,7 @@ test_deadline_events(void)
 	after = add_job(g, "after_slow", 0, 0, NULL);
 	CU_ASSERT_EQUAL(fanout_group_after(g, "after_slow", "slow"), FANOUT_OK);
 	CU_ASSERT_EQUAL(fanout_group_run(g), FANOUT_OK);
-	took = clock_now_us() - t0;
+	took = fanout_now_us() - t0;
 	CU_ASSERT(took >= 100 * MS && took < 180 * MS);
 	CU_ASSERT_EQUAL(result_of(g, "fast")->state, FANOUT_CALL_OK);
 	CU_ASSERT_EQUAL(result_of(g, "slow")->state, FANOUT_CALL_TIMEDOUT);
@@ -568,7 +586,7 @@ test_timeout_skips(void)
 		struct job *b;
 
 		CU_ASSERT_FATAL(gate_init(&hold));
-		g = fanout_group_new(executors[e], clock_now_us() + 50 * MS);
+		g = fanout_group_new(executors[e], fanout_now_us() + 50 * MS);
 		CU_ASSERT_FATAL(g != NULL);
 		add_job(g, "A", 0, 0, &hold);
 		b = add_job(g, "B", 0, 0, NULL);
@@ -692,7 +710,7 @@ static void
 test_time_left(void)
 {
 	for (size_t e = 0; e < NEXECUTORS; e++) {
-		fanout_group *g = fanout_group_new(executors[e], clock_now_us() + 500 * MS);
+		fanout_group *g = fanout_group_new(executors[e], fanout_now_us() + 500 * MS);
 		fanout_group *free_g = fanout_group_new(executors[e], FANOUT_NO_DEADLINE);
 		struct job *bounded, *unbounded;
 
@@ -707,6 +725,21 @@ test_time_left(void)
 		fanout_group_free(free_g);
 	}
 	CU_ASSERT_EQUAL(fanout_time_left_us(), INT64_MAX);
+}
+
+/* fanout_now_us() is CLOCK_MONOTONIC in µs, as fanout.h promises: a host (and these tests) may
+ * wait on that clock for instants of fanout's, e.g. with pthread_cond_timedwait. */
+static void
+test_clock(void)
+{
+	struct timespec before, after;
+	int64_t now;
+
+	CU_ASSERT_FATAL(clock_gettime(CLOCK_MONOTONIC, &before) == 0);
+	now = fanout_now_us();
+	CU_ASSERT_FATAL(clock_gettime(CLOCK_MONOTONIC, &after) == 0);
+	CU_ASSERT(now >= (int64_t)before.tv_sec * 1000000 + before.tv_nsec / 1000);
+	CU_ASSERT(now <= (int64_t)after.tv_sec * 1000000 + after.tv_nsec / 1000);
 }
 
 /* A group described as a table, with the outcome every executor must give. */
@@ -826,9 +859,9 @@ test_cancel(void)
 		CU_ASSERT_FATAL(fanout_group_after(g, "held", "quick") == FANOUT_OK);
 		CU_ASSERT_FATAL(fanout_group_after(g, "after", "held") == FANOUT_OK);
 		CU_ASSERT_FATAL(pthread_create(&tid, NULL, canceller_main, &c) == 0);
-		t0 = clock_now_us();
+		t0 = fanout_now_us();
 		CU_ASSERT_EQUAL(fanout_group_run(g), FANOUT_ECANCELED);
-		CU_ASSERT(clock_now_us() - t0 < SAFETY_US / 2);
+		CU_ASSERT(fanout_now_us() - t0 < SAFETY_US / 2);
 		CU_ASSERT_FATAL(pthread_join(tid, NULL) == 0);
 		CU_ASSERT(c.ready);
 		CU_ASSERT_EQUAL(result_of(g, "quick")->state, FANOUT_CALL_OK);
@@ -948,7 +981,8 @@ stress_thread(void *arg)
 	for (int n = 0; n < STRESS_GROUPS; n++) {
 		bool deps[STRESS_MAX_CALLS][STRESS_MAX_CALLS] = { { false } };
 		enum fanout_executor ex = executors[next_rand(&st->seed) % NEXECUTORS];
-		int64_t deadline = n % 4 == 0 ? clock_now_us() + 1000 + next_rand(&st->seed) % 2000 : 0;
+		int64_t deadline = n % 4 == 0 ?
+		    fanout_now_us() + 1000 + next_rand(&st->seed) % 2000 : 0;
 		fanout_group *g = fanout_group_new(ex, deadline);
 		size_t ncalls = 1 + next_rand(&st->seed) % STRESS_MAX_CALLS;
 
@@ -1036,6 +1070,7 @@ main(void)
 		{ "cycle, unknown and duplicate names refused", test_graph_errors },
 		{ "bound reached: FANOUT_EBUSY, nothing runs", test_bound },
 		{ "time left inside a call", test_time_left },
+		{ "fanout_now_us() is CLOCK_MONOTONIC", test_clock },
 		{ "executors give identical results", test_executors_agree },
 		{ "cancel from another thread ends the run at once", test_cancel },
 		{ "cancelled before the run: nothing runs", test_cancel_before_run },
