@@ -26,7 +26,8 @@ struct access_entry {
 	const char *method;	/* NULL if the request had none */
 	const char *path;	/* the raw path, without the query; NULL if none */
 	size_t path_len;
-	int status;		/* 499: the client went away before the answer */
+	int status;		/* RESPOND_STATUS_CLIENT_GONE: the client went away before the
+				 * answer */
 	int64_t total_us;
 	const struct access_call *calls;
 	size_t ncalls;

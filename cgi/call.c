@@ -44,10 +44,12 @@ fail(struct bcall *c, enum fetch_kind kind, const char *message)
 	return 1;
 }
 
-/* Expansion context: the call, and room for a string value decoded from its escapes. */
+/* Expansion context: the call, room for a string value decoded from its escapes, and whether
+ * a lookup failed for want of memory (the call is then our failure, not a refusal). */
 struct expand_ctx {
 	struct bcall *call;
 	struct buf text;
+	bool no_memory;
 };
 
 /*
@@ -69,7 +71,7 @@ scalar_text(struct expand_ctx *x, const struct tpl_part *p, const struct jptr_va
 		}
 		buf_truncate(&x->text, 0);
 		if (jsonscan_unquote(&x->text, v->text, v->len, &end) != JSONSCAN_OK) {
-			(void)buf_puts(err, "out of memory");	/* jptr_find() checked it */
+			x->no_memory = true;	/* jptr_find() checked it */
 			return NULL;
 		}
 		*len = x->text.len;
@@ -102,7 +104,7 @@ dep_value(struct expand_ctx *x, const struct tpl_part *p, const struct bcall *de
 		(void)buf_printf(err, "%s.%s: no such value in its response", p->text, p->pointer);
 		return NULL;
 	case JPTR_NO_MEMORY:
-		(void)buf_puts(err, "out of memory");
+		x->no_memory = true;
 		return NULL;
 	default:	/* the config checked the pointer, the judgement the response */
 		(void)buf_printf(err, "%s.%s: cannot be read", p->text, p->pointer);
@@ -180,12 +182,17 @@ body_decode(struct bcall *c, struct buf *body)
 	struct buf err = BUF_INIT;
 
 	if (c->backend->encoding == CFG_TEXT) {
-		if (!jsonscan_quote(&c->json, buf_str(body), body->len))
+		switch (jsonscan_quote(&c->json, buf_str(body), body->len)) {
+		case JSONSCAN_OK:
+			return 0;
+		case JSONSCAN_INVALID:
 			return fail(c, FETCH_BODY, "the body is not valid UTF-8 text");
-		return 0;
+		default:
+			return fail(c, FETCH_INTERNAL, "out of memory");
+		}
 	}
 	if (c->status == 204 && body->len == 0)
-		return buf_puts(&c->json, "null") == 0 ? 0 : fail(c, FETCH_BODY, "out of memory");
+		return buf_puts(&c->json, "null") == 0 ? 0 : fail(c, FETCH_INTERNAL, "out of memory");
 	if (!jsonscan_valid(buf_str(body), body->len, MAX_JSON_DEPTH, &err)) {
 		c->kind = FETCH_INVALID_JSON;
 		snprintf(c->message, sizeof(c->message), "invalid JSON at %.120s", buf_str(&err));
@@ -225,17 +232,21 @@ prepare(struct bcall *c, int64_t left_ms, struct prepared *p)
 {
 	struct expand_ctx x = { .call = c, .text = BUF_INIT };
 	struct buf err = BUF_INIT;
+	enum tpl_expand_rc expanded;
 	int rc = 0;
 
 	*p = (struct prepared){ .url = BUF_INIT };
 	p->req.timeout_ms = c->backend->timeout_ms < left_ms ? c->backend->timeout_ms : left_ms;
 	p->req.max_body = c->backend->max_body_bytes;
-	if (tpl_expand(&c->backend->url, lookup, &x, &p->url, &err) != 0)
+	expanded = tpl_expand(&c->backend->url, lookup, &x, &p->url, &err);
+	if (expanded == TPL_NO_MEMORY || x.no_memory)
+		rc = fail(c, FETCH_INTERNAL, "out of memory");
+	else if (expanded != TPL_EXPANDED)
 		rc = fail(c, FETCH_SKIPPED, buf_str(&err));
 	else if (p->req.timeout_ms <= 0)
 		rc = fail(c, FETCH_TIMEOUT, "no time left before the request's deadline");
 	else if ((p->headers = headers_make(c)) == NULL)
-		rc = fail(c, FETCH_SKIPPED, "out of memory");
+		rc = fail(c, FETCH_INTERNAL, "out of memory");
 	p->req.url = buf_str(&p->url);
 	p->req.headers = (const char *const *)p->headers;
 	buf_free(&x.text);
@@ -292,7 +303,7 @@ bcall_start(struct bcall *c, int64_t deadline_us, struct fetch_cache *cache)
 		    CURLM_OK) {
 			fetch_end(c->transfer, CURLE_FAILED_INIT);
 			c->transfer = NULL;
-			rc = fail(c, FETCH_BODY, "cannot add the transfer to the multi handle");
+			rc = fail(c, FETCH_INTERNAL, "cannot add the transfer to the multi handle");
 		}
 	}
 	prepared_free(&p);
@@ -342,7 +353,7 @@ bcall_outcome(const struct fanout_result *r, const struct bcall *c)
 	case FANOUT_CALL_OK:
 		return FETCH_OK;
 	case FANOUT_CALL_FAILED:
-		return r->err != FANOUT_OK ? FETCH_SKIPPED : c->kind;
+		return r->err != FANOUT_OK ? FETCH_INTERNAL : c->kind;
 	case FANOUT_CALL_TIMEDOUT:
 		return FETCH_TIMEOUT;
 	case FANOUT_CALL_CANCELLED:

@@ -72,6 +72,8 @@ fetch_kind_name(enum fetch_kind kind)
 		return "skipped";
 	case FETCH_CANCELLED:
 		return "cancelled";
+	case FETCH_INTERNAL:
+		return "internal";
 	}
 	return "unknown";
 }
@@ -334,10 +336,11 @@ kind_of(CURLcode rc, const struct sink *sink)
 	}
 }
 
+/* The transfer could not be set up: our failure, not the backend's. */
 static void
 reply_fail(struct fetch_reply *reply, const char *message)
 {
-	reply->kind = FETCH_BODY;
+	reply->kind = FETCH_INTERNAL;
 	reply->status = 0;
 	snprintf(reply->message, sizeof(reply->message), "%s", message);
 }
@@ -428,7 +431,8 @@ fetch_end(struct fetch_transfer *t, CURLcode rc)
 	 * call received no status. */
 	if (reply->status < 200)
 		reply->status = 0;
-	reply->kind = t->conn != CONNS_CLEAN ? FETCH_CONNECT : kind_of(rc, &t->sink);
+	reply->kind = t->sink.nomem ? FETCH_INTERNAL : t->conn != CONNS_CLEAN ? FETCH_CONNECT :
+	    kind_of(rc, &t->sink);
 	if (reply->kind != FETCH_OK)
 		reply_explain(t, rc, reply);
 	/* Giving back unhooks the error buffer and the sink, which are freed here. */

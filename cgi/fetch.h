@@ -20,6 +20,8 @@ enum fetch_kind {
 	FETCH_TOO_LARGE,	/* "too_large": over max_body_bytes */
 	FETCH_SKIPPED,		/* "skipped": not called (a dependency failed, a value is missing) */
 	FETCH_CANCELLED,	/* "cancelled": the client went away while it ran */
+	FETCH_INTERNAL,		/* "internal": fanout-cgi's own failure (out of memory, no thread,
+				 * the event driver failed), not the backend's */
 };
 
 const char *fetch_kind_name(enum fetch_kind kind);
@@ -35,7 +37,8 @@ struct fetch_request {
 };
 
 struct fetch_reply {
-	enum fetch_kind kind;	/* FETCH_OK, FETCH_TIMEOUT, FETCH_CONNECT, FETCH_BODY, FETCH_TOO_LARGE */
+	enum fetch_kind kind;	/* FETCH_OK, FETCH_TIMEOUT, FETCH_CONNECT, FETCH_BODY, FETCH_TOO_LARGE,
+				 * FETCH_INTERNAL */
 	long status;		/* the final HTTP status, 0 if none was received */
 	struct buf body;
 	char message[128];	/* why, when kind is not FETCH_OK */
@@ -72,7 +75,8 @@ CURLM *fetch_cache_multi(const struct fetch_cache *c);
 void fetch_get(const struct fetch_request *req, struct fetch_reply *reply);
 
 /* The same in steps, on a cache's multi handle: fetch_begin() takes a pooled handle and sets the
- * transfer up to run on `cache` (reply must outlive it); NULL if out of memory, with reply set.
+ * transfer up to run on `cache` (reply must outlive it); NULL if it cannot (FETCH_INTERNAL in
+ * reply).
  * The caller performs fetch_handle() on the cache's multi handle (CURLOPT_PRIVATE is free for
  * it). When curl has ended it with code rc, fetch_retry() says whether it must run again (its
  * connection was refused before anything was sent): the caller then removes it from the multi

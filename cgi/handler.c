@@ -18,7 +18,9 @@
 #include "common/clock.h"
 #include "fanout/fanout.h"
 
+/* The longest REQUEST_URI served (414 beyond); README, Responses. */
 #define MAX_URI 8192
+/* The longest incoming X-Request-Id kept; respond_no_memory() counts on it. */
 #define MAX_REQUEST_ID 128
 
 /* Request ids made here: a random prefix per process and a counter, unique and cheap. */
@@ -97,19 +99,32 @@ struct served {
 	size_t path_len;
 	bool head_only;
 	bool admin;			/* the metrics or the health check: not in the metrics */
-	int status;			/* 499: the client went away before the answer */
+	int status;			/* RESPOND_STATUS_CLIENT_GONE: the client went away before
+					 * the answer */
 	const struct cfg_endpoint *ep;	/* NULL: none matched */
 	struct access_call *calls;	/* one per backend once they ran, else NULL */
 	size_t ncalls;
 	int64_t t0;
 };
 
-/* Answers with a JSON error; a failed write means the client has gone. */
+/* Notes the status of the answer written (rc) with `status`: as it was meant, or the client's
+ * departure. An answer there was no memory for is replaced by a 500 that needs none. */
+static void
+answered(struct served *s, int status, enum respond_result rc)
+{
+	if (rc == RESPOND_NO_MEMORY) {
+		status = 500;
+		rc = respond_no_memory(s->io, s->id, s->head_only);
+	}
+	s->status = rc == RESPOND_OK ? status : RESPOND_STATUS_CLIENT_GONE;
+}
+
+/* Answers with a JSON error. */
 static void
 reply_error(struct served *s, int status, const char *extra_headers, const char *message)
 {
-	s->status = respond_error(s->io, status, extra_headers, s->id, s->head_only,
-	    message) == -1 ? 499 : status;
+	answered(s, status, respond_error(s->io, status, extra_headers, s->id, s->head_only,
+	    message));
 }
 
 /* Notes how each backend call ended, for the metrics and the access log. */
@@ -151,25 +166,26 @@ fan_out(struct served *s, struct req_vars *v)
 	fanout_group *g = group_for(ep->executor, deadline);
 	struct bcall **calls = calloc(ep->nbackends, sizeof(*calls));
 	enum fanout_err err = FANOUT_ENOMEM;
-	int rc;
+	int status = 0;
 
 	if (g != NULL && calls != NULL && group_fill(g, ep, v, calls) == 0)
 		err = run_watched(s->io, g);
 	if (err == FANOUT_OK || err == FANOUT_ECANCELED)
 		note_calls(s, ep, g, calls);
 	if (err == FANOUT_ECANCELED)
-		s->status = 499;	/* nginx has closed the connection: nothing to answer */
+		s->status = RESPOND_STATUS_CLIENT_GONE;	/* nothing to answer */
 	else if (err == FANOUT_EBUSY) {
 		metrics_rejected();
 		reply_error(s, 503, "Retry-After: 1\r\n",
 		    "too many backend calls in flight; retry shortly");
 	} else if (err != FANOUT_OK)
 		reply_error(s, 500, NULL, fanout_strerror(err));
-	else if ((rc = respond_fanout(s->io, ep, g, calls, s->id, clock_now_us() - s->t0,
-	    s->head_only, &s->status)) == -2)
-		reply_error(s, 500, NULL, "out of memory");
-	else if (rc == -1)
-		s->status = 499;
+	else {
+		enum respond_result rc = respond_fanout(s->io, ep, g, calls, s->id,
+		    clock_now_us() - s->t0, s->head_only, &status);
+
+		answered(s, status, rc);
+	}
 	fanout_group_free(g);
 	free(calls);
 }
@@ -200,7 +216,7 @@ static bool
 serve_admin(struct served *s, const struct cfg *cfg)
 {
 	struct buf text = BUF_INIT;
-	int rc;
+	enum respond_result rc;
 
 	if (cfg->health_path != NULL && strlen(cfg->health_path) == s->path_len &&
 	    memcmp(cfg->health_path, s->path, s->path_len) == 0) {
@@ -223,8 +239,7 @@ serve_admin(struct served *s, const struct cfg *cfg)
 		buf_free(&text);
 	} else
 		return false;
-	if (rc == -1)
-		s->status = 499;
+	answered(s, s->status, rc);
 	return s->admin = true;
 }
 
@@ -292,6 +307,15 @@ served_finish(struct served *s)
 	free(s->calls);
 }
 
+static void
+reply_uri_too_long(struct served *s)
+{
+	char message[64];
+
+	snprintf(message, sizeof(message), "the URI is longer than %d bytes", MAX_URI);
+	reply_error(s, 414, NULL, message);
+}
+
 void
 handler_serve(struct cfg *cfg, const struct http_io *io)
 {
@@ -310,7 +334,7 @@ handler_serve(struct cfg *cfg, const struct http_io *io)
 	if (s.method == NULL || uri == NULL)
 		reply_error(&s, 400, NULL, "no REQUEST_METHOD or REQUEST_URI");
 	else if (strlen(uri) > MAX_URI)
-		reply_error(&s, 414, NULL, "the URI is longer than 8192 bytes");
+		reply_uri_too_long(&s);
 	else if (!serve_admin(&s, cfg))
 		serve_endpoint(&s, cfg, uri);
 	served_finish(&s);

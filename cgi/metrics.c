@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgi/respond.h"
 #include "fanout/fanout.h"
 
 /* Upper bounds of the latency buckets, in µs; the last bucket (+Inf) has none. */
@@ -16,9 +17,10 @@ static const char *const bucket_le[] = { "0.005", "0.01", "0.025", "0.05", "0.1"
 #define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
 
 /* The statuses this program answers; anything else is counted as "other". */
-static const int statuses[] = { 200, 400, 404, 405, 414, 431, 499, 500, 502, 503, 504 };
+static const int statuses[] = { 200, 400, 404, 405, 414, 431, RESPOND_STATUS_CLIENT_GONE, 500,
+	502, 503, 504 };
 #define NSTATUSES (sizeof(statuses) / sizeof(statuses[0]))
-#define NKINDS (FETCH_CANCELLED + 1)
+#define NKINDS (FETCH_INTERNAL + 1)
 
 typedef atomic_uint_fast64_t counter;
 

@@ -33,28 +33,44 @@ status_text(int status)
 	}
 }
 
+static enum respond_result
+write_all(const struct http_io *io, const char *data, size_t len)
+{
+	return io->write(io->ctx, data, len) == 0 ? RESPOND_OK : RESPOND_CLIENT_GONE;
+}
+
 /* Writes head and body in one go; HEAD gets the same head (Content-Length included). */
-static int
+static enum respond_result
 respond_write(const struct http_io *io, int status, const char *content_type,
     const struct buf *headers, const char *request_id, const char *body, size_t len,
     bool head_only)
 {
 	struct buf out = BUF_INIT;
-	int rc;
+	enum respond_result rc = RESPOND_NO_MEMORY;
 
 	if (buf_printf(&out, "Status: %d %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nX-Request-Id: %s\r\n%s\r\n", status, status_text(status),
-	    content_type, len, request_id, buf_str(headers)) != 0 ||
-	    (!head_only && buf_append(&out, body, len) != 0)) {
-		buf_free(&out);
-		return -2;
-	}
-	rc = io->write(io->ctx, out.data, out.len);
+	    content_type, len, request_id, buf_str(headers)) == 0 &&
+	    (head_only || buf_append(&out, body, len) == 0))
+		rc = write_all(io, out.data, out.len);
 	buf_free(&out);
 	return rc;
 }
 
-int
+enum respond_result
+respond_no_memory(const struct http_io *io, const char *request_id, bool head_only)
+{
+	static const char body[] = "{\"error\":{\"status\":500,\"message\":\"out of memory\"}}";
+	char out[512];
+	/* The request id is at most 128 characters (handler.c): the whole fits, never cut. */
+	int n = snprintf(out, sizeof(out), "Status: 500 %s\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nX-Request-Id: %.160s\r\n\r\n%s", status_text(500),
+	    sizeof(body) - 1, request_id, head_only ? "" : body);
+
+	return write_all(io, out, n > 0 && (size_t)n < sizeof(out) ? (size_t)n : 0);
+}
+
+enum respond_result
 respond_body(const struct http_io *io, int status, const char *content_type,
     const char *request_id, const char *body, size_t len, bool head_only)
 {
@@ -63,14 +79,14 @@ respond_body(const struct http_io *io, int status, const char *content_type,
 	return respond_write(io, status, content_type, &none, request_id, body, len, head_only);
 }
 
-int
+enum respond_result
 respond_error(const struct http_io *io, int status, const char *extra_headers,
     const char *request_id, bool head_only, const char *message)
 {
 	json_t *doc = json_pack("{s:{s:i,s:s}}", "error", "status", status, "message", message);
 	struct buf headers = BUF_INIT;
 	char *body;
-	int rc;
+	enum respond_result rc;
 
 	if (doc == NULL)	/* a message holding bytes that are not UTF-8 */
 		doc = json_pack("{s:{s:i,s:s}}", "error", "status", status, "message",
@@ -122,7 +138,7 @@ outcome_of(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *c
 		break;
 	case FANOUT_CALL_FAILED:
 		if (r->err != FANOUT_OK) {
-			o->kind = fetch_kind_name(FETCH_SKIPPED);
+			o->kind = fetch_kind_name(FETCH_INTERNAL);
 			snprintf(o->message, sizeof(o->message), "not run: %s", fanout_strerror(r->err));
 			break;
 		}
@@ -222,14 +238,14 @@ compose_timing(const struct cfg_endpoint *ep, const fanout_group *g, struct bcal
 	return buf_puts(body, "]}");
 }
 
-int
+enum respond_result
 respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep, const fanout_group *g,
     struct bcall *const *calls, const char *request_id, int64_t total_us, bool head_only,
     int *status)
 {
 	json_t *errors = json_array();
 	struct buf headers = BUF_INIT, body = BUF_INIT;
-	int rc = -2;
+	enum respond_result rc = RESPOND_NO_MEMORY;
 	bool complete = true;
 	char *errors_text = NULL;
 

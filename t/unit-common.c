@@ -178,7 +178,7 @@ test_template(void)
 	CU_ASSERT_EQUAL(t.parts[5].kind, TPL_BACKEND);
 	CU_ASSERT_STRING_EQUAL(t.parts[5].text, "profile");
 	CU_ASSERT_STRING_EQUAL(t.parts[5].pointer, "/seg/0");
-	CU_ASSERT_EQUAL(tpl_expand(&t, lookup_table, (void *)values, &out, &err), 0);
+	CU_ASSERT_EQUAL(tpl_expand(&t, lookup_table, (void *)values, &out, &err), TPL_EXPANDED);
 	CU_ASSERT_STRING_EQUAL(buf_str(&out),
 	    "http://h:81/u/..%2Fadmin%3Fx%3D1/x?l=fr%26x%3Dy&s=gold");
 	tpl_free(&t);
@@ -186,7 +186,7 @@ test_template(void)
 	/* A dot segment in the path is refused; the same value in the query is fine. */
 	CU_ASSERT_EQUAL_FATAL(tpl_parse(&t, "http://h/{dots}?q={dots}", &err), 0);
 	buf_truncate(&out, 0);
-	CU_ASSERT_EQUAL(tpl_expand(&t, lookup_table, (void *)values, &out, &err), -1);
+	CU_ASSERT_EQUAL(tpl_expand(&t, lookup_table, (void *)values, &out, &err), TPL_REFUSED);
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&err), "not allowed in a path"));
 	tpl_free(&t);
 
@@ -435,10 +435,10 @@ test_jsonscan(void)
 	buf_truncate(&err, 0);
 	CU_ASSERT_FALSE(jsonscan_valid(deep, 600, 256, &err));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&err), "offset 256: nested too deep"));
-	CU_ASSERT(jsonscan_quote(&q, "a\"b\\c\n\x01\xc3\xa9", 9));
+	CU_ASSERT_EQUAL(jsonscan_quote(&q, "a\"b\\c\n\x01\xc3\xa9", 9), JSONSCAN_OK);
 	CU_ASSERT_STRING_EQUAL(buf_str(&q), "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"");
 	buf_truncate(&q, 0);
-	CU_ASSERT_FALSE(jsonscan_quote(&q, "bad \xff", 5));
+	CU_ASSERT_EQUAL(jsonscan_quote(&q, "bad \xff", 5), JSONSCAN_INVALID);
 	CU_ASSERT_EQUAL(q.len, 0);
 	buf_free(&q);
 	buf_free(&err);

@@ -116,7 +116,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (fanout_group_after(g, "user", "needed") != FANOUT_OK || fanout_group_run(g) != FANOUT_OK)
 		abort();
-	if (respond_fanout(&io, ep, g, calls, "fuzz", 1000, false, &status) == 0)
+	if (respond_fanout(&io, ep, g, calls, "fuzz", 1000, false, &status) == RESPOND_OK)
 		check_response(&out, status);
 	fanout_group_free(g);
 	vars_unref(v);
