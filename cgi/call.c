@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/clock.h"
 #include "common/jptr.h"
 #include "common/jsonscan.h"
 #include "fanout/fanout.h"
@@ -219,23 +218,15 @@ bcall_judge(struct bcall *c, struct fetch_reply *reply)
 	return body_decode(c, &reply->body);
 }
 
-/* What one transfer needs, made before it starts and freed once it has started. */
-struct prepared {
-	struct buf url;
-	char **headers;
-	struct fetch_request req;
-};
-
-/* Expands the URL and sets the request up to end within left_ms. 0, or 1 with kind set. */
-static int
-prepare(struct bcall *c, int64_t left_ms, struct prepared *p)
+int
+bcall_expand(struct bcall *c, int64_t left_ms, struct bcall_request *p)
 {
 	struct expand_ctx x = { .call = c, .text = BUF_INIT };
 	struct buf err = BUF_INIT;
 	enum tpl_expand_rc expanded;
 	int rc = 0;
 
-	*p = (struct prepared){ .url = BUF_INIT };
+	*p = (struct bcall_request){ .url = BUF_INIT };
 	p->req.timeout_ms = c->backend->timeout_ms < left_ms ? c->backend->timeout_ms : left_ms;
 	p->req.max_body = c->backend->max_body_bytes;
 	expanded = tpl_expand(&c->backend->url, lookup, &x, &p->url, &err);
@@ -254,8 +245,8 @@ prepare(struct bcall *c, int64_t left_ms, struct prepared *p)
 	return rc;
 }
 
-static void
-prepared_free(struct prepared *p)
+void
+bcall_request_free(struct bcall_request *p)
 {
 	headers_free(p->headers);
 	buf_free(&p->url);
@@ -273,77 +264,17 @@ bcall_run(void *arg)
 {
 	struct bcall *c = arg;
 	struct fetch_reply reply = { .body = BUF_INIT };
-	struct prepared p;
+	struct bcall_request p;
 	int rc;
 
-	if ((rc = prepare(c, fanout_time_left_us() / 1000, &p)) == 0) {
+	if ((rc = bcall_expand(c, fanout_time_left_us() / 1000, &p)) == 0) {
 		p.req.abandoned = call_abandoned;
 		fetch_get(&p.req, &reply);
 		rc = bcall_judge(c, &reply);
 	}
-	prepared_free(&p);
+	bcall_request_free(&p);
 	buf_free(&reply.body);
 	return rc;
-}
-
-int
-bcall_start(struct bcall *c, int64_t deadline_us, struct fetch_cache *cache)
-{
-	int64_t left_ms = deadline_us == 0 ? INT64_MAX : (deadline_us - clock_now_us()) / 1000;
-	struct prepared p;
-	int rc;
-
-	c->reply = (struct fetch_reply){ .body = BUF_INIT };
-	if ((rc = prepare(c, left_ms, &p)) == 0) {
-		/* curl copies the URL and the header list: p can go once the transfer is set up. */
-		if ((c->transfer = fetch_begin(&p.req, &c->reply, cache)) == NULL)
-			rc = fail(c, c->reply.kind, c->reply.message);
-		else if (curl_easy_setopt(fetch_handle(c->transfer), CURLOPT_PRIVATE, c) != CURLE_OK ||
-		    curl_multi_add_handle(fetch_cache_multi(cache), fetch_handle(c->transfer)) !=
-		    CURLM_OK) {
-			fetch_end(c->transfer, CURLE_FAILED_INIT);
-			c->transfer = NULL;
-			rc = fail(c, FETCH_INTERNAL, "cannot add the transfer to the multi handle");
-		}
-	}
-	prepared_free(&p);
-	if (rc != 0)
-		buf_free(&c->reply.body);
-	return rc;
-}
-
-/* Takes the call's transfer out of the multi handle and ends it with curl's code. */
-static void
-transfer_end(struct bcall *c, CURLM *multi, CURLcode result)
-{
-	(void)curl_multi_remove_handle(multi, fetch_handle(c->transfer));
-	fetch_end(c->transfer, result);
-	c->transfer = NULL;
-}
-
-int
-bcall_finish(struct bcall *c, struct fetch_cache *cache, CURLcode result)
-{
-	CURLM *multi = fetch_cache_multi(cache);
-	int rc;
-
-	if (fetch_retry(c->transfer, result)) {
-		(void)curl_multi_remove_handle(multi, fetch_handle(c->transfer));
-		if (curl_multi_add_handle(multi, fetch_handle(c->transfer)) == CURLM_OK)
-			return BCALL_RUNNING;
-		result = CURLE_FAILED_INIT;
-	}
-	transfer_end(c, multi, result);
-	rc = bcall_judge(c, &c->reply);
-	buf_free(&c->reply.body);
-	return rc;
-}
-
-void
-bcall_cancel(struct bcall *c, struct fetch_cache *cache)
-{
-	transfer_end(c, fetch_cache_multi(cache), CURLE_ABORTED_BY_CALLBACK);
-	buf_free(&c->reply.body);
 }
 
 enum fetch_kind

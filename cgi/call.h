@@ -20,17 +20,29 @@ struct bcall {
 					 * (or, for text, quoted), ready to be copied out and
 					 * for dependants to read values from (common/jptr.h) */
 	char message[160];		/* why, when kind is not FETCH_OK */
-	struct fetch_transfer *transfer;	/* the "multi" executor: the transfer under way */
-	struct fetch_reply reply;		/* and what it receives */
-	void *token;				/* fanout's name for the call, given back when done */
 };
 
 /* A call for backend b of the request with variables v (takes a reference); NULL if out of
  * memory. Its deps are set by the caller, in the order of b->deps. */
 struct bcall *bcall_new(const struct cfg_backend *b, struct req_vars *v);
 
-/* The fanout function: 0 on success, 1 on failure (kind and message say why). */
+/* The fanout function of the blocking executors: expands the request, performs it with
+ * fetch_get(), judges the reply. 0 on success, 1 on failure (kind and message say why). */
 int bcall_run(void *arg);
+
+/* What one GET of a call needs: made before it starts, freed once it has started (curl copies
+ * the URL and the headers). */
+struct bcall_request {
+	struct buf url;
+	char **headers;
+	struct fetch_request req;	/* points into url and headers */
+};
+
+/* The call's request, its URL expanded (values of the request and of its dependencies), to end
+ * within left_ms: 0, or 1 with the call failed (kind says why). r is to be freed with
+ * bcall_request_free() either way. */
+int bcall_expand(struct bcall *c, int64_t left_ms, struct bcall_request *r);
+void bcall_request_free(struct bcall_request *r);
 
 /* The fanout release function. */
 void bcall_free(void *arg);
@@ -40,18 +52,6 @@ void bcall_free(void *arg);
  * json. 0 or 1, as bcall_run. The fuzz target of response composition feeds it directly. */
 int bcall_judge(struct bcall *c, struct fetch_reply *reply);
 
-/* The "multi" executor's side: starts the call's transfer on the cache's multi handle
- * (CURLOPT_PRIVATE = c), to end by deadline_us (0: none); 0 if under way, 1 if it failed at once
- * (kind says why). */
-int bcall_start(struct bcall *c, int64_t deadline_us, struct fetch_cache *cache);
-
-/* bcall_finish's answer when the transfer was started again (on a new connection). */
-#define BCALL_RUNNING (-1)
-
-/* Its transfer has ended with curl's code `result`: judges it like bcall_run (0 or 1), or
- * starts it again (BCALL_RUNNING: it ends later, once more). */
-int bcall_finish(struct bcall *c, struct fetch_cache *cache, CURLcode result);
-
 /* How the call ended, from its group's result r: the call's own kind when it ran to the end,
  * else what the group made of it (timeout, cancelled, skipped). Reads c only when it finished. */
 enum fetch_kind bcall_outcome(const struct fanout_result *r, const struct bcall *c);
@@ -59,8 +59,5 @@ enum fetch_kind bcall_outcome(const struct fanout_result *r, const struct bcall 
 /* The HTTP status the call received, 0 if none; read only once the call has finished (a call
  * that timed out or was cancelled may still be writing it). */
 long bcall_status(const struct fanout_result *r, const struct bcall *c);
-
-/* Abandons its transfer (the request's deadline passed). */
-void bcall_cancel(struct bcall *c, struct fetch_cache *cache);
 
 #endif

@@ -1,5 +1,6 @@
-/* unit-calls.c - backend calls, responses and the handler when memory runs out: out of memory is
- * the program's failure ("internal", 500), and every request is still answered as it is logged. */
+/* unit-calls.c - backend calls, fetches, responses and the handler: transfers at once through
+ * fetch.h; out of memory is the program's failure ("internal", 500), and every request is still
+ * answered as it is logged. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "cgi/fetch.h"
 #include "cgi/handler.h"
 #include "cgi/route.h"
+#include "common/clock.h"
 #include "t/unit.h"
 
 /*
@@ -159,6 +161,44 @@ test_fetch_no_memory(void)
 	buf_free(&reply.body);
 }
 
+/* Transfers at once on one cache: each ends once, its token given back with its reply complete;
+ * a cancelled one is never given back. Nothing listens on 127.0.0.1:1: each is refused. */
+static void
+test_fetch_nonblocking(void)
+{
+	struct fetch_request req = { .url = "http://127.0.0.1:1/", .timeout_ms = 5000,
+		.max_body = 100 };
+	struct fetch_reply replies[3] = { { .body = BUF_INIT }, { .body = BUF_INIT },
+		{ .body = BUF_INIT } };
+	struct fetch_transfer *t[3];
+	struct fetch_cache *cache = fetch_cache_new();
+	int64_t deadline = clock_now_us() + 5000000;
+	bool seen[2] = { false, false };
+	void *token;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cache);
+	for (size_t i = 0; i < 3; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(t[i] = fetch_start(cache, &req, &replies[i],
+		    &replies[i]));
+	fetch_cancel(cache, t[2]);
+	while (!(seen[0] && seen[1]) && clock_now_us() < deadline) {
+		CU_ASSERT_EQUAL_FATAL(fetch_drive(cache, 100000), 0);
+		while ((token = fetch_done(cache)) != NULL) {
+			size_t i = (size_t)((struct fetch_reply *)token - replies);
+
+			CU_ASSERT_FATAL(i < 2 && !seen[i]);
+			seen[i] = true;
+			CU_ASSERT_EQUAL(replies[i].kind, FETCH_CONNECT);
+			CU_ASSERT_EQUAL(replies[i].status, 0);
+		}
+	}
+	CU_ASSERT(seen[0] && seen[1]);
+	CU_ASSERT_PTR_NULL(fetch_done(cache));
+	fetch_cache_free(cache);
+	for (size_t i = 0; i < 3; i++)
+		buf_free(&replies[i].body);
+}
+
 /* The response of one request, written into a fixed array: capturing it allocates nothing. */
 static struct {
 	char data[16384];
@@ -270,6 +310,7 @@ main(void)
 		{ "a body judged without memory is internal", test_judge_no_memory },
 		{ "a URL expanded without memory is internal", test_expand_no_memory },
 		{ "a transfer set up without memory is internal", test_fetch_no_memory },
+		{ "transfers at once on a cache: each token back once", test_fetch_nonblocking },
 		{ "a request is answered as logged, whichever allocation fails",
 		    test_answered_no_memory },
 		{ NULL, NULL },
