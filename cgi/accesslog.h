@@ -5,20 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cgi/fetch.h"
+#include "cgi/outcome.h"
 
 enum accesslog_format {
 	ACCESSLOG_TEXT,
 	ACCESSLOG_JSON,
 	ACCESSLOG_OFF,
-};
-
-/* How one backend call of the request ended. */
-struct access_call {
-	const char *name;
-	enum fetch_kind kind;
-	long status;		/* HTTP status, 0 if none */
-	int64_t us;		/* duration, -1 if it never started */
 };
 
 struct access_entry {
@@ -29,8 +21,7 @@ struct access_entry {
 	int status;		/* RESPOND_STATUS_CLIENT_GONE: the client went away before the
 				 * answer */
 	int64_t total_us;
-	const struct access_call *calls;
-	size_t ncalls;
+	const struct outcomes *calls;	/* how each backend call ended; NULL: none ran */
 };
 
 /* Picks the format; "text", "json" or "off". -1 for any other name. Call before threads. */

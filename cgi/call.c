@@ -24,6 +24,16 @@ bcall_new(const struct cfg_backend *b, struct req_vars *v)
 	return c;
 }
 
+enum fanout_err
+bcall_after(fanout_group *g, struct bcall *c, size_t k, struct bcall *dep)
+{
+	enum fanout_err err = fanout_group_after(g, c->backend->name, dep->backend->name);
+
+	if (err == FANOUT_OK)
+		c->deps[k] = dep;
+	return err;
+}
+
 void
 bcall_free(void *arg)
 {
@@ -275,27 +285,4 @@ bcall_run(void *arg)
 	bcall_request_free(&p);
 	buf_free(&reply.body);
 	return rc;
-}
-
-enum fetch_kind
-bcall_outcome(const struct fanout_result *r, const struct bcall *c)
-{
-	switch (r->state) {
-	case FANOUT_CALL_OK:
-		return FETCH_OK;
-	case FANOUT_CALL_FAILED:
-		return r->err != FANOUT_OK ? FETCH_INTERNAL : c->kind;
-	case FANOUT_CALL_TIMEDOUT:
-		return FETCH_TIMEOUT;
-	case FANOUT_CALL_CANCELLED:
-		return FETCH_CANCELLED;
-	default:
-		return FETCH_SKIPPED;
-	}
-}
-
-long
-bcall_status(const struct fanout_result *r, const struct bcall *c)
-{
-	return r->state == FANOUT_CALL_OK || r->state == FANOUT_CALL_FAILED ? c->status : 0;
 }

@@ -8,12 +8,13 @@
 #include "fanout/fanout.h"
 
 /* The argument of one call. Owned by the fanout group from fanout_group_add() on; its outcome
- * fields are stable once the call has finished (state ok or failed), never before. */
+ * fields are stable once the call has finished (state ok or failed), never before: outcome.c
+ * reads them. */
 struct bcall {
 	const struct cfg_backend *backend;
 	struct req_vars *vars;		/* one reference */
 	struct bcall **deps;		/* the calls whose values the URL uses (same group),
-					 * in the order of backend->deps */
+					 * in the order of backend->deps: bcall_after() */
 	enum fetch_kind kind;		/* outcome */
 	long status;			/* HTTP status, 0 if none */
 	struct buf json;		/* the data as JSON text: the body as received, checked
@@ -23,8 +24,12 @@ struct bcall {
 };
 
 /* A call for backend b of the request with variables v (takes a reference); NULL if out of
- * memory. Its deps are set by the caller, in the order of b->deps. */
+ * memory. Its dependencies are wired with bcall_after(). */
 struct bcall *bcall_new(const struct cfg_backend *b, struct req_vars *v);
+
+/* Makes call c of group g wait for dep, the backend b->deps[k] of its URL, and read that value
+ * from it: the one place where both are wired. As fanout_group_after(). */
+enum fanout_err bcall_after(fanout_group *g, struct bcall *c, size_t k, struct bcall *dep);
 
 /* The fanout function of the blocking executors: expands the request, performs it with
  * fetch_get(), judges the reply. 0 on success, 1 on failure (kind and message say why). */
@@ -51,13 +56,5 @@ void bcall_free(void *arg);
  * count as success, a JSON body must be valid, a text body UTF-8; sets kind, status, message and
  * json. 0 or 1, as bcall_run. The fuzz target of response composition feeds it directly. */
 int bcall_judge(struct bcall *c, struct fetch_reply *reply);
-
-/* How the call ended, from its group's result r: the call's own kind when it ran to the end,
- * else what the group made of it (timeout, cancelled, skipped). Reads c only when it finished. */
-enum fetch_kind bcall_outcome(const struct fanout_result *r, const struct bcall *c);
-
-/* The HTTP status the call received, 0 if none; read only once the call has finished (a call
- * that timed out or was cancelled may still be writing it). */
-long bcall_status(const struct fanout_result *r, const struct bcall *c);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cgi/call.h"
 #include "cgi/metrics.h"
 #include "cgi/multi.h"
+#include "cgi/outcome.h"
 #include "cgi/route.h"
 #include "cgi/site.h"
 #include "cgi/vars.h"
@@ -67,31 +68,6 @@ group_for(enum cfg_executor ex, int64_t deadline)
 	}
 }
 
-/* Adds one call per backend, with their dependencies. calls[] stays valid (the group owns the
- * calls) until the group is freed. */
-static int
-group_fill(fanout_group *g, const struct cfg_endpoint *ep, struct req_vars *v,
-    struct bcall **calls)
-{
-	for (size_t i = 0; i < ep->nbackends; i++) {
-		if ((calls[i] = bcall_new(&ep->backends[i], v)) == NULL)
-			return -1;
-		if (fanout_group_add(g, ep->backends[i].name, bcall_run, calls[i], bcall_free)) {
-			bcall_free(calls[i]);
-			return -1;
-		}
-	}
-	for (size_t i = 0; i < ep->nbackends; i++)
-		for (size_t k = 0; k < ep->backends[i].ndeps; k++) {
-			size_t d = ep->backends[i].deps[k];
-
-			calls[i]->deps[k] = calls[d];
-			if (fanout_group_after(g, ep->backends[i].name, ep->backends[d].name))
-				return -1;
-		}
-	return 0;
-}
-
 /* What the access log and the metrics need of one request, filled in as it is served. */
 struct served {
 	const struct http_io *io;
@@ -102,8 +78,7 @@ struct served {
 	int status;			/* RESPOND_STATUS_CLIENT_GONE: the client went away before
 					 * the answer */
 	const struct cfg_endpoint *ep;	/* NULL: none matched */
-	struct access_call *calls;	/* one per backend once they ran, else NULL */
-	size_t ncalls;
+	struct outcomes *calls;		/* the backend calls, once planned; NULL: none */
 	int64_t t0;
 };
 
@@ -127,24 +102,6 @@ reply_error(struct served *s, int status, const char *extra_headers, const char 
 	    message));
 }
 
-/* Notes how each backend call ended, for the metrics and the access log. */
-static void
-note_calls(struct served *s, const struct cfg_endpoint *ep, const fanout_group *g,
-    struct bcall *const *calls)
-{
-	s->calls = calloc(ep->nbackends, sizeof(*s->calls));
-	for (size_t i = 0; i < ep->nbackends; i++) {
-		const struct fanout_result *r = fanout_group_result(g, i);
-		enum fetch_kind kind = bcall_outcome(r, calls[i]);
-
-		metrics_call(&ep->backends[i], kind, r->duration_us);
-		if (s->calls != NULL)
-			s->calls[i] = (struct access_call){ .name = ep->backends[i].name, .kind = kind,
-				.status = bcall_status(r, calls[i]), .us = r->duration_us };
-	}
-	s->ncalls = s->calls != NULL ? ep->nbackends : 0;
-}
-
 /* Runs the group, cancelled if the web server closes the connection meanwhile. */
 static enum fanout_err
 run_watched(const struct http_io *io, fanout_group *g)
@@ -162,16 +119,16 @@ static void
 fan_out(struct served *s, struct req_vars *v)
 {
 	const struct cfg_endpoint *ep = v->route.endpoint;
-	int64_t deadline = s->t0 + ep->timeout_ms * 1000;
-	fanout_group *g = group_for(ep->executor, deadline);
-	struct bcall **calls = calloc(ep->nbackends, sizeof(*calls));
+	fanout_group *g = group_for(ep->executor, s->t0 + ep->timeout_ms * 1000);
 	enum fanout_err err = FANOUT_ENOMEM;
 	int status = 0;
 
-	if (g != NULL && calls != NULL && group_fill(g, ep, v, calls) == 0)
-		err = run_watched(s->io, g);
-	if (err == FANOUT_OK || err == FANOUT_ECANCELED)
-		note_calls(s, ep, g, calls);
+	if ((s->calls = outcomes_plan(g, ep, v, bcall_run)) != NULL)
+		err = run_watched(s->io, outcomes_group(s->calls));
+	if (err == FANOUT_OK || err == FANOUT_ECANCELED) {
+		outcomes_settle(s->calls);
+		metrics_calls(s->calls);
+	}
 	if (err == FANOUT_ECANCELED)
 		s->status = RESPOND_STATUS_CLIENT_GONE;	/* nothing to answer */
 	else if (err == FANOUT_EBUSY) {
@@ -181,13 +138,11 @@ fan_out(struct served *s, struct req_vars *v)
 	} else if (err != FANOUT_OK)
 		reply_error(s, 500, NULL, fanout_strerror(err));
 	else {
-		enum respond_result rc = respond_fanout(s->io, ep, g, calls, s->id,
+		enum respond_result rc = respond_fanout(s->io, ep, s->calls, s->id,
 		    clock_now_us() - s->t0, s->head_only, &status);
 
 		answered(s, status, rc);
 	}
-	fanout_group_free(g);
-	free(calls);
 }
 
 static unsigned
@@ -298,13 +253,12 @@ served_finish(struct served *s)
 {
 	int64_t total = clock_now_us() - s->t0;
 	struct access_entry e = { .request_id = s->id, .method = s->method, .path = s->path,
-		.path_len = s->path_len, .status = s->status, .total_us = total, .calls = s->calls,
-		.ncalls = s->ncalls };
+		.path_len = s->path_len, .status = s->status, .total_us = total, .calls = s->calls };
 
 	if (!s->admin)
 		metrics_request(s->ep, s->status, total);
 	accesslog_write(&e);
-	free(s->calls);
+	outcomes_free(s->calls);
 }
 
 static void

@@ -143,16 +143,24 @@ metrics_request(const struct cfg_endpoint *ep, int status, int64_t us)
 	observe(&s->latency, us);
 }
 
-void
-metrics_call(const struct cfg_backend *b, enum fetch_kind kind, int64_t us)
+static void
+metrics_call(const struct outcome *o)
 {
-	struct backend_series *s = b->stats;
+	struct backend_series *s = o->backend->stats;
+	int64_t us = o->duration_us;
 
-	if (s == NULL || (unsigned)kind >= NKINDS)
+	if (s == NULL || (unsigned)o->kind >= NKINDS)
 		return;
-	count(&s->kind[kind]);
+	count(&s->kind[o->kind]);
 	if (us >= 0)
 		observe(&s->latency, us);
+}
+
+void
+metrics_calls(const struct outcomes *o)
+{
+	for (size_t i = 0; i < outcomes_count(o); i++)
+		metrics_call(outcomes_get(o, i));
 }
 
 void

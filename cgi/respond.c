@@ -103,104 +103,38 @@ respond_error(const struct http_io *io, int status, const char *extra_headers,
 	return rc;
 }
 
-/* How one backend ended, as the response tells it. */
-struct outcome {
-	bool ok;
-	bool timed_out;
-	const char *kind;
-	long status;		/* HTTP status, 0 if none */
-	char message[192];
-};
-
-/* The first dependency of call i that did not succeed. */
-static const char *
-failed_dependency(const struct cfg_endpoint *ep, const fanout_group *g, size_t i)
-{
-	const struct cfg_backend *b = &ep->backends[i];
-
-	for (size_t k = 0; k < b->ndeps; k++)
-		if (fanout_group_result(g, b->deps[k])->state != FANOUT_CALL_OK)
-			return ep->backends[b->deps[k]].name;
-	return "a dependency";
-}
-
-static void
-outcome_of(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *const *calls,
-    size_t i, struct outcome *o)
-{
-	const struct fanout_result *r = fanout_group_result(g, i);
-
-	*o = (struct outcome){ .kind = "ok" };
-	switch (r->state) {
-	case FANOUT_CALL_OK:
-		o->ok = true;
-		o->status = calls[i]->status;
-		break;
-	case FANOUT_CALL_FAILED:
-		if (r->err != FANOUT_OK) {
-			o->kind = fetch_kind_name(FETCH_INTERNAL);
-			snprintf(o->message, sizeof(o->message), "not run: %s", fanout_strerror(r->err));
-			break;
-		}
-		/* The call has returned: its fields are stable. */
-		o->kind = fetch_kind_name(calls[i]->kind);
-		o->timed_out = calls[i]->kind == FETCH_TIMEOUT;
-		o->status = calls[i]->status;
-		snprintf(o->message, sizeof(o->message), "%s", calls[i]->message);
-		break;
-	case FANOUT_CALL_CANCELLED:
-		o->kind = fetch_kind_name(FETCH_CANCELLED);
-		snprintf(o->message, sizeof(o->message), "the client went away");
-		break;
-	case FANOUT_CALL_TIMEDOUT:
-		/* The call may still run: its fields must not be read. */
-		o->kind = fetch_kind_name(FETCH_TIMEOUT);
-		o->timed_out = true;
-		snprintf(o->message, sizeof(o->message), "no answer within the request's %ld ms",
-		    ep->timeout_ms);
-		break;
-	default:
-		o->kind = fetch_kind_name(FETCH_SKIPPED);
-		snprintf(o->message, sizeof(o->message), "not called: needs %s, which failed",
-		    failed_dependency(ep, g, i));
-		break;
-	}
-}
-
 /* Adds one backend to data (its JSON copied as it is: names are [A-Za-z0-9_-] and need no
  * escaping), to errors and to Server-Timing; updates the response status. */
 static int
-compose_one(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *const *calls,
-    size_t i, struct buf *data, json_t *errors, struct buf *timing, int *status, bool *complete)
+compose_one(const struct outcome *o, bool first, struct buf *data, json_t *errors,
+    struct buf *timing, int *status, bool *complete)
 {
-	const struct cfg_backend *b = &ep->backends[i];
-	const struct fanout_result *r = fanout_group_result(g, i);
-	double ms = r->duration_us > 0 ? r->duration_us / 1000.0 : 0;
-	struct outcome o;
+	const struct cfg_backend *b = o->backend;
+	const char *kind = fetch_kind_name(o->kind);
+	double ms = o->duration_us > 0 ? o->duration_us / 1000.0 : 0;
+	bool ok = o->kind == FETCH_OK;
 	json_t *err;
 
-	outcome_of(ep, g, calls, i, &o);
-	if (o.ok)
-		(void)buf_printf(timing, "%s;dur=%.1f;desc=\"%ld\", ", b->name, ms, o.status);
-	else if (o.status > 0)
-		(void)buf_printf(timing, "%s;dur=%.1f;desc=\"%s %ld\", ", b->name, ms, o.kind,
-		    o.status);
+	if (ok)
+		(void)buf_printf(timing, "%s;dur=%.1f;desc=\"%ld\", ", b->name, ms, o->status);
+	else if (o->status > 0)
+		(void)buf_printf(timing, "%s;dur=%.1f;desc=\"%s %ld\", ", b->name, ms, kind,
+		    o->status);
 	else
-		(void)buf_printf(timing, "%s;dur=%.1f;desc=\"%s\", ", b->name, ms, o.kind);
-	if (buf_printf(data, "%s\"%s\":", i > 0 ? "," : "", b->name) != 0 ||
-	    (o.ok ? buf_append(data, calls[i]->json.data, calls[i]->json.len) :
-	    buf_puts(data, "null")) != 0)
+		(void)buf_printf(timing, "%s;dur=%.1f;desc=\"%s\", ", b->name, ms, kind);
+	if (buf_printf(data, "%s\"%s\":", first ? "" : ",", b->name) != 0 ||
+	    (ok ? buf_append(data, o->json, o->json_len) : buf_puts(data, "null")) != 0)
 		return -1;
-	if (o.ok)
+	if (ok)
 		return 0;
-	err = json_pack("{s:s,s:s}", "backend", b->name, "kind", o.kind);
-	if (err == NULL || (o.status > 0 && json_object_set_new(err, "status",
-	    json_integer(o.status)) != 0) || json_object_set_new(err, "message",
-	    json_string(o.message)) != 0 || json_array_append_new(errors, err) != 0)
+	err = json_pack("{s:s,s:s}", "backend", b->name, "kind", kind);
+	if (err == NULL || (o->status > 0 && json_object_set_new(err, "status",
+	    json_integer(o->status)) != 0) || json_object_set_new(err, "message",
+	    json_string(o->message)) != 0 || json_array_append_new(errors, err) != 0)
 		return -1;
 	if (!b->required)
 		*complete = false;
-	else if (o.timed_out)
+	else if (o->kind == FETCH_TIMEOUT)
 		*status = 504;
 	else if (*status != 504)
 		*status = 502;
@@ -211,27 +145,24 @@ compose_one(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *
  * for an endpoint with expose_timing: what a page needs to draw the calls as a waterfall. A call
  * that never started has null start and duration; the status is there when one was received. */
 static int
-compose_timing(const struct cfg_endpoint *ep, const fanout_group *g, struct bcall *const *calls,
-    int64_t total_us, struct buf *body)
+compose_timing(const struct outcomes *o, int64_t total_us, struct buf *body)
 {
 	if (buf_printf(body, ",\"timing\":{\"total_ms\":%.1f,\"backends\":[", total_us / 1000.0))
 		return -1;
-	for (size_t i = 0; i < ep->nbackends; i++) {
-		const struct fanout_result *r = fanout_group_result(g, i);
-		long status = bcall_status(r, calls[i]);
+	for (size_t i = 0; i < outcomes_count(o); i++) {
+		const struct outcome *c = outcomes_get(o, i);
 		int rc = buf_printf(body, "%s{\"name\":\"%s\",", i > 0 ? "," : "",
-		    ep->backends[i].name);
+		    c->backend->name);
 
-		if (rc == 0 && r->start_us >= 0)
-			rc = buf_printf(body, "\"start_ms\":%.1f,\"ms\":%.1f,", r->start_us / 1000.0,
-			    r->duration_us / 1000.0);
+		if (rc == 0 && c->start_us >= 0)
+			rc = buf_printf(body, "\"start_ms\":%.1f,\"ms\":%.1f,", c->start_us / 1000.0,
+			    c->duration_us / 1000.0);
 		else if (rc == 0)
 			rc = buf_puts(body, "\"start_ms\":null,\"ms\":null,");
 		if (rc == 0)
-			rc = buf_printf(body, "\"outcome\":\"%s\"",
-			    fetch_kind_name(bcall_outcome(r, calls[i])));
-		if (rc == 0 && status > 0)
-			rc = buf_printf(body, ",\"status\":%ld", status);
+			rc = buf_printf(body, "\"outcome\":\"%s\"", fetch_kind_name(c->kind));
+		if (rc == 0 && c->status > 0)
+			rc = buf_printf(body, ",\"status\":%ld", c->status);
 		if (rc != 0 || buf_puts(body, "}") != 0)
 			return -1;
 	}
@@ -239,9 +170,8 @@ compose_timing(const struct cfg_endpoint *ep, const fanout_group *g, struct bcal
 }
 
 enum respond_result
-respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep, const fanout_group *g,
-    struct bcall *const *calls, const char *request_id, int64_t total_us, bool head_only,
-    int *status)
+respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep, const struct outcomes *o,
+    const char *request_id, int64_t total_us, bool head_only, int *status)
 {
 	json_t *errors = json_array();
 	struct buf headers = BUF_INIT, body = BUF_INIT;
@@ -253,8 +183,9 @@ respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep, const fa
 	    buf_puts(&body, "{\"data\":{") != 0)
 		goto out;
 	*status = 200;
-	for (size_t i = 0; i < ep->nbackends; i++)
-		if (compose_one(ep, g, calls, i, &body, errors, &headers, status, &complete) != 0)
+	for (size_t i = 0; i < outcomes_count(o); i++)
+		if (compose_one(outcomes_get(o, i), i == 0, &body, errors, &headers, status,
+		    &complete) != 0)
 			goto out;
 	if (buf_printf(&headers, "total;dur=%.1f\r\n", total_us / 1000.0) != 0 ||
 	    (!complete && buf_puts(&headers, "X-Fanout-Complete: false\r\n") != 0) ||
@@ -263,7 +194,7 @@ respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep, const fa
 	if (json_array_size(errors) > 0 && ((errors_text = json_dumps(errors, JSON_COMPACT)) ==
 	    NULL || buf_printf(&body, ",\"errors\":%s", errors_text) != 0))
 		goto out;
-	if (ep->expose_timing && compose_timing(ep, g, calls, total_us, &body) != 0)
+	if (ep->expose_timing && compose_timing(o, total_us, &body) != 0)
 		goto out;
 	if (buf_puts(&body, "}") == 0)
 		rc = respond_write(io, *status, "application/json", &headers, request_id, body.data,

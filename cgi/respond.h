@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cgi/call.h"
+#include "cgi/outcome.h"
 #include "cgi/vars.h"
 #include "cgi/watch.h"
 #include "common/config.h"
@@ -46,10 +46,11 @@ enum respond_result respond_no_memory(const struct http_io *io, const char *requ
 enum respond_result respond_body(const struct http_io *io, int status, const char *content_type,
     const char *request_id, const char *body, size_t len, bool head_only);
 
-/* Writes the composed answer of a group that ran: one data entry per backend in config order,
- * errors for the failed ones, the status they imply (in *status), Server-Timing. */
+/* Writes the composed answer of ep's backends from their settled outcomes: one data entry per
+ * backend in config order, errors for the failed ones, the status they imply (in *status),
+ * Server-Timing, and the timing object if ep exposes it. */
 enum respond_result respond_fanout(const struct http_io *io, const struct cfg_endpoint *ep,
-    const fanout_group *g, struct bcall *const *calls, const char *request_id,
-    int64_t total_us, bool head_only, int *status);
+    const struct outcomes *o, const char *request_id, int64_t total_us, bool head_only,
+    int *status);
 
 #endif

@@ -1,6 +1,8 @@
 /* unit-calls.c - backend calls, fetches, responses and the handler: transfers at once through
  * fetch.h; out of memory is the program's failure ("internal", 500), and every request is still
  * answered as it is logged. */
+#include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "cgi/call.h"
 #include "cgi/fetch.h"
 #include "cgi/handler.h"
+#include "cgi/outcome.h"
 #include "cgi/route.h"
 #include "common/clock.h"
 #include "t/unit.h"
@@ -65,7 +68,11 @@ __wrap_realloc(void *p, size_t n)
 static const char config[] =
     "{\"endpoints\": [{\"path\": \"/e/{id}\", \"executor\": \"serial\", \"backends\": ["
     "{\"name\": \"j\", \"url\": \"http://127.0.0.1:1/j/{id}\"},"
-    "{\"name\": \"t\", \"url\": \"http://127.0.0.1:1/t\", \"encoding\": \"text\"}]}]}";
+    "{\"name\": \"t\", \"url\": \"http://127.0.0.1:1/t\", \"encoding\": \"text\"}]},"
+    "{\"path\": \"/d\", \"backends\": ["
+    "{\"name\": \"a\", \"url\": \"http://127.0.0.1:1/a\"},"
+    "{\"name\": \"b\", \"url\": \"http://127.0.0.1:1/b?v={a./x}\"},"
+    "{\"name\": \"c\", \"url\": \"http://127.0.0.1:1/c\"}]}]}";
 
 static struct cfg *cfg;
 static struct req_vars *vars;
@@ -216,6 +223,80 @@ capture(void *ctx, const char *data, size_t len)
 	return 0;
 }
 
+/* The calls of test_outcomes: "a" answers 500, "c" only once released, after its deadline. */
+static pthread_mutex_t late_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t late_cv = PTHREAD_COND_INITIALIZER;
+static bool late_released;
+
+static int
+scripted(void *arg)
+{
+	struct bcall *c = arg;
+	struct fetch_reply reply = { .kind = FETCH_OK, .status = 500, .body = BUF_INIT };
+	int rc;
+
+	if (strcmp(c->backend->name, "c") == 0) {
+		pthread_mutex_lock(&late_mu);
+		while (!late_released)
+			pthread_cond_wait(&late_cv, &late_mu);
+		pthread_mutex_unlock(&late_mu);
+		reply.status = 200;
+		(void)buf_puts(&reply.body, "{\"late\":1}");
+	}
+	rc = bcall_judge(c, &reply);
+	buf_free(&reply.body);
+	return rc;
+}
+
+/* One record per backend, settled once: a failure with its status, a dependant skipped naming
+ * it, and a call that timed out, whose late answer is never seen (nor read while written). */
+static void
+test_outcomes(void)
+{
+	const struct cfg_endpoint *ep = &cfg->endpoints[1];
+	struct outcomes *o = outcomes_plan(fanout_group_new(FANOUT_THREADS,
+	    clock_now_us() + 100000), ep, vars, scripted);
+	struct http_io io = { .write = capture, .fd = -1 };
+	const struct outcome *a, *b, *c;
+	int64_t deadline;
+	int status = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_EQUAL(outcomes_count(o), 0);
+	CU_ASSERT_EQUAL_FATAL(fanout_group_run(outcomes_group(o)), FANOUT_OK);
+	/* The late call answers after the run, and is done within 5 s: before the outcomes are
+	 * settled, which must not read it all the same. */
+	pthread_mutex_lock(&late_mu);
+	late_released = true;
+	pthread_cond_broadcast(&late_cv);
+	pthread_mutex_unlock(&late_mu);
+	deadline = clock_now_us() + 5000000;
+	while (fanout_inflight() > 0 && clock_now_us() < deadline)
+		sched_yield();
+	CU_ASSERT_EQUAL(fanout_inflight(), 0);
+	outcomes_settle(o);
+	CU_ASSERT_EQUAL_FATAL(outcomes_count(o), 3);
+	a = outcomes_get(o, 0), b = outcomes_get(o, 1), c = outcomes_get(o, 2);
+	CU_ASSERT(a->backend == &ep->backends[0] && b->backend == &ep->backends[1] &&
+	    c->backend == &ep->backends[2]);
+	CU_ASSERT(a->kind == FETCH_STATUS && a->status == 500 && a->duration_us >= 0);
+	CU_ASSERT_STRING_EQUAL(a->message, "HTTP status 500");
+	CU_ASSERT(b->kind == FETCH_SKIPPED && b->start_us == -1 && b->duration_us == -1);
+	CU_ASSERT_STRING_EQUAL(b->message, "not called: needs a, which failed");
+	CU_ASSERT(c->kind == FETCH_TIMEOUT && c->status == 0 && c->json == NULL);
+	/* The response reads the same records: a's status, b skipped, c's timeout (504). */
+	out.len = 0;
+	CU_ASSERT_EQUAL(respond_fanout(&io, ep, o, "unit", 1000, false, &status), RESPOND_OK);
+	CU_ASSERT_EQUAL(status, 504);
+	out.data[out.len < sizeof(out.data) ? out.len : sizeof(out.data) - 1] = '\0';
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "\"data\":{\"a\":null,\"b\":null,\"c\":null}"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "{\"backend\":\"a\",\"kind\":\"status\","
+	    "\"status\":500,\"message\":\"HTTP status 500\"}"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "b;dur=0.0;desc=\"skipped\", c;dur="));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.data, ";desc=\"timeout\", total;dur="));
+	outcomes_free(o);
+}
+
 static const char *request_uri;
 
 static const char *
@@ -311,6 +392,7 @@ main(void)
 		{ "a URL expanded without memory is internal", test_expand_no_memory },
 		{ "a transfer set up without memory is internal", test_fetch_no_memory },
 		{ "transfers at once on a cache: each token back once", test_fetch_nonblocking },
+		{ "one outcome per backend, settled once", test_outcomes },
 		{ "a request is answered as logged, whichever allocation fails",
 		    test_answered_no_memory },
 		{ NULL, NULL },
