@@ -67,12 +67,12 @@ text_line(struct buf *out, const struct access_entry *e, const char *when)
 	    (e->path != NULL ? put_safe(out, e->path, e->path_len) : buf_puts(out, "-")) != 0 ||
 	    buf_printf(out, " %d %.1fms", e->status, e->total_us / 1000.0) != 0)
 		return -1;
-	for (size_t i = 0; i < e->ncalls; i++) {
-		const struct access_call *c = &e->calls[i];
+	for (size_t i = 0; i < outcomes_count(e->calls); i++) {
+		const struct outcome *c = outcomes_get(e->calls, i);
 
-		if (buf_printf(out, " %s=%s", c->name, fetch_kind_name(c->kind)) != 0 ||
+		if (buf_printf(out, " %s=%s", c->backend->name, fetch_kind_name(c->kind)) != 0 ||
 		    (c->status > 0 && buf_printf(out, "/%ld", c->status) != 0) ||
-		    (c->us >= 0 && buf_printf(out, ":%.1fms", c->us / 1000.0) != 0))
+		    (c->duration_us >= 0 && buf_printf(out, ":%.1fms", c->duration_us / 1000.0) != 0))
 			return -1;
 	}
 	return buf_puts(out, "\n");
@@ -115,14 +115,15 @@ json_line(struct buf *out, const struct access_entry *e, const char *when)
 	char *text;
 	int rc = -1;
 
-	for (size_t i = 0; doc != NULL && i < e->ncalls; i++) {
-		const struct access_call *c = &e->calls[i];
-		json_t *o = json_pack("{s:s,s:s}", "name", c->name, "outcome",
+	for (size_t i = 0; doc != NULL && i < outcomes_count(e->calls); i++) {
+		const struct outcome *c = outcomes_get(e->calls, i);
+		json_t *o = json_pack("{s:s,s:s}", "name", c->backend->name, "outcome",
 		    fetch_kind_name(c->kind));
 
 		if (o == NULL || (c->status > 0 && json_object_set_new(o, "status",
-		    json_integer(c->status)) != 0) || (c->us >= 0 && json_object_set_new(o, "ms",
-		    json_real(ms_of(c->us))) != 0) || json_array_append_new(calls, o) != 0) {
+		    json_integer(c->status)) != 0) || (c->duration_us >= 0 &&
+		    json_object_set_new(o, "ms", json_real(ms_of(c->duration_us))) != 0) ||
+		    json_array_append_new(calls, o) != 0) {
 			json_decref(o);
 			json_decref(doc);
 			return -1;

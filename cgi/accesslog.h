@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cgi/fetch.h"
+#include "cgi/outcome.h"
 
 enum accesslog_format {
 	ACCESSLOG_TEXT,
@@ -13,23 +13,15 @@ enum accesslog_format {
 	ACCESSLOG_OFF,
 };
 
-/* How one backend call of the request ended. */
-struct access_call {
-	const char *name;
-	enum fetch_kind kind;
-	long status;		/* HTTP status, 0 if none */
-	int64_t us;		/* duration, -1 if it never started */
-};
-
 struct access_entry {
 	const char *request_id;
 	const char *method;	/* NULL if the request had none */
 	const char *path;	/* the raw path, without the query; NULL if none */
 	size_t path_len;
-	int status;		/* 499: the client went away before the answer */
+	int status;		/* RESPOND_STATUS_CLIENT_GONE: the client went away before the
+				 * answer */
 	int64_t total_us;
-	const struct access_call *calls;
-	size_t ncalls;
+	const struct outcomes *calls;	/* how each backend call ended; NULL: none ran */
 };
 
 /* Picks the format; "text", "json" or "off". -1 for any other name. Call before threads. */

@@ -24,6 +24,16 @@ bcall_new(const struct cfg_backend *b, struct req_vars *v)
 	return c;
 }
 
+enum fanout_err
+bcall_after(fanout_group *g, struct bcall *c, size_t k, struct bcall *dep)
+{
+	enum fanout_err err = fanout_group_after(g, c->backend->name, dep->backend->name);
+
+	if (err == FANOUT_OK)
+		c->deps[k] = dep;
+	return err;
+}
+
 void
 bcall_free(void *arg)
 {
@@ -43,10 +53,12 @@ fail(struct bcall *c, enum fetch_kind kind, const char *message)
 	return 1;
 }
 
-/* Expansion context: the call, and room for a string value decoded from its escapes. */
+/* Expansion context: the call, room for a string value decoded from its escapes, and whether
+ * a lookup failed for want of memory (the call is then our failure, not a refusal). */
 struct expand_ctx {
 	struct bcall *call;
 	struct buf text;
+	bool no_memory;
 };
 
 /*
@@ -68,7 +80,7 @@ scalar_text(struct expand_ctx *x, const struct tpl_part *p, const struct jptr_va
 		}
 		buf_truncate(&x->text, 0);
 		if (jsonscan_unquote(&x->text, v->text, v->len, &end) != JSONSCAN_OK) {
-			(void)buf_puts(err, "out of memory");	/* jptr_find() checked it */
+			x->no_memory = true;	/* jptr_find() checked it */
 			return NULL;
 		}
 		*len = x->text.len;
@@ -101,7 +113,7 @@ dep_value(struct expand_ctx *x, const struct tpl_part *p, const struct bcall *de
 		(void)buf_printf(err, "%s.%s: no such value in its response", p->text, p->pointer);
 		return NULL;
 	case JPTR_NO_MEMORY:
-		(void)buf_puts(err, "out of memory");
+		x->no_memory = true;
 		return NULL;
 	default:	/* the config checked the pointer, the judgement the response */
 		(void)buf_printf(err, "%s.%s: cannot be read", p->text, p->pointer);
@@ -179,12 +191,17 @@ body_decode(struct bcall *c, struct buf *body)
 	struct buf err = BUF_INIT;
 
 	if (c->backend->encoding == CFG_TEXT) {
-		if (!jsonscan_quote(&c->json, buf_str(body), body->len))
+		switch (jsonscan_quote(&c->json, buf_str(body), body->len)) {
+		case JSONSCAN_OK:
+			return 0;
+		case JSONSCAN_INVALID:
 			return fail(c, FETCH_BODY, "the body is not valid UTF-8 text");
-		return 0;
+		default:
+			return fail(c, FETCH_INTERNAL, "out of memory");
+		}
 	}
 	if (c->status == 204 && body->len == 0)
-		return buf_puts(&c->json, "null") == 0 ? 0 : fail(c, FETCH_BODY, "out of memory");
+		return buf_puts(&c->json, "null") == 0 ? 0 : fail(c, FETCH_INTERNAL, "out of memory");
 	if (!jsonscan_valid(buf_str(body), body->len, MAX_JSON_DEPTH, &err)) {
 		c->kind = FETCH_INVALID_JSON;
 		snprintf(c->message, sizeof(c->message), "invalid JSON at %.120s", buf_str(&err));
@@ -211,30 +228,26 @@ bcall_judge(struct bcall *c, struct fetch_reply *reply)
 	return body_decode(c, &reply->body);
 }
 
-/* What one transfer needs, made before it starts and freed once it has started. */
-struct prepared {
-	struct buf url;
-	char **headers;
-	struct fetch_request req;
-};
-
-/* Expands the URL and sets the request up to end within left_ms. 0, or 1 with kind set. */
-static int
-prepare(struct bcall *c, int64_t left_ms, struct prepared *p)
+int
+bcall_expand(struct bcall *c, int64_t left_ms, struct bcall_request *p)
 {
 	struct expand_ctx x = { .call = c, .text = BUF_INIT };
 	struct buf err = BUF_INIT;
+	enum tpl_expand_rc expanded;
 	int rc = 0;
 
-	*p = (struct prepared){ .url = BUF_INIT };
+	*p = (struct bcall_request){ .url = BUF_INIT };
 	p->req.timeout_ms = c->backend->timeout_ms < left_ms ? c->backend->timeout_ms : left_ms;
 	p->req.max_body = c->backend->max_body_bytes;
-	if (tpl_expand(&c->backend->url, lookup, &x, &p->url, &err) != 0)
+	expanded = tpl_expand(&c->backend->url, lookup, &x, &p->url, &err);
+	if (expanded == TPL_NO_MEMORY || x.no_memory)
+		rc = fail(c, FETCH_INTERNAL, "out of memory");
+	else if (expanded != TPL_EXPANDED)
 		rc = fail(c, FETCH_SKIPPED, buf_str(&err));
 	else if (p->req.timeout_ms <= 0)
 		rc = fail(c, FETCH_TIMEOUT, "no time left before the request's deadline");
 	else if ((p->headers = headers_make(c)) == NULL)
-		rc = fail(c, FETCH_SKIPPED, "out of memory");
+		rc = fail(c, FETCH_INTERNAL, "out of memory");
 	p->req.url = buf_str(&p->url);
 	p->req.headers = (const char *const *)p->headers;
 	buf_free(&x.text);
@@ -242,8 +255,8 @@ prepare(struct bcall *c, int64_t left_ms, struct prepared *p)
 	return rc;
 }
 
-static void
-prepared_free(struct prepared *p)
+void
+bcall_request_free(struct bcall_request *p)
 {
 	headers_free(p->headers);
 	buf_free(&p->url);
@@ -261,98 +274,15 @@ bcall_run(void *arg)
 {
 	struct bcall *c = arg;
 	struct fetch_reply reply = { .body = BUF_INIT };
-	struct prepared p;
+	struct bcall_request p;
 	int rc;
 
-	if ((rc = prepare(c, fanout_time_left_us() / 1000, &p)) == 0) {
+	if ((rc = bcall_expand(c, fanout_time_left_us() / 1000, &p)) == 0) {
 		p.req.abandoned = call_abandoned;
 		fetch_get(&p.req, &reply);
 		rc = bcall_judge(c, &reply);
 	}
-	prepared_free(&p);
+	bcall_request_free(&p);
 	buf_free(&reply.body);
 	return rc;
-}
-
-int
-bcall_start(struct bcall *c, int64_t deadline_us, struct fetch_cache *cache)
-{
-	int64_t left_ms = deadline_us == 0 ? INT64_MAX : (deadline_us - fanout_now_us()) / 1000;
-	struct prepared p;
-	int rc;
-
-	c->reply = (struct fetch_reply){ .body = BUF_INIT };
-	if ((rc = prepare(c, left_ms, &p)) == 0) {
-		/* curl copies the URL and the header list: p can go once the transfer is set up. */
-		if ((c->transfer = fetch_begin(&p.req, &c->reply, cache)) == NULL)
-			rc = fail(c, c->reply.kind, c->reply.message);
-		else if (curl_easy_setopt(fetch_handle(c->transfer), CURLOPT_PRIVATE, c) != CURLE_OK ||
-		    curl_multi_add_handle(fetch_cache_multi(cache), fetch_handle(c->transfer)) !=
-		    CURLM_OK) {
-			fetch_end(c->transfer, CURLE_FAILED_INIT);
-			c->transfer = NULL;
-			rc = fail(c, FETCH_BODY, "cannot add the transfer to the multi handle");
-		}
-	}
-	prepared_free(&p);
-	if (rc != 0)
-		buf_free(&c->reply.body);
-	return rc;
-}
-
-/* Takes the call's transfer out of the multi handle and ends it with curl's code. */
-static void
-transfer_end(struct bcall *c, CURLM *multi, CURLcode result)
-{
-	(void)curl_multi_remove_handle(multi, fetch_handle(c->transfer));
-	fetch_end(c->transfer, result);
-	c->transfer = NULL;
-}
-
-int
-bcall_finish(struct bcall *c, struct fetch_cache *cache, CURLcode result)
-{
-	CURLM *multi = fetch_cache_multi(cache);
-	int rc;
-
-	if (fetch_retry(c->transfer, result)) {
-		(void)curl_multi_remove_handle(multi, fetch_handle(c->transfer));
-		if (curl_multi_add_handle(multi, fetch_handle(c->transfer)) == CURLM_OK)
-			return BCALL_RUNNING;
-		result = CURLE_FAILED_INIT;
-	}
-	transfer_end(c, multi, result);
-	rc = bcall_judge(c, &c->reply);
-	buf_free(&c->reply.body);
-	return rc;
-}
-
-void
-bcall_cancel(struct bcall *c, struct fetch_cache *cache)
-{
-	transfer_end(c, fetch_cache_multi(cache), CURLE_ABORTED_BY_CALLBACK);
-	buf_free(&c->reply.body);
-}
-
-enum fetch_kind
-bcall_outcome(const struct fanout_result *r, const struct bcall *c)
-{
-	switch (r->state) {
-	case FANOUT_CALL_OK:
-		return FETCH_OK;
-	case FANOUT_CALL_FAILED:
-		return r->err != FANOUT_OK ? FETCH_SKIPPED : c->kind;
-	case FANOUT_CALL_TIMEDOUT:
-		return FETCH_TIMEOUT;
-	case FANOUT_CALL_CANCELLED:
-		return FETCH_CANCELLED;
-	default:
-		return FETCH_SKIPPED;
-	}
-}
-
-long
-bcall_status(const struct fanout_result *r, const struct bcall *c)
-{
-	return r->state == FANOUT_CALL_OK || r->state == FANOUT_CALL_FAILED ? c->status : 0;
 }

@@ -8,29 +8,46 @@
 #include "fanout/fanout.h"
 
 /* The argument of one call. Owned by the fanout group from fanout_group_add() on; its outcome
- * fields are stable once the call has finished (state ok or failed), never before. */
+ * fields are stable once the call has finished (state ok or failed), never before: outcome.c
+ * reads them. */
 struct bcall {
 	const struct cfg_backend *backend;
 	struct req_vars *vars;		/* one reference */
 	struct bcall **deps;		/* the calls whose values the URL uses (same group),
-					 * in the order of backend->deps */
+					 * in the order of backend->deps: bcall_after() */
 	enum fetch_kind kind;		/* outcome */
 	long status;			/* HTTP status, 0 if none */
 	struct buf json;		/* the data as JSON text: the body as received, checked
 					 * (or, for text, quoted), ready to be copied out and
 					 * for dependants to read values from (common/jptr.h) */
 	char message[160];		/* why, when kind is not FETCH_OK */
-	struct fetch_transfer *transfer;	/* the "multi" executor: the transfer under way */
-	struct fetch_reply reply;		/* and what it receives */
-	void *token;				/* fanout's name for the call, given back when done */
 };
 
 /* A call for backend b of the request with variables v (takes a reference); NULL if out of
- * memory. Its deps are set by the caller, in the order of b->deps. */
+ * memory. Its dependencies are wired with bcall_after(). */
 struct bcall *bcall_new(const struct cfg_backend *b, struct req_vars *v);
 
-/* The fanout function: 0 on success, 1 on failure (kind and message say why). */
+/* Makes call c of group g wait for dep, the backend b->deps[k] of its URL, and read that value
+ * from it: the one place where both are wired. As fanout_group_after(). */
+enum fanout_err bcall_after(fanout_group *g, struct bcall *c, size_t k, struct bcall *dep);
+
+/* The fanout function of the blocking executors: expands the request, performs it with
+ * fetch_get(), judges the reply. 0 on success, 1 on failure (kind and message say why). */
 int bcall_run(void *arg);
+
+/* What one GET of a call needs: made before it starts, freed once it has started (curl copies
+ * the URL and the headers). */
+struct bcall_request {
+	struct buf url;
+	char **headers;
+	struct fetch_request req;	/* points into url and headers */
+};
+
+/* The call's request, its URL expanded (values of the request and of its dependencies), to end
+ * within left_ms: 0, or 1 with the call failed (kind says why). r is to be freed with
+ * bcall_request_free() either way. */
+int bcall_expand(struct bcall *c, int64_t left_ms, struct bcall_request *r);
+void bcall_request_free(struct bcall_request *r);
 
 /* The fanout release function. */
 void bcall_free(void *arg);
@@ -39,28 +56,5 @@ void bcall_free(void *arg);
  * count as success, a JSON body must be valid, a text body UTF-8; sets kind, status, message and
  * json. 0 or 1, as bcall_run. The fuzz target of response composition feeds it directly. */
 int bcall_judge(struct bcall *c, struct fetch_reply *reply);
-
-/* The "multi" executor's side: starts the call's transfer on the cache's multi handle
- * (CURLOPT_PRIVATE = c), to end by deadline_us (0: none); 0 if under way, 1 if it failed at once
- * (kind says why). */
-int bcall_start(struct bcall *c, int64_t deadline_us, struct fetch_cache *cache);
-
-/* bcall_finish's answer when the transfer was started again (on a new connection). */
-#define BCALL_RUNNING (-1)
-
-/* Its transfer has ended with curl's code `result`: judges it like bcall_run (0 or 1), or
- * starts it again (BCALL_RUNNING: it ends later, once more). */
-int bcall_finish(struct bcall *c, struct fetch_cache *cache, CURLcode result);
-
-/* How the call ended, from its group's result r: the call's own kind when it ran to the end,
- * else what the group made of it (timeout, cancelled, skipped). Reads c only when it finished. */
-enum fetch_kind bcall_outcome(const struct fanout_result *r, const struct bcall *c);
-
-/* The HTTP status the call received, 0 if none; read only once the call has finished (a call
- * that timed out or was cancelled may still be writing it). */
-long bcall_status(const struct fanout_result *r, const struct bcall *c);
-
-/* Abandons its transfer (the request's deadline passed). */
-void bcall_cancel(struct bcall *c, struct fetch_cache *cache);
 
 #endif

@@ -1,51 +1,21 @@
-/* fetch.c - one HTTP GET to a backend with libcurl, on pooled handles that keep connections. */
+/* fetch.c - HTTP GETs to backends with libcurl, on pooled handles that keep connections: one that
+ * blocks, or many at once that an event loop drives. The one module that knows curl. */
 #include "cgi/fetch.h"
 
 #include <curl/curl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "cgi/conns.h"
+#include "cgi/fetch_pool.h"
 #include "common/clock.h"
 
-/* Idle pooled handles: at most POOL_MAX, and one per POOL_FDS_EACH descriptors the process may
- * open: an idle handle holds its multi handle's wake-up socket pair and up to 4 kept
- * connections (curl's default cache size for one transfer), 6 descriptors. */
-#define POOL_MAX 1024
-#define POOL_MIN 4
-#define POOL_FDS_EACH 16
 /* How often a blocking transfer asks whether anyone still wants its answer. */
 #define ABANDON_CHECK_MS 50
-
-/* A connection cache: a multi handle and the sockets of its connections. */
-struct fetch_cache {
-	CURLM *multi;
-	struct conns *conns;
-};
-
-/* An easy handle and the cache that performs it for blocking calls (created at the first one):
- * curl_easy_perform would make that multi itself, but would look at the caller's wishes only
- * about once a second. Connections live in the cache (or, for the multi executor, in its
- * thread's), so both go to the pool together. */
-struct pooled {
-	CURL *easy;
-	struct fetch_cache *cache;
-};
-
-/* Idle handles. A handle keeps its connections (and DNS cache) across requests; the share
- * interface cannot share connections between threads, so each handle is used by one thread at a
- * time and goes back here after. */
-static struct {
-	pthread_mutex_t mu;
-	struct pooled idle[POOL_MAX];
-	size_t nidle, max;
-} pool = { .mu = PTHREAD_MUTEX_INITIALIZER, .max = POOL_MIN };
 
 /* Kept connections refused because the backend had sent bytes past its answer. */
 static atomic_ulong stray_refused;
@@ -72,133 +42,16 @@ fetch_kind_name(enum fetch_kind kind)
 		return "skipped";
 	case FETCH_CANCELLED:
 		return "cancelled";
+	case FETCH_INTERNAL:
+		return "internal";
 	}
 	return "unknown";
-}
-
-struct fetch_cache *
-fetch_cache_new(void)
-{
-	struct fetch_cache *c = calloc(1, sizeof(*c));
-
-	if (c == NULL || (c->conns = conns_new()) == NULL || (c->multi = curl_multi_init()) == NULL) {
-		fetch_cache_free(c);
-		return NULL;
-	}
-	return c;
-}
-
-void
-fetch_cache_free(struct fetch_cache *c)
-{
-	if (c == NULL)
-		return;
-	/* Closes the cached connections through conns_close: the set goes after. */
-	if (c->multi != NULL)
-		curl_multi_cleanup(c->multi);
-	conns_free(c->conns);
-	free(c);
-}
-
-CURLM *
-fetch_cache_multi(const struct fetch_cache *c)
-{
-	return c->multi;
-}
-
-static void
-pooled_cleanup(struct pooled p)
-{
-	curl_easy_cleanup(p.easy);
-	fetch_cache_free(p.cache);
-}
-
-/* The pool's bound, from the descriptors the process may open. */
-static size_t
-pool_bound(void)
-{
-	struct rlimit rl;
-	rlim_t n;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return POOL_MIN;
-	n = rl.rlim_cur / POOL_FDS_EACH;
-	return n < POOL_MIN ? POOL_MIN : n > POOL_MAX ? POOL_MAX : (size_t)n;
-}
-
-int
-fetch_global_init(void)
-{
-	pool.max = pool_bound();
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
-
-void
-fetch_global_cleanup(void)
-{
-	pthread_mutex_lock(&pool.mu);
-	while (pool.nidle > 0)
-		pooled_cleanup(pool.idle[--pool.nidle]);
-	pthread_mutex_unlock(&pool.mu);
-	curl_global_cleanup();
-}
-
-size_t
-fetch_pool_idle(void)
-{
-	size_t n;
-
-	pthread_mutex_lock(&pool.mu);
-	n = pool.nidle;
-	pthread_mutex_unlock(&pool.mu);
-	return n;
 }
 
 unsigned long
 fetch_stray_refused(void)
 {
 	return atomic_load_explicit(&stray_refused, memory_order_relaxed);
-}
-
-/* A pooled handle, or a new one; false if out of memory. */
-static bool
-handle_take(struct pooled *p)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&pool.mu);
-	if (pool.nidle > 0) {
-		*p = pool.idle[--pool.nidle];
-		found = true;
-	}
-	pthread_mutex_unlock(&pool.mu);
-	if (!found)
-		*p = (struct pooled){ .easy = curl_easy_init() };
-	return p->easy != NULL;
-}
-
-static void
-handle_give_back(struct pooled p)
-{
-	CURL *h = p.easy;
-	bool kept = false;
-
-	/* Every option is set again by the next transfer; only the pointers into memory that is
-	 * freed now are unhooked. (curl_easy_reset would also free and later re-allocate all the
-	 * handle's buffers, a measurable share of each request's CPU.) */
-	(void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	(void)curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
-	(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	(void)curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
-	(void)curl_easy_setopt(h, CURLOPT_PREREQDATA, NULL);
-	pthread_mutex_lock(&pool.mu);
-	if (pool.nidle < pool.max) {
-		pool.idle[pool.nidle++] = p;
-		kept = true;
-	}
-	pthread_mutex_unlock(&pool.mu);
-	if (!kept)
-		pooled_cleanup(p);
 }
 
 struct sink {
@@ -234,6 +87,7 @@ struct fetch_transfer {
 	struct curl_slist *headers;
 	struct sink sink;
 	struct fetch_reply *reply;
+	void *token;			/* the caller's name for it (fetch_start) */
 	size_t max_body;
 	int64_t deadline_us;
 	enum conns_state conn;		/* of the connection the request was about to go on */
@@ -334,16 +188,20 @@ kind_of(CURLcode rc, const struct sink *sink)
 	}
 }
 
+/* The transfer could not be set up: our failure, not the backend's. */
 static void
 reply_fail(struct fetch_reply *reply, const char *message)
 {
-	reply->kind = FETCH_BODY;
+	reply->kind = FETCH_INTERNAL;
 	reply->status = 0;
 	snprintf(reply->message, sizeof(reply->message), "%s", message);
 }
 
-struct fetch_transfer *
-fetch_begin(const struct fetch_request *req, struct fetch_reply *reply, struct fetch_cache *cache)
+/* Takes a pooled handle and sets the transfer up to run on `cache` (NULL: the handle's own);
+ * NULL if it cannot, with reply set. */
+static struct fetch_transfer *
+transfer_begin(const struct fetch_request *req, struct fetch_reply *reply,
+    struct fetch_cache *cache)
 {
 	struct fetch_transfer *t = calloc(1, sizeof(*t));
 	struct curl_slist *more;
@@ -362,7 +220,7 @@ fetch_begin(const struct fetch_request *req, struct fetch_reply *reply, struct f
 			goto fail;
 		t->headers = more;
 	}
-	if (!handle_take(&t->p))
+	if (!fetch_pool_take(&t->p))
 		goto fail;
 	if (cache == NULL && t->p.cache == NULL && (t->p.cache = fetch_cache_new()) == NULL)
 		goto fail;
@@ -372,21 +230,17 @@ fetch_begin(const struct fetch_request *req, struct fetch_reply *reply, struct f
 	return t;
 fail:
 	if (t->p.easy != NULL)
-		handle_give_back(t->p);
+		fetch_pool_give_back(t->p);
 	curl_slist_free_all(t->headers);
 	free(t);
 	reply_fail(reply, "out of memory, or an option curl refused");
 	return NULL;
 }
 
-CURL *
-fetch_handle(const struct fetch_transfer *t)
-{
-	return t->p.easy;
-}
-
-bool
-fetch_retry(struct fetch_transfer *t, CURLcode rc)
+/* curl has ended t with rc: true if it must run again (its connection was refused before
+ * anything was sent), set up for that. */
+static bool
+transfer_retry(struct fetch_transfer *t, CURLcode rc)
 {
 	if (rc != CURLE_ABORTED_BY_CALLBACK || t->conn != CONNS_STRAY || t->retried)
 		return false;
@@ -418,8 +272,9 @@ reply_explain(const struct fetch_transfer *t, CURLcode rc, struct fetch_reply *r
 		snprintf(reply->message, sizeof(reply->message), "%.120s", why);
 }
 
-void
-fetch_end(struct fetch_transfer *t, CURLcode rc)
+/* Fills t's reply from curl's code rc, gives the handle back and frees t. */
+static void
+transfer_end(struct fetch_transfer *t, CURLcode rc)
 {
 	struct fetch_reply *reply = t->reply;
 
@@ -428,11 +283,12 @@ fetch_end(struct fetch_transfer *t, CURLcode rc)
 	 * call received no status. */
 	if (reply->status < 200)
 		reply->status = 0;
-	reply->kind = t->conn != CONNS_CLEAN ? FETCH_CONNECT : kind_of(rc, &t->sink);
+	reply->kind = t->sink.nomem ? FETCH_INTERNAL : t->conn != CONNS_CLEAN ? FETCH_CONNECT :
+	    kind_of(rc, &t->sink);
 	if (reply->kind != FETCH_OK)
 		reply_explain(t, rc, reply);
 	/* Giving back unhooks the error buffer and the sink, which are freed here. */
-	handle_give_back(t->p);
+	fetch_pool_give_back(t->p);
 	curl_slist_free_all(t->headers);
 	free(t);
 }
@@ -469,13 +325,95 @@ perform(struct fetch_transfer *t, bool (*abandoned)(void))
 void
 fetch_get(const struct fetch_request *req, struct fetch_reply *reply)
 {
-	struct fetch_transfer *t = fetch_begin(req, reply, NULL);
+	struct fetch_transfer *t = transfer_begin(req, reply, NULL);
 	CURLcode rc;
 
 	if (t == NULL)
 		return;
 	do
 		rc = perform(t, req->abandoned);
-	while (fetch_retry(t, rc));
-	fetch_end(t, rc);
+	while (transfer_retry(t, rc));
+	transfer_end(t, rc);
+}
+
+struct fetch_transfer *
+fetch_start(struct fetch_cache *cache, const struct fetch_request *req,
+    struct fetch_reply *reply, void *token)
+{
+	struct fetch_transfer *t = transfer_begin(req, reply, cache);
+
+	if (t == NULL)
+		return NULL;
+	t->token = token;
+	if (curl_easy_setopt(t->p.easy, CURLOPT_PRIVATE, t) != CURLE_OK ||
+	    curl_multi_add_handle(cache->multi, t->p.easy) != CURLM_OK) {
+		transfer_end(t, CURLE_FAILED_INIT);
+		reply_fail(reply, "cannot add the transfer to the multi handle");
+		return NULL;
+	}
+	return t;
+}
+
+int
+fetch_drive(struct fetch_cache *cache, int64_t timeout_us)
+{
+	int running, ms;
+
+	if (curl_multi_perform(cache->multi, &running) != CURLM_OK)
+		return -1;
+	if (running == 0)
+		return 0;	/* all ended: fetch_done() has them */
+	ms = timeout_us < 0 || timeout_us / 1000 >= INT_MAX ? 1000 : (int)((timeout_us + 999) / 1000);
+	if (curl_multi_poll(cache->multi, NULL, 0, ms, NULL) != CURLM_OK ||
+	    curl_multi_perform(cache->multi, &running) != CURLM_OK)
+		return -1;
+	return 0;
+}
+
+/* Takes t out of the cache's multi handle and ends it with curl's code. */
+static void
+transfer_remove(struct fetch_cache *cache, struct fetch_transfer *t, CURLcode rc)
+{
+	(void)curl_multi_remove_handle(cache->multi, t->p.easy);
+	transfer_end(t, rc);
+}
+
+void *
+fetch_done(struct fetch_cache *cache)
+{
+	struct fetch_transfer *t;
+	CURLcode rc;
+	CURLMsg *msg;
+	void *token;
+	int left;
+
+	while ((msg = curl_multi_info_read(cache->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE ||
+		    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t) != CURLE_OK)
+			continue;
+		rc = msg->data.result;
+		if (transfer_retry(t, rc)) {
+			(void)curl_multi_remove_handle(cache->multi, t->p.easy);
+			if (curl_multi_add_handle(cache->multi, t->p.easy) == CURLM_OK)
+				continue;	/* under way again: it ends later */
+			rc = CURLE_FAILED_INIT;
+		}
+		token = t->token;
+		transfer_remove(cache, t, rc);
+		return token;
+	}
+	return NULL;
+}
+
+void
+fetch_cancel(struct fetch_cache *cache, struct fetch_transfer *t)
+{
+	transfer_remove(cache, t, CURLE_ABORTED_BY_CALLBACK);
+}
+
+/* From another thread: curl_multi_wakeup is the one call on a multi handle that is safe there. */
+void
+fetch_wake(struct fetch_cache *cache)
+{
+	(void)curl_multi_wakeup(cache->multi);
 }

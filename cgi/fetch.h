@@ -1,8 +1,8 @@
-/* fetch.h - one HTTP GET to a backend with libcurl, on pooled handles that keep connections. */
+/* fetch.h - HTTP GETs to backends with libcurl, on pooled handles that keep connections: one that
+ * blocks, or many at once that an event loop drives. The one module that knows curl. */
 #ifndef CGI_FETCH_H
 #define CGI_FETCH_H
 
-#include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +20,8 @@ enum fetch_kind {
 	FETCH_TOO_LARGE,	/* "too_large": over max_body_bytes */
 	FETCH_SKIPPED,		/* "skipped": not called (a dependency failed, a value is missing) */
 	FETCH_CANCELLED,	/* "cancelled": the client went away while it ran */
+	FETCH_INTERNAL,		/* "internal": fanout-cgi's own failure (out of memory, no thread,
+				 * the event driver failed), not the backend's */
 };
 
 const char *fetch_kind_name(enum fetch_kind kind);
@@ -35,7 +37,8 @@ struct fetch_request {
 };
 
 struct fetch_reply {
-	enum fetch_kind kind;	/* FETCH_OK, FETCH_TIMEOUT, FETCH_CONNECT, FETCH_BODY, FETCH_TOO_LARGE */
+	enum fetch_kind kind;	/* FETCH_OK, FETCH_TIMEOUT, FETCH_CONNECT, FETCH_BODY, FETCH_TOO_LARGE,
+				 * FETCH_INTERNAL */
 	long status;		/* the final HTTP status, 0 if none was received */
 	struct buf body;
 	char message[128];	/* why, when kind is not FETCH_OK */
@@ -65,25 +68,47 @@ struct fetch_cache;
 struct fetch_cache *fetch_cache_new(void);
 void fetch_cache_free(struct fetch_cache *c);
 
-/* Its multi handle, for the event driver that runs transfers on it. */
-CURLM *fetch_cache_multi(const struct fetch_cache *c);
-
 /* Performs the GET. The status is not judged here: the caller knows what counts as success. */
 void fetch_get(const struct fetch_request *req, struct fetch_reply *reply);
 
-/* The same in steps, on a cache's multi handle: fetch_begin() takes a pooled handle and sets the
- * transfer up to run on `cache` (reply must outlive it); NULL if out of memory, with reply set.
- * The caller performs fetch_handle() on the cache's multi handle (CURLOPT_PRIVATE is free for
- * it). When curl has ended it with code rc, fetch_retry() says whether it must run again (its
- * connection was refused before anything was sent): the caller then removes it from the multi
- * handle and adds it again. Otherwise fetch_end() fills reply, gives the handle back and frees
- * the transfer. */
+/*
+ * The same without blocking: transfers under way at once on one cache, whose owner (an event
+ * loop, one thread) drives them. A transfer is opaque; it lives from fetch_start() until
+ * fetch_done() gives its token back or fetch_cancel() ends it; its reply (the caller's, given to
+ * fetch_start) is complete then, and not to be read before.
+ *
+ * fetch_drive() is the variant for a thread that waits on its own transfers only: it sleeps in
+ * curl_multi_poll. The event-driven server plugs curl's multi-socket API in behind this same
+ * header: a cache made for a loop (fetch_cache_new_on(hooks)) sets CURLMOPT_SOCKETFUNCTION (the
+ * hooks add, change or drop a socket in the loop's epoll set) and CURLMOPT_TIMERFUNCTION (they
+ * arm the loop's timer) on its multi handle; the loop then calls fetch_socket_ready(cache, fd,
+ * events) and fetch_timer_expired(cache), both curl_multi_socket_action(), where this variant
+ * calls fetch_drive(). fetch_start(), fetch_done() and fetch_cancel() stay as they are: they only
+ * add and remove easy handles and read curl_multi_info_read(), which both variants share (the
+ * connection check and its one retry included); fetch_wake() becomes the loop's own wake-up.
+ */
 struct fetch_transfer;
 
-struct fetch_transfer *fetch_begin(const struct fetch_request *req, struct fetch_reply *reply,
-    struct fetch_cache *cache);
-CURL *fetch_handle(const struct fetch_transfer *t);
-bool fetch_retry(struct fetch_transfer *t, CURLcode rc);
-void fetch_end(struct fetch_transfer *t, CURLcode rc);
+/* Sets the GET up and puts it under way on cache; `token` (not NULL) names it in fetch_done().
+ * reply must stay until then. NULL if it cannot start: reply says why (FETCH_INTERNAL). */
+struct fetch_transfer *fetch_start(struct fetch_cache *cache, const struct fetch_request *req,
+    struct fetch_reply *reply, void *token);
+
+/* Makes progress on the cache's transfers; if some are still under way, waits up to timeout_us
+ * (< 0: a second at most) for one of them, or fetch_wake(), and makes progress again. 0, or -1
+ * if curl failed (the transfers under way are then to be cancelled). */
+int fetch_drive(struct fetch_cache *cache, int64_t timeout_us);
+
+/* The token of a transfer that has ended, its reply filled and the transfer gone; NULL when none
+ * has. (A transfer whose kept connection is refused goes out again on a new one, once, and ends
+ * later.) */
+void *fetch_done(struct fetch_cache *cache);
+
+/* Ends a transfer under way at once (nobody wants its answer): its reply is to be discarded. */
+void fetch_cancel(struct fetch_cache *cache, struct fetch_transfer *t);
+
+/* Makes a fetch_drive() under way, or the next one, return at once. The one call that is safe
+ * from another thread. */
+void fetch_wake(struct fetch_cache *cache);
 
 #endif

@@ -12,12 +12,15 @@
 #include "cgi/call.h"
 #include "cgi/metrics.h"
 #include "cgi/multi.h"
+#include "cgi/outcome.h"
 #include "cgi/route.h"
 #include "cgi/site.h"
 #include "cgi/vars.h"
 #include "fanout/fanout.h"
 
+/* The longest REQUEST_URI served (414 beyond); README, Responses. */
 #define MAX_URI 8192
+/* The longest incoming X-Request-Id kept; respond_no_memory() counts on it. */
 #define MAX_REQUEST_ID 128
 
 /* Request ids made here: a random prefix per process and a counter, unique and cheap. */
@@ -64,31 +67,6 @@ group_for(enum cfg_executor ex, int64_t deadline)
 	}
 }
 
-/* Adds one call per backend, with their dependencies. calls[] stays valid (the group owns the
- * calls) until the group is freed. */
-static int
-group_fill(fanout_group *g, const struct cfg_endpoint *ep, struct req_vars *v,
-    struct bcall **calls)
-{
-	for (size_t i = 0; i < ep->nbackends; i++) {
-		if ((calls[i] = bcall_new(&ep->backends[i], v)) == NULL)
-			return -1;
-		if (fanout_group_add(g, ep->backends[i].name, bcall_run, calls[i], bcall_free)) {
-			bcall_free(calls[i]);
-			return -1;
-		}
-	}
-	for (size_t i = 0; i < ep->nbackends; i++)
-		for (size_t k = 0; k < ep->backends[i].ndeps; k++) {
-			size_t d = ep->backends[i].deps[k];
-
-			calls[i]->deps[k] = calls[d];
-			if (fanout_group_after(g, ep->backends[i].name, ep->backends[d].name))
-				return -1;
-		}
-	return 0;
-}
-
 /* What the access log and the metrics need of one request, filled in as it is served. */
 struct served {
 	const struct http_io *io;
@@ -96,37 +74,31 @@ struct served {
 	size_t path_len;
 	bool head_only;
 	bool admin;			/* the metrics or the health check: not in the metrics */
-	int status;			/* 499: the client went away before the answer */
+	int status;			/* RESPOND_STATUS_CLIENT_GONE: the client went away before
+					 * the answer */
 	const struct cfg_endpoint *ep;	/* NULL: none matched */
-	struct access_call *calls;	/* one per backend once they ran, else NULL */
-	size_t ncalls;
+	struct outcomes *calls;		/* the backend calls, once planned; NULL: none */
 	int64_t t0;			/* fanout_now_us() at the start: the deadline's base */
 };
 
-/* Answers with a JSON error; a failed write means the client has gone. */
+/* Notes the status of the answer written (rc) with `status`: as it was meant, or the client's
+ * departure. An answer there was no memory for is replaced by a 500 that needs none. */
+static void
+answered(struct served *s, int status, enum respond_result rc)
+{
+	if (rc == RESPOND_NO_MEMORY) {
+		status = 500;
+		rc = respond_no_memory(s->io, s->id, s->head_only);
+	}
+	s->status = rc == RESPOND_OK ? status : RESPOND_STATUS_CLIENT_GONE;
+}
+
+/* Answers with a JSON error. */
 static void
 reply_error(struct served *s, int status, const char *extra_headers, const char *message)
 {
-	s->status = respond_error(s->io, status, extra_headers, s->id, s->head_only,
-	    message) == -1 ? 499 : status;
-}
-
-/* Notes how each backend call ended, for the metrics and the access log. */
-static void
-note_calls(struct served *s, const struct cfg_endpoint *ep, const fanout_group *g,
-    struct bcall *const *calls)
-{
-	s->calls = calloc(ep->nbackends, sizeof(*s->calls));
-	for (size_t i = 0; i < ep->nbackends; i++) {
-		const struct fanout_result *r = fanout_group_result(g, i);
-		enum fetch_kind kind = bcall_outcome(r, calls[i]);
-
-		metrics_call(&ep->backends[i], kind, r->duration_us);
-		if (s->calls != NULL)
-			s->calls[i] = (struct access_call){ .name = ep->backends[i].name, .kind = kind,
-				.status = bcall_status(r, calls[i]), .us = r->duration_us };
-	}
-	s->ncalls = s->calls != NULL ? ep->nbackends : 0;
+	answered(s, status, respond_error(s->io, status, extra_headers, s->id, s->head_only,
+	    message));
 }
 
 /* Runs the group, cancelled if the web server closes the connection meanwhile. */
@@ -146,31 +118,30 @@ static void
 fan_out(struct served *s, struct req_vars *v)
 {
 	const struct cfg_endpoint *ep = v->route.endpoint;
-	int64_t deadline = s->t0 + ep->timeout_ms * 1000;
-	fanout_group *g = group_for(ep->executor, deadline);
-	struct bcall **calls = calloc(ep->nbackends, sizeof(*calls));
+	fanout_group *g = group_for(ep->executor, s->t0 + ep->timeout_ms * 1000);
 	enum fanout_err err = FANOUT_ENOMEM;
-	int rc;
+	int status = 0;
 
-	if (g != NULL && calls != NULL && group_fill(g, ep, v, calls) == 0)
-		err = run_watched(s->io, g);
-	if (err == FANOUT_OK || err == FANOUT_ECANCELED)
-		note_calls(s, ep, g, calls);
+	if ((s->calls = outcomes_plan(g, ep, v, bcall_run)) != NULL)
+		err = run_watched(s->io, outcomes_group(s->calls));
+	if (err == FANOUT_OK || err == FANOUT_ECANCELED) {
+		outcomes_settle(s->calls);
+		metrics_calls(s->calls);
+	}
 	if (err == FANOUT_ECANCELED)
-		s->status = 499;	/* nginx has closed the connection: nothing to answer */
+		s->status = RESPOND_STATUS_CLIENT_GONE;	/* nothing to answer */
 	else if (err == FANOUT_EBUSY) {
 		metrics_rejected();
 		reply_error(s, 503, "Retry-After: 1\r\n",
 		    "too many backend calls in flight; retry shortly");
 	} else if (err != FANOUT_OK)
 		reply_error(s, 500, NULL, fanout_strerror(err));
-	else if ((rc = respond_fanout(s->io, ep, g, calls, s->id, fanout_now_us() - s->t0,
-	    s->head_only, &s->status)) == -2)
-		reply_error(s, 500, NULL, "out of memory");
-	else if (rc == -1)
-		s->status = 499;
-	fanout_group_free(g);
-	free(calls);
+	else {
+		enum respond_result rc = respond_fanout(s->io, ep, s->calls, s->id,
+		    fanout_now_us() - s->t0, s->head_only, &status);
+
+		answered(s, status, rc);
+	}
 }
 
 static unsigned
@@ -199,7 +170,7 @@ static bool
 serve_admin(struct served *s, const struct cfg *cfg)
 {
 	struct buf text = BUF_INIT;
-	int rc;
+	enum respond_result rc;
 
 	if (cfg->health_path != NULL && strlen(cfg->health_path) == s->path_len &&
 	    memcmp(cfg->health_path, s->path, s->path_len) == 0) {
@@ -222,8 +193,7 @@ serve_admin(struct served *s, const struct cfg *cfg)
 		buf_free(&text);
 	} else
 		return false;
-	if (rc == -1)
-		s->status = 499;
+	answered(s, s->status, rc);
 	return s->admin = true;
 }
 
@@ -282,13 +252,21 @@ served_finish(struct served *s)
 {
 	int64_t total = fanout_now_us() - s->t0;
 	struct access_entry e = { .request_id = s->id, .method = s->method, .path = s->path,
-		.path_len = s->path_len, .status = s->status, .total_us = total, .calls = s->calls,
-		.ncalls = s->ncalls };
+		.path_len = s->path_len, .status = s->status, .total_us = total, .calls = s->calls };
 
 	if (!s->admin)
 		metrics_request(s->ep, s->status, total);
 	accesslog_write(&e);
-	free(s->calls);
+	outcomes_free(s->calls);
+}
+
+static void
+reply_uri_too_long(struct served *s)
+{
+	char message[64];
+
+	snprintf(message, sizeof(message), "the URI is longer than %d bytes", MAX_URI);
+	reply_error(s, 414, NULL, message);
 }
 
 void
@@ -309,7 +287,7 @@ handler_serve(struct cfg *cfg, const struct http_io *io)
 	if (s.method == NULL || uri == NULL)
 		reply_error(&s, 400, NULL, "no REQUEST_METHOD or REQUEST_URI");
 	else if (strlen(uri) > MAX_URI)
-		reply_error(&s, 414, NULL, "the URI is longer than 8192 bytes");
+		reply_uri_too_long(&s);
 	else if (!serve_admin(&s, cfg))
 		serve_endpoint(&s, cfg, uri);
 	served_finish(&s);

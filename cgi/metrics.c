@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgi/respond.h"
 #include "fanout/fanout.h"
 
 /* Upper bounds of the latency buckets, in µs; the last bucket (+Inf) has none. */
@@ -16,9 +17,10 @@ static const char *const bucket_le[] = { "0.005", "0.01", "0.025", "0.05", "0.1"
 #define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
 
 /* The statuses this program answers; anything else is counted as "other". */
-static const int statuses[] = { 200, 400, 404, 405, 414, 431, 499, 500, 502, 503, 504 };
+static const int statuses[] = { 200, 400, 404, 405, 414, 431, RESPOND_STATUS_CLIENT_GONE, 500,
+	502, 503, 504 };
 #define NSTATUSES (sizeof(statuses) / sizeof(statuses[0]))
-#define NKINDS (FETCH_CANCELLED + 1)
+#define NKINDS (FETCH_INTERNAL + 1)
 
 typedef atomic_uint_fast64_t counter;
 
@@ -141,16 +143,24 @@ metrics_request(const struct cfg_endpoint *ep, int status, int64_t us)
 	observe(&s->latency, us);
 }
 
-void
-metrics_call(const struct cfg_backend *b, enum fetch_kind kind, int64_t us)
+static void
+metrics_call(const struct outcome *o)
 {
-	struct backend_series *s = b->stats;
+	struct backend_series *s = o->backend->stats;
+	int64_t us = o->duration_us;
 
-	if (s == NULL || (unsigned)kind >= NKINDS)
+	if (s == NULL || (unsigned)o->kind >= NKINDS)
 		return;
-	count(&s->kind[kind]);
+	count(&s->kind[o->kind]);
 	if (us >= 0)
 		observe(&s->latency, us);
+}
+
+void
+metrics_calls(const struct outcomes *o)
+{
+	for (size_t i = 0; i < outcomes_count(o); i++)
+		metrics_call(outcomes_get(o, i));
 }
 
 void

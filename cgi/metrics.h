@@ -5,8 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cgi/config.h"
-#include "cgi/fetch.h"
+#include "cgi/outcome.h"
 #include "common/buf.h"
 
 /*
@@ -22,8 +21,9 @@ int metrics_bind(struct cfg *cfg);
 /* A request ended with `status` after us µs; ep is NULL when it matched no endpoint. */
 void metrics_request(const struct cfg_endpoint *ep, int status, int64_t us);
 
-/* A backend call ended as `kind`; us < 0 when it never started (no duration observed). */
-void metrics_call(const struct cfg_backend *b, enum fetch_kind kind, int64_t us);
+/* How each backend call of a request ended, and how long each took (none observed for one that
+ * never started). */
+void metrics_calls(const struct outcomes *o);
 
 /* A request refused with 503 because the fan-out bound was reached. */
 void metrics_rejected(void);

@@ -192,7 +192,7 @@ tpl_value_allowed(const struct tpl_part *part, const char *value, size_t len, st
 	return -1;
 }
 
-int
+enum tpl_expand_rc
 tpl_expand(const struct tpl *t, tpl_lookup_fn lookup, void *ctx, struct buf *out,
     struct buf *err)
 {
@@ -203,14 +203,14 @@ tpl_expand(const struct tpl *t, tpl_lookup_fn lookup, void *ctx, struct buf *out
 
 		if (p->kind == TPL_LITERAL) {
 			if (buf_puts(out, p->text) != 0)
-				return buf_puts(err, "out of memory"), -1;
+				return TPL_NO_MEMORY;
 			continue;
 		}
 		if ((v = lookup(ctx, p, &len, err)) == NULL ||
 		    tpl_value_allowed(p, v, len, err) != 0)
-			return -1;
+			return TPL_REFUSED;
 		if (pct_encode(out, v, len) != PCT_OK)
-			return buf_puts(err, "out of memory"), -1;
+			return TPL_NO_MEMORY;
 	}
-	return 0;
+	return TPL_EXPANDED;
 }

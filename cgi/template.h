@@ -46,13 +46,19 @@ void tpl_free(struct tpl *t);
 typedef const char *(*tpl_lookup_fn)(void *ctx, const struct tpl_part *part, size_t *len,
     struct buf *err);
 
+enum tpl_expand_rc {
+	TPL_EXPANDED,
+	TPL_REFUSED,		/* a value is missing or not allowed; the reason in err */
+	TPL_NO_MEMORY,		/* out of memory while writing out */
+};
+
 /*
  * Appends the expanded URL to out. Every value is percent-encoded, so it can change neither the
- * path's structure nor the query's. Refused with -1 and a reason in err: a missing value, a value
- * holding CR, LF or NUL, and a value that is exactly "." or ".." in the path.
+ * path's structure nor the query's. Refused: a missing value (lookup gave NULL), a value holding
+ * CR, LF or NUL, and a value that is exactly "." or ".." in the path.
  */
-int tpl_expand(const struct tpl *t, tpl_lookup_fn lookup, void *ctx, struct buf *out,
-    struct buf *err);
+enum tpl_expand_rc tpl_expand(const struct tpl *t, tpl_lookup_fn lookup, void *ctx,
+    struct buf *out, struct buf *err);
 
 /* True if value[0..len) holds no CR, LF or NUL. */
 bool tpl_value_clean(const char *value, size_t len);

@@ -357,7 +357,7 @@ jsonscan_unquote(struct buf *out, const char *s, size_t len, size_t *end)
 	return sc.no_memory ? JSONSCAN_NO_MEMORY : JSONSCAN_INVALID;
 }
 
-bool
+enum jsonscan_rc
 jsonscan_quote(struct buf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -365,7 +365,7 @@ jsonscan_quote(struct buf *out, const char *s, size_t len)
 	size_t mark = out->len;
 
 	if (buf_append(out, "\"", 1) != 0)
-		return false;
+		return JSONSCAN_NO_MEMORY;
 	while (p < end) {
 		size_t n = utf8_length(p, end);
 		char esc[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
@@ -373,7 +373,7 @@ jsonscan_quote(struct buf *out, const char *s, size_t len)
 
 		if (n == 0) {
 			buf_truncate(out, mark);
-			return false;
+			return JSONSCAN_INVALID;
 		}
 		if (*p == '"' || *p == '\\')
 			rc = buf_append(out, (char[]){ '\\', (char)*p }, 2);
@@ -385,9 +385,13 @@ jsonscan_quote(struct buf *out, const char *s, size_t len)
 			rc = buf_append(out, p, n);
 		if (rc != 0) {
 			buf_truncate(out, mark);
-			return false;
+			return JSONSCAN_NO_MEMORY;
 		}
 		p += n;
 	}
-	return buf_append(out, "\"", 1) == 0;
+	if (buf_append(out, "\"", 1) != 0) {
+		buf_truncate(out, mark);
+		return JSONSCAN_NO_MEMORY;
+	}
+	return JSONSCAN_OK;
 }

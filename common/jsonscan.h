@@ -35,7 +35,8 @@ bool jsonscan_value(const char *s, size_t len, int max_depth, size_t *end, struc
 
 enum jsonscan_rc {
 	JSONSCAN_OK,
-	JSONSCAN_INVALID,	/* not one JSON string, as jsonscan_valid() decides */
+	JSONSCAN_INVALID,	/* unquote: not one JSON string, as jsonscan_valid() decides;
+				 * quote: not valid UTF-8 */
 	JSONSCAN_NO_MEMORY,
 };
 
@@ -45,8 +46,8 @@ enum jsonscan_rc {
  * it was. */
 enum jsonscan_rc jsonscan_unquote(struct buf *out, const char *s, size_t len, size_t *end);
 
-/* Appends s[0..len) to out as a JSON string ("..." with escapes); false, appending nothing, if
- * s is not valid UTF-8 (or out of memory). */
-bool jsonscan_quote(struct buf *out, const char *s, size_t len);
+/* Appends s[0..len) to out as a JSON string ("..." with escapes): JSONSCAN_OK; else, appending
+ * nothing, JSONSCAN_INVALID if s is not valid UTF-8, JSONSCAN_NO_MEMORY. */
+enum jsonscan_rc jsonscan_quote(struct buf *out, const char *s, size_t len);
 
 #endif

@@ -228,10 +228,10 @@ test_jsonscan(void)
 	buf_truncate(&err, 0);
 	CU_ASSERT_FALSE(jsonscan_valid(deep, 600, 256, &err));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&err), "offset 256: nested too deep"));
-	CU_ASSERT(jsonscan_quote(&q, "a\"b\\c\n\x01\xc3\xa9", 9));
+	CU_ASSERT_EQUAL(jsonscan_quote(&q, "a\"b\\c\n\x01\xc3\xa9", 9), JSONSCAN_OK);
 	CU_ASSERT_STRING_EQUAL(buf_str(&q), "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"");
 	buf_truncate(&q, 0);
-	CU_ASSERT_FALSE(jsonscan_quote(&q, "bad \xff", 5));
+	CU_ASSERT_EQUAL(jsonscan_quote(&q, "bad \xff", 5), JSONSCAN_INVALID);
 	CU_ASSERT_EQUAL(q.len, 0);
 	buf_free(&q);
 	buf_free(&err);

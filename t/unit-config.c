@@ -39,7 +39,7 @@ test_template(void)
 	CU_ASSERT_EQUAL(t.parts[5].kind, TPL_BACKEND);
 	CU_ASSERT_STRING_EQUAL(t.parts[5].text, "profile");
 	CU_ASSERT_STRING_EQUAL(t.parts[5].pointer, "/seg/0");
-	CU_ASSERT_EQUAL(tpl_expand(&t, lookup_table, (void *)values, &out, &err), 0);
+	CU_ASSERT_EQUAL(tpl_expand(&t, lookup_table, (void *)values, &out, &err), TPL_EXPANDED);
 	CU_ASSERT_STRING_EQUAL(buf_str(&out),
 	    "http://h:81/u/..%2Fadmin%3Fx%3D1/x?l=fr%26x%3Dy&s=gold");
 	tpl_free(&t);
@@ -47,7 +47,7 @@ test_template(void)
 	/* A dot segment in the path is refused; the same value in the query is fine. */
 	CU_ASSERT_EQUAL_FATAL(tpl_parse(&t, "http://h/{dots}?q={dots}", &err), 0);
 	buf_truncate(&out, 0);
-	CU_ASSERT_EQUAL(tpl_expand(&t, lookup_table, (void *)values, &out, &err), -1);
+	CU_ASSERT_EQUAL(tpl_expand(&t, lookup_table, (void *)values, &out, &err), TPL_REFUSED);
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&err), "not allowed in a path"));
 	tpl_free(&t);
 

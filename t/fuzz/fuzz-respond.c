@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cgi/call.h"
+#include "cgi/outcome.h"
 #include "cgi/respond.h"
 #include "cgi/route.h"
 #include "common/jsonscan.h"
@@ -45,13 +46,6 @@ capture(void *ctx, const char *data, size_t len)
 	return buf_append(ctx, data, len);
 }
 
-/* The call has already been judged: it only reports the outcome. */
-static int
-judged(void *arg)
-{
-	return ((struct bcall *)arg)->kind == FETCH_OK ? 0 : 1;
-}
-
 /* Body i: the input split at NUL bytes (missing ones are empty). */
 static struct buf
 body_at(const char *data, size_t size, size_t i)
@@ -69,6 +63,24 @@ body_at(const char *data, size_t size, size_t i)
 	end = start + strnlen(data + start, size - start);
 	(void)buf_append(&b, data + start, end - start);
 	return b;
+}
+
+/* The input being composed. */
+static const char *input;
+static size_t input_size;
+
+/* The call of backend i judges body i as if its backend had sent it with status 200. */
+static int
+judged(void *arg)
+{
+	struct bcall *c = arg;
+	size_t i = (size_t)(c->backend - cfg->endpoints[0].backends);
+	struct fetch_reply reply = { .kind = FETCH_OK, .status = 200,
+		.body = i < NBODIES ? body_at(input, input_size, i) : (struct buf)BUF_INIT };
+	int rc = bcall_judge(c, &reply);
+
+	buf_free(&reply.body);
+	return rc;
 }
 
 /* The composed response is always one valid JSON document with a status it may have. Checked
@@ -93,32 +105,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct cfg_endpoint *ep = &cfg->endpoints[0];
 	struct buf err = BUF_INIT, out = BUF_INIT;
 	struct http_io io = { .param = no_param, .write = capture, .ctx = &out, .fd = -1 };
-	struct bcall *calls[4] = { NULL };
 	struct req_vars *v = NULL;
 	struct route_match m;
-	fanout_group *g = fanout_group_new(FANOUT_SERIAL, FANOUT_NO_DEADLINE);
+	struct outcomes *o;
 	int status = 0;
 
-	if (g == NULL || route_find(cfg, "/r/x", 4, &m, &err) != ROUTE_OK)
+	input = (const char *)data;
+	input_size = size;
+	if (route_find(cfg, "/r/x", 4, &m, &err) != ROUTE_OK)
 		abort();
 	if (vars_build(cfg, &m, "", 0, no_param, NULL, "fuzz", &v, &err) != VARS_OK)
 		abort();
-	for (size_t i = 0; i < ep->nbackends; i++) {
-		struct fetch_reply reply = { .kind = FETCH_OK, .status = 200,
-			.body = i < NBODIES ? body_at((const char *)data, size, i) : (struct buf)BUF_INIT };
-
-		if ((calls[i] = bcall_new(&ep->backends[i], v)) == NULL)
-			abort();
-		(void)bcall_judge(calls[i], &reply);
-		buf_free(&reply.body);
-		if (fanout_group_add(g, ep->backends[i].name, judged, calls[i], bcall_free) != FANOUT_OK)
-			abort();
-	}
-	if (fanout_group_after(g, "user", "needed") != FANOUT_OK || fanout_group_run(g) != FANOUT_OK)
+	/* "user" reads a value of "needed": the plan makes it wait. */
+	o = outcomes_plan(fanout_group_new(FANOUT_SERIAL, FANOUT_NO_DEADLINE), ep, v, judged);
+	if (o == NULL || fanout_group_run(outcomes_group(o)) != FANOUT_OK)
 		abort();
-	if (respond_fanout(&io, ep, g, calls, "fuzz", 1000, false, &status) == 0)
+	outcomes_settle(o);
+	if (respond_fanout(&io, ep, o, "fuzz", 1000, false, &status) == RESPOND_OK)
 		check_response(&out, status);
-	fanout_group_free(g);
+	outcomes_free(o);
 	vars_unref(v);
 	route_match_free(&m);
 	buf_free(&err);

@@ -44,7 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tpl t;
 
 	if (buf_append(&tmpl, text, tlen) == 0 && tpl_parse(&t, buf_str(&tmpl), &err) == 0) {
-		if (tpl_expand(&t, lookup, &v, &url, &err) == 0)
+		if (tpl_expand(&t, lookup, &v, &url, &err) == TPL_EXPANDED)
 			check_host_kept(buf_str(&tmpl), &url);
 		tpl_free(&t);
 	}

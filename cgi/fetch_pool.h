@@ -1,0 +1,33 @@
+/* fetch_pool.h - fetch's own: its connection caches, and the pool of idle curl handles that keep
+ * them. Only cgi/fetch*.c include it. */
+#ifndef CGI_FETCH_POOL_H
+#define CGI_FETCH_POOL_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+
+#include "cgi/conns.h"
+
+/* A connection cache: a multi handle and the sockets of its connections. */
+struct fetch_cache {
+	CURLM *multi;
+	struct conns *conns;
+};
+
+/* An easy handle and the cache that performs it for blocking calls (created at the first one):
+ * curl_easy_perform would make that multi itself, but would look at the caller's wishes only
+ * about once a second. Connections live in the cache (or, for the multi executor, in its
+ * thread's), so both go to the pool together. */
+struct pooled {
+	CURL *easy;
+	struct fetch_cache *cache;
+};
+
+/* A pooled handle, or a new one (its cache NULL); false if out of memory. */
+bool fetch_pool_take(struct pooled *p);
+
+/* Gives a handle back to the pool, or frees it when the pool is full: every pointer it held into
+ * the transfer's memory is unhooked first. */
+void fetch_pool_give_back(struct pooled p);
+
+#endif
