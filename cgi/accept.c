@@ -22,8 +22,6 @@ acceptor_init(struct acceptor *a, int listen_fd, long idle_timeout_s)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	pthread_condattr_t ca;
-	int rc;
 
 	if (getsockname(listen_fd, (struct sockaddr *)&ss, &len) != 0)
 		return -1;
@@ -32,16 +30,7 @@ acceptor_init(struct acceptor *a, int listen_fd, long idle_timeout_s)
 		.timeout = { .tv_sec = idle_timeout_s },
 		.logged_us = clock_now_us() - ACCEPT_LOG_PERIOD_S * 1000000LL - 1 };
 	atomic_init(&a->stopping, false);
-	if (pthread_condattr_init(&ca) != 0)
-		return -1;
-	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-	    pthread_cond_init(&a->wake, &ca) == 0 ? 0 : -1;
-	pthread_condattr_destroy(&ca);
-	if (rc == 0 && pthread_mutex_init(&a->mu, NULL) != 0) {
-		pthread_cond_destroy(&a->wake);
-		rc = -1;
-	}
-	return rc;
+	return clock_lock_init(&a->mu, &a->wake);
 }
 
 void

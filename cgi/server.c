@@ -277,29 +277,17 @@ log_left(struct server *s, size_t left)
 static int
 server_init(struct server *s, int fd, long idle_timeout_s)
 {
-	pthread_condattr_t ca;
-	int rc;
-
 	*s = (struct server){ .running = 0 };
 	atomic_init(&s->stopping, false);
 	atomic_init(&s->busy, 0);
 	atomic_init(&s->connected, 0);
 	if (acceptor_init(&s->acceptor, fd, idle_timeout_s) != 0)
 		return -1;
-	if (pthread_condattr_init(&ca) != 0) {
+	if (clock_lock_init(&s->mu, &s->exited) != 0) {
 		acceptor_destroy(&s->acceptor);
 		return -1;
 	}
-	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-	    pthread_cond_init(&s->exited, &ca) == 0 ? 0 : -1;
-	pthread_condattr_destroy(&ca);
-	if (rc == 0 && pthread_mutex_init(&s->mu, NULL) != 0) {
-		pthread_cond_destroy(&s->exited);
-		rc = -1;
-	}
-	if (rc != 0)
-		acceptor_destroy(&s->acceptor);
-	return rc;
+	return 0;
 }
 
 /* One thread's own state; NULL if out of memory. */

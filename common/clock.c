@@ -35,3 +35,21 @@ clock_sleep_us(int64_t us)
 	while (nanosleep(&left, &left) == -1 && errno == EINTR)
 		;
 }
+
+int
+clock_lock_init(pthread_mutex_t *mu, pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(cv, &ca) == 0 ? 0 : -1;
+	pthread_condattr_destroy(&ca);
+	if (rc == 0 && pthread_mutex_init(mu, NULL) != 0) {
+		pthread_cond_destroy(cv);
+		rc = -1;
+	}
+	return rc;
+}
