@@ -21,9 +21,14 @@ int
 acceptor_init(struct acceptor *a, int listen_fd, long idle_timeout_s)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	socklen_t len = sizeof(ss), optlen = sizeof(int);
+	int listening = 0;
 
-	if (getsockname(listen_fd, (struct sockaddr *)&ss, &len) != 0)
+	/* A socket that does not listen (a wrong descriptor inherited on fd 0) would fail every
+	 * accept for ever while the process looked healthy: refused at start instead. */
+	if (getsockname(listen_fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 ||
+	    !listening)
 		return -1;
 	*a = (struct acceptor){ .listen_fd = listen_fd,
 		.tcp = ss.ss_family == AF_INET || ss.ss_family == AF_INET6,

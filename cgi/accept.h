@@ -32,7 +32,7 @@ struct acceptor {
 };
 
 /* Prepares a to accept on listen_fd with reads and writes of idle_timeout_s seconds at most.
- * -1 if listen_fd is not a socket or the locks cannot be made. */
+ * -1 if listen_fd is not a listening socket or the locks cannot be made. */
 int acceptor_init(struct acceptor *a, int listen_fd, long idle_timeout_s);
 
 /* Frees the locks; once every thread has stopped using a. */

@@ -158,6 +158,7 @@ link_backend(struct walk *w, struct cfg_endpoint *ep, size_t bi)
 
 	for (size_t i = 0; i < b->url.nparts; i++) {
 		const struct tpl_part *p = &b->url.parts[i];
+		size_t *more;
 		long d;
 
 		if (p->kind == TPL_PARAM && !has_param(ep, p->text))
@@ -182,8 +183,9 @@ link_backend(struct walk *w, struct cfg_endpoint *ep, size_t bi)
 				d = -1;
 		if (d < 0)
 			continue;
-		if ((b->deps = reallocarray(b->deps, b->ndeps + 1, sizeof(*b->deps))) == NULL)
-			return walk_fail(w, "out of memory");
+		if ((more = reallocarray(b->deps, b->ndeps + 1, sizeof(*b->deps))) == NULL)
+			return walk_fail(w, "out of memory");	/* b->deps is still b's */
+		b->deps = more;
 		b->deps[b->ndeps++] = (size_t)d;
 	}
 	return 0;

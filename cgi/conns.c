@@ -14,6 +14,7 @@
 struct conn {
 	int fd;
 	bool named;
+	bool used;	/* it has carried a request */
 	int local_port, peer_port;
 	char local_ip[INET6_ADDRSTRLEN], peer_ip[INET6_ADDRSTRLEN];
 };
@@ -131,13 +132,18 @@ conns_check(struct conns *cs, const char *local_ip, int local_port, const char *
 {
 	struct conn *c = conns_find(cs, local_ip, local_port, peer_ip, peer_port);
 	char byte;
+	ssize_t n;
 
 	if (c == NULL)
 		return CONNS_UNKNOWN;
+	if (!c->used) {
+		c->used = true;
+		return CONNS_CLEAN;
+	}
 	/* Nothing may have arrived on a connection nobody has sent anything on since its last
 	 * answer ended: a byte, an end of stream (0) or an error all say it is not clean. */
-	if (recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-	    (errno == EAGAIN || errno == EWOULDBLOCK))
+	n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return CONNS_CLEAN;
-	return CONNS_STRAY;
+	return n > 0 ? CONNS_STRAY : CONNS_CLOSED;
 }

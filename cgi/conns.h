@@ -28,13 +28,19 @@ int conns_open(struct conns *cs, int family, int type, int protocol);
 int conns_close(struct conns *cs, int fd);
 
 enum conns_state {
-	CONNS_CLEAN,	/* nothing pending: the next bytes read are the answer to what is sent */
-	CONNS_STRAY,	/* bytes are waiting, or the peer closed or reset it: not reusable */
+	CONNS_CLEAN,	/* nothing pending (or its first request): the next bytes read are the
+			 * answer to what is sent */
+	CONNS_STRAY,	/* bytes are waiting that nobody asked for: not reusable */
+	CONNS_CLOSED,	/* the peer closed or reset it: not reusable either */
 	CONNS_UNKNOWN,	/* no socket of the set has these addresses */
 };
 
 /* The state of the connection with these addresses (as curl reports them to the pre-request
- * callback). Looks without reading: the bytes stay for curl, which closes the connection. */
+ * callback), which is about to carry a request. A new connection, on its first request, is
+ * clean without a look: it cannot hold an answer to an earlier one, and what a TLS server
+ * sends unasked after the handshake (session tickets) is not an answer. On a kept one it looks
+ * without reading: the bytes stay for curl, which closes the connection. With TLS these are
+ * TLS records: a late ticket or a key update also costs a new connection, which is safe. */
 enum conns_state conns_check(struct conns *cs, const char *local_ip, int local_port,
     const char *peer_ip, int peer_port);
 

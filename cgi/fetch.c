@@ -116,7 +116,9 @@ socket_close(void *arg, curl_socket_t fd)
 }
 
 /* curl has picked the connection, new or kept, and is about to send the request on it: refuse
- * one that is not clean (conns.h says why). Aborting makes curl close it. */
+ * one that is not clean (conns.h says why). Aborting makes curl close it: an abort by callback
+ * counts as a premature end, which closes a connection that is not multiplexed, and HTTP/1.1
+ * is all this program speaks to backends. */
 static int
 connection_check(void *arg, char *peer_ip, char *local_ip, int peer_port, int local_port)
 {
@@ -148,6 +150,7 @@ handle_setup(struct fetch_transfer *t, const struct fetch_request *req)
 	return curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L) == CURLE_OK &&
@@ -183,6 +186,9 @@ kind_of(CURLcode rc, const struct sink *sink)
 		return FETCH_CONNECT;
 	case CURLE_FILESIZE_EXCEEDED:
 		return FETCH_TOO_LARGE;
+	case CURLE_FAILED_INIT:		/* the driving multi handle failed */
+	case CURLE_OUT_OF_MEMORY:
+		return FETCH_INTERNAL;
 	default:
 		return sink->too_large ? FETCH_TOO_LARGE : FETCH_BODY;
 	}
@@ -242,7 +248,8 @@ fail:
 static bool
 transfer_retry(struct fetch_transfer *t, CURLcode rc)
 {
-	if (rc != CURLE_ABORTED_BY_CALLBACK || t->conn != CONNS_STRAY || t->retried)
+	if (rc != CURLE_ABORTED_BY_CALLBACK || t->retried ||
+	    (t->conn != CONNS_STRAY && t->conn != CONNS_CLOSED))
 		return false;
 	/* Nothing was sent or received: the same request goes out again, on a connection of its
 	 * own, within the time the first attempt had left. */
@@ -261,8 +268,9 @@ reply_explain(const struct fetch_transfer *t, CURLcode rc, struct fetch_reply *r
 	const char *why = t->sink.nomem ? "out of memory" : t->errbuf[0] ? t->errbuf :
 	    curl_easy_strerror(rc);
 
-	if (t->conn == CONNS_STRAY)
-		why = "the backend sent bytes nobody had asked for, on a new connection too";
+	if (t->conn == CONNS_STRAY || t->conn == CONNS_CLOSED)
+		why = "a kept connection was refused (bytes waiting, or closed) and the request "
+		    "could not go out again";
 	else if (t->conn == CONNS_UNKNOWN)
 		why = "cannot check the connection before use: its socket is unknown";
 	if (reply->kind == FETCH_TOO_LARGE)
@@ -283,8 +291,8 @@ transfer_end(struct fetch_transfer *t, CURLcode rc)
 	 * call received no status. */
 	if (reply->status < 200)
 		reply->status = 0;
-	reply->kind = t->sink.nomem ? FETCH_INTERNAL : t->conn != CONNS_CLEAN ? FETCH_CONNECT :
-	    kind_of(rc, &t->sink);
+	reply->kind = t->sink.nomem || t->conn == CONNS_UNKNOWN ? FETCH_INTERNAL :
+	    t->conn != CONNS_CLEAN ? FETCH_CONNECT : kind_of(rc, &t->sink);
 	if (reply->kind != FETCH_OK)
 		reply_explain(t, rc, reply);
 	/* Giving back unhooks the error buffer and the sink, which are freed here. */

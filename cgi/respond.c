@@ -113,7 +113,7 @@ compose_one(const struct outcome *o, bool first, struct buf *data, json_t *error
 	const char *kind = fetch_kind_name(o->kind);
 	double ms = o->duration_us > 0 ? o->duration_us / 1000.0 : 0;
 	bool ok = o->kind == FETCH_OK;
-	json_t *err;
+	json_t *err, *message;
 
 	if (ok)
 		(void)buf_printf(timing, "%s;dur=%.1f;desc=\"%ld\", ", b->name, ms, o->status);
@@ -127,10 +127,25 @@ compose_one(const struct outcome *o, bool first, struct buf *data, json_t *error
 		return -1;
 	if (ok)
 		return 0;
+	/* The message may be a backend's or curl's text cut at a byte count, not always UTF-8,
+	 * which json_string refuses: the kind then stands for it. */
+	if ((message = json_string(o->message)) == NULL)
+		message = json_string(kind);
 	err = json_pack("{s:s,s:s}", "backend", b->name, "kind", kind);
-	if (err == NULL || (o->status > 0 && json_object_set_new(err, "status",
-	    json_integer(o->status)) != 0) || json_object_set_new(err, "message",
-	    json_string(o->message)) != 0 || json_array_append_new(errors, err) != 0)
+	if (err == NULL || message == NULL) {
+		json_decref(err);
+		json_decref(message);
+		return -1;
+	}
+	/* json_object_set_new and json_array_append_new take the value, even when they fail. */
+	if ((o->status > 0 && json_object_set_new(err, "status", json_integer(o->status)) != 0) ||
+	    json_object_set_new(err, "message", json_incref(message)) != 0) {
+		json_decref(message);
+		json_decref(err);
+		return -1;
+	}
+	json_decref(message);
+	if (json_array_append_new(errors, err) != 0)
 		return -1;
 	if (!b->required)
 		*complete = false;

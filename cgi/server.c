@@ -353,7 +353,8 @@ server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(vo
 		return 1;
 	}
 	if (server_init(&s, listen_fd, o->idle_timeout_s) != 0 || watch_start() != 0) {
-		log_msg("error", "cannot set up the server's locks and watcher thread");
+		log_msg("error", "cannot serve: descriptor %d is not a listening socket, or the "
+		    "server's locks and watcher thread cannot be made", listen_fd);
 		return 1;
 	}
 	if ((started = threads_start(&s, o->threads)) < o->threads) {

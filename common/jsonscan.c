@@ -278,6 +278,8 @@ scan_value(struct scan *sc, int max_depth)
 
 	if (max_depth > JSONSCAN_MAX_DEPTH)
 		max_depth = JSONSCAN_MAX_DEPTH;
+	if (max_depth < 0)
+		max_depth = 0;
 	for (;;) {
 		/* A value is expected here. */
 		skip_space(sc);

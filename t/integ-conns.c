@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -288,6 +289,27 @@ test_quiet_stop(void)
 	}
 }
 
+/* A socket on fd 0 that does not listen (a wrong descriptor handed over) is refused at start,
+ * rather than failing every accept for ever while the process looks healthy. */
+static void
+test_fd0_not_listening(void)
+{
+	char config[INTEG_PATH_LEN], err[INTEG_PATH_LEN];
+	char *argv[] = { FANOUT_CGI, "-c", (char *)integ_path(&env, config, "fanout.json"), NULL };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pid_t pid;
+	int rc;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	pid = integ_spawn(argv, NULL, fd, NULL, integ_path(&env, err, "fd0-idle.err"));
+	close(fd);
+	CU_ASSERT_FATAL(pid > 0);
+	if ((rc = integ_wait_exit(pid, 5000)) == -1)	/* still running: the failure under test */
+		(void)integ_stop(pid);
+	CU_ASSERT_EQUAL(rc, 1);
+	CU_ASSERT_EQUAL(count_lines("fd0-idle.err", "is not a listening socket"), 1);
+}
+
 /* --check-config on something that is not a file: a clear error at once. */
 static void
 expect_check_refused(const char *name, const char *reason)
@@ -360,6 +382,7 @@ main(void)
 		{ "EMFILE: threads wait and retry, none is lost", test_descriptors },
 		{ "a stop with no connection open says none is", test_quiet_stop },
 		{ "a directory or a FIFO as config", test_config_not_a_file },
+		{ "a socket on fd 0 that does not listen: refused", test_fd0_not_listening },
 		{ NULL, NULL },
 	};
 

@@ -297,6 +297,42 @@ test_outcomes(void)
 	outcomes_free(o);
 }
 
+/* "a" fails with a message cut inside a UTF-8 character (curl's text, cut at a byte count). */
+static int
+cut_message(void *arg)
+{
+	struct bcall *c = arg;
+	struct fetch_reply reply = { .kind = FETCH_BODY, .body = BUF_INIT };
+
+	if (strcmp(c->backend->name, "a") == 0)
+		snprintf(reply.message, sizeof(reply.message), "broken at caf\xc3");
+	else
+		reply.kind = FETCH_OK, reply.status = 200, (void)buf_puts(&reply.body, "1");
+	return bcall_judge(c, &reply) + (buf_free(&reply.body), 0);
+}
+
+/* A message that is not UTF-8 is answered with the kind in its place, not as a 500. */
+static void
+test_message_not_utf8(void)
+{
+	const struct cfg_endpoint *ep = &cfg->endpoints[1];
+	struct outcomes *o = outcomes_plan(fanout_group_new(FANOUT_THREADS,
+	    clock_now_us() + 2000000), ep, vars, cut_message);
+	struct http_io io = { .write = capture, .fd = -1 };
+	int status = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_EQUAL_FATAL(fanout_group_run(outcomes_group(o)), FANOUT_OK);
+	outcomes_settle(o);
+	out.len = 0;
+	CU_ASSERT_EQUAL(respond_fanout(&io, ep, o, "unit", 1000, false, &status), RESPOND_OK);
+	CU_ASSERT_EQUAL(status, 502);
+	out.data[out.len < sizeof(out.data) ? out.len : sizeof(out.data) - 1] = '\0';
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.data,
+	    "{\"backend\":\"a\",\"kind\":\"body\",\"message\":\"body\"}"));
+	outcomes_free(o);
+}
+
 static const char *request_uri;
 
 static const char *
@@ -393,6 +429,7 @@ main(void)
 		{ "a transfer set up without memory is internal", test_fetch_no_memory },
 		{ "transfers at once on a cache: each token back once", test_fetch_nonblocking },
 		{ "one outcome per backend, settled once", test_outcomes },
+		{ "a message that is not UTF-8: the kind stands for it", test_message_not_utf8 },
 		{ "a request is answered as logged, whichever allocation fails",
 		    test_answered_no_memory },
 		{ NULL, NULL },
