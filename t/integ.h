@@ -1,4 +1,5 @@
-/* integ.h - helpers of the integration tests: processes, ports, files and HTTP requests. */
+/* integ.h - helpers of the integration tests: processes, ports, files and HTTP requests
+ * (integ.c), and the private stack of mock, fanout-cgi and web server (integ-stack.c). */
 #ifndef T_INTEG_H
 #define T_INTEG_H
 
