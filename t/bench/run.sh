@@ -1,14 +1,17 @@
 #!/bin/sh
 # run.sh - the benchmark: wrk -> nginx -> fanout-cgi -> fast backends, for every executor, two
-# backend profiles and three concurrencies, beside the ceiling (nginx proxying to one backend).
+# backend profiles and three concurrencies, beside the ceiling (nginx proxying to one backend) and
+# two peers a user would pick instead, answering the same page from the same backends: nginx + Lua
+# (ngx.location.capture_multi) and a Go aggregator of the standard library (t/bench/peer-go).
 #
 #   sh t/bench/run.sh                 everything (under 10 minutes); results in build/bench/
 #   BENCH_SECONDS=4 BENCH_EXECUTORS="pool" BENCH_CONNECTIONS="64" sh t/bench/run.sh
+#   BENCH_PEERS="go" ...              only the Go peer (default "lua go"; "" for none)
 #   BENCH_CGI_WRAPPER="valgrind --tool=massif" ...   runs fanout-cgi under a profiler
 #
 # It installs what it needs, builds, starts one private nginx (front and backends, 127.0.0.1),
-# restarts fanout-cgi for every row (so peak RSS and CPU belong to that row), prints a table,
-# writes results.csv and results.png, and stops every process it started.
+# restarts fanout-cgi and each peer for every row (so peak RSS and CPU belong to that row), prints
+# a table, writes results.csv and results.png, and stops every process it started, by pid.
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,23 +22,71 @@ connections=${BENCH_CONNECTIONS:-16 64 256}
 profiles=${BENCH_PROFILES:-zero slow}
 cgi_threads=${BENCH_CGI_THREADS:-300}
 keep_conn=${BENCH_KEEP_CONN:-on}
+peers=${BENCH_PEERS-lua go}
 front=${BENCH_PORT:-18480}
 backend=$((front + 1))
 cgi_port=$((front + 2))
+lua_port=$((front + 3))
+go_port=$((front + 4))
 
 FANOUT_EXTRA_PACKAGES="wrk gnuplot-nox libnginx-mod-http-echo curl" sh "$top/t/check.sh" build
 
-mkdir -p "$out/tmp"
+mkdir -p "$out/tmp" "$out/lua"
 rm -f "$out/results.csv"
+
+# The Debian package a peer needs, and whether what the run uses of it is there.
+peer_package() {
+	case $1 in lua) echo libnginx-mod-http-lua ;; go) echo golang-go ;; esac
+}
+peer_present() {
+	case $1 in
+	lua) [ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] &&
+		[ -f /usr/lib/nginx/modules/ndk_http_module.so ] ;;
+	go) command -v go >/dev/null ;;
+	esac
+}
+# Each peer's package is installed on its own, so that one that cannot be installed skips only
+# that peer (the build is done by then: a failure here is the install's).
+for peer in $peers; do
+	case $peer in
+	lua | go) ;;
+	*) echo "run.sh: unknown peer '$peer' in BENCH_PEERS (lua, go)" >&2; exit 2 ;;
+	esac
+done
+ready_peers=
+for peer in $peers; do
+	if FANOUT_EXTRA_PACKAGES=$(peer_package "$peer") sh "$top/t/check.sh" build >/dev/null 2>&1 &&
+		peer_present "$peer"; then
+		ready_peers="$ready_peers $peer"
+	else
+		echo "run.sh: skipping the $peer peer: package $(peer_package "$peer") could not be" \
+			"installed (see $top/build/install.log)" >&2
+	fi
+done
+peers=$ready_peers
+
+# The Go peer: the standard library only, so the build needs no network (GOPROXY=off) and keeps
+# its cache in the build tree.
+case " $peers " in *" go "*)
+	mkdir -p "$out/go"
+	if ! GOCACHE=$out/go/cache GOPATH=$out/go/path GOPROXY=off GOFLAGS= GOTOOLCHAIN=local \
+		go build -o "$out/peer-go" "$top/t/bench/peer-go/main.go" 2>"$out/go/build.log"; then
+		echo "run.sh: skipping the go peer: it did not build (see $out/go/build.log)" >&2
+		peers=$(echo "$peers" | sed 's/ go//')
+	fi
+esac
+
 nginx_pid=
 cgi_pid=
+peer_pid=
+measured=
 sampler_pid=
 stop_all() {
-	for pid in $sampler_pid $cgi_pid $nginx_pid; do
+	for pid in $sampler_pid $peer_pid $cgi_pid $nginx_pid; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
-	sampler_pid= cgi_pid= nginx_pid=
+	sampler_pid= peer_pid= cgi_pid= nginx_pid=
 }
 trap stop_all EXIT INT TERM
 
@@ -81,6 +132,56 @@ http {
         location = /d20 { echo_sleep 0.020; echo '$json'; }
         location = /d30 { echo_sleep 0.030; echo '$json'; }
         location = /d50 { echo_sleep 0.050; echo '$json'; }
+    }
+}
+EOF
+
+# The nginx + Lua peer, an nginx of its own (so that its workers' CPU and memory are the peer's
+# alone): the page's three backend calls as subrequests made concurrently by capture_multi, over
+# kept connections sized for the concurrency, as the Go peer's.
+cat > "$out/lua/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+worker_processes 2;
+daemon off;
+pid $out/lua/nginx.pid;
+error_log $out/lua/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $out/tmp; fastcgi_temp_path $out/tmp; proxy_temp_path $out/tmp;
+    uwsgi_temp_path $out/tmp; scgi_temp_path $out/tmp;
+    upstream backend { server 127.0.0.1:$backend; keepalive 1024; }
+    init_by_lua_block {
+        -- One page: the three backends at once, then one document as fanout-cgi's.
+        function fanout_page(p1, p2, p3)
+            local r1, r2, r3 = ngx.location.capture_multi({
+                { "/b/" .. p1, { args = "b=profile" } },
+                { "/b/" .. p2, { args = "b=orders" } },
+                { "/b/" .. p3, { args = "b=recs" } } })
+            for _, r in ipairs({ r1, r2, r3 }) do
+                if r.status ~= 200 then
+                    ngx.status = 502
+                    ngx.say('{"error":"backend failed"}')
+                    return
+                end
+            end
+            ngx.header.content_type = "application/json"
+            ngx.print('{"data":{"profile":', r1.body, ',"orders":', r2.body,
+                ',"recommendations":', r3.body, '}}\n')
+        end
+    }
+    server {
+        listen 127.0.0.1:$lua_port backlog=4096;
+        location = /zero { content_by_lua_block { fanout_page("zero", "zero", "zero") } }
+        location = /slow { content_by_lua_block { fanout_page("d20", "d30", "d50") } }
+        location ~ ^/b/(zero|d20|d30|d50)\$ {
+            internal;
+            proxy_pass http://backend/\$1\$is_args\$args;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
     }
 }
 EOF
@@ -132,17 +233,66 @@ cgi_stop() {
 	cgi_pid=
 }
 
-# CPU ticks (user + system) of a process.
-cpu_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
+# The peers, one row each: started, answering, measured, stopped by pid. For nginx + Lua the
+# measured processes are its master and workers.
+peer_start() { # peer profile connections
+	case $1 in
+	lua)
+		/usr/sbin/nginx -p "$out/lua" -c "$out/lua/nginx.conf" -e "$out/lua/error.log" &
+		peer_pid=$!
+		wait_ok "http://127.0.0.1:$lua_port/$2"
+		measured="$peer_pid $(pgrep -P "$peer_pid" | tr '\n' ' ')"
+		;;
+	go)
+		"$out/peer-go" -listen "127.0.0.1:$go_port" -backend "http://127.0.0.1:$backend" \
+			-conns "$3" 2>>"$out/peer-go.err" &
+		peer_pid=$!
+		wait_ok "http://127.0.0.1:$go_port/$2"
+		measured=$peer_pid
+		;;
+	esac
 }
 
-# Samples the thread count of $1 every 0.2 s, keeping the highest in $2.
+peer_stop() {
+	kill "$peer_pid" 2>/dev/null || true
+	wait "$peer_pid" 2>/dev/null || true
+	peer_pid= measured=
+}
+
+peer_url() { # peer profile
+	case $1 in
+	lua) echo "http://127.0.0.1:$lua_port/$2" ;;
+	go) echo "http://127.0.0.1:$go_port/$2" ;;
+	esac
+}
+
+# CPU ticks (user + system) of processes, summed.
+cpu_ticks() {
+	t=0
+	for p in "$@"; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+
+# The sum over processes of a /proc/PID/status field in kB (VmHWM, Threads).
+status_sum() { # field pid...
+	f=$1
+	shift
+	for p in "$@"; do
+		cat "/proc/$p/status" 2>/dev/null || true
+	done | awk -v f="$f:" '$1 == f { n += $2 } END { print n + 0 }'
+}
+
+# Samples the thread count of the processes $2... every 0.2 s while $2 lives, keeping the
+# highest in $1.
 sample_threads() {
-	echo 0 > "$2"
+	max=$1
+	shift
+	echo 0 > "$max"
 	while kill -0 "$1" 2>/dev/null; do
-		n=$(awk '/^Threads:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0)
-		[ "${n:-0}" -gt "$(cat "$2")" ] && echo "$n" > "$2"
+		n=$(status_sum Threads "$@")
+		[ "${n:-0}" -gt "$(cat "$max")" ] && echo "$n" > "$max"
 		sleep 0.2
 	done
 }
@@ -165,25 +315,26 @@ wrk_figures() {
 	END { printf "%.0f %.2f %.2f %d %d\n", rps, p50, p99, errors, requests }' "$1"
 }
 
-# One row: profile executor connections url.
+# One row: profile executor connections url. $measured names the processes whose CPU, peak RSS
+# and threads are the row's (fanout-cgi, or a peer's); empty for the ceiling.
 measure() {
 	profile=$1 ex=$2 conns=$3 url=$4
-	pid=${cgi_pid:-$nginx_pid}
+	pids=${measured:-$nginx_pid}
 	wrk -t2 -c"$conns" -d1s "$url" >/dev/null 2>&1 || true	# warm-up: connections, caches
-	ticks0=$(cpu_ticks "$pid")
-	sample_threads "$pid" "$out/threads.max" &
+	ticks0=$(cpu_ticks $pids)
+	sample_threads "$out/threads.max" $pids &
 	sampler_pid=$!
 	wrk -t2 -c"$conns" -d"${seconds}s" --latency --timeout 5s "$url" > "$out/wrk.txt" 2>&1
-	ticks1=$(cpu_ticks "$pid")
+	ticks1=$(cpu_ticks $pids)
 	kill "$sampler_pid" 2>/dev/null || true
 	wait "$sampler_pid" 2>/dev/null || true
 	sampler_pid=
 	set -- $(wrk_figures "$out/wrk.txt")
-	rss=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
+	rss=$(status_sum VmHWM $pids | awk '{ printf "%.1f", $1 / 1024 }')
 	threads=$(cat "$out/threads.max")
 	cpu_us=$(awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" -v n="$5" \
 		'BEGIN { printf "%.0f", (n > 0 ? t * 1000000 / hz / n : 0) }')
-	if [ -z "$cgi_pid" ]; then	# the ceiling: no fanout-cgi to measure
+	if [ -z "$measured" ]; then	# the ceiling: no fanout-cgi or peer to measure
 		rss=- threads=- cpu_us=-
 	fi
 	echo "$profile,$ex,$conns,$1,$2,$3,$4,$rss,$threads,$cpu_us" >> "$out/rows.csv"
@@ -200,21 +351,33 @@ for profile in $profiles; do
 		for ex in $executors; do
 			cgi_start
 			wait_ok "http://127.0.0.1:$front/api/$ex/$profile"
+			measured=$cgi_pid
 			measure "$profile" "$ex" "$conns" "http://127.0.0.1:$front/api/$ex/$profile"
+			measured=
 			cgi_stop
+		done
+		for peer in $peers; do
+			peer_start "$peer" "$profile" "$conns"
+			measure "$profile" "$peer" "$conns" "$(peer_url "$peer" "$profile")"
+			peer_stop
 		done
 	done
 done
 stop_all
 
-# Every row's throughput as a ratio of the ceiling's (same profile and concurrency).
-awk -F, 'BEGIN { OFS = ","; print "profile,executor,connections,rps,p50_ms,p99_ms,errors,rss_mb,threads,cpu_us_per_req,ratio" }
-	{ row[NR] = $0; if ($2 == "ceiling") ceil[$1 "," $3] = $4 }
-	END { for (i = 1; i <= NR; i++) { split(row[i], f, ","); c = ceil[f[1] "," f[3]];
-		printf "%s,%.2f\n", row[i], (c > 0 ? f[4] / c : 0) } }' "$out/rows.csv" > "$out/results.csv"
+# Every row's throughput as a ratio of the ceiling's and of the best peer's (same profile and
+# concurrency; "-" when no peer ran).
+awk -F, 'BEGIN { OFS = ","; print "profile,executor,connections,rps,p50_ms,p99_ms,errors,rss_mb,threads,cpu_us_per_req,ratio,ratio_best_peer" }
+	{ row[NR] = $0; k = $1 "," $3; if ($2 == "ceiling") ceil[k] = $4
+	  if (($2 == "lua" || $2 == "go") && $4 > best[k]) best[k] = $4 }
+	END { for (i = 1; i <= NR; i++) { split(row[i], f, ","); k = f[1] "," f[3]; c = ceil[k]
+		printf "%s,%.2f,%s\n", row[i], (c > 0 ? f[4] / c : 0),
+			(best[k] > 0 ? sprintf("%.2f", f[4] / best[k]) : "-") } }' \
+	"$out/rows.csv" > "$out/results.csv"
 echo
-echo "ratio to the ceiling (nginx proxying straight to one backend):"
-awk -F, 'NR > 1 && $2 != "ceiling" { printf "  %-5s %-8s %4s connections: %s\n", $1, $2, $3, $11 }' \
+echo "ratio to the ceiling (nginx proxying straight to one backend) and to the best peer:"
+awk -F, 'NR > 1 && $2 != "ceiling" {
+	printf "  %-5s %-8s %4s connections: %s x ceiling, %s x best peer\n", $1, $2, $3, $11, $12 }' \
 	"$out/results.csv"
 
 # The chart: req/s by concurrency, one line per executor, for each backend profile. Each line's
