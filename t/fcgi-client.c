@@ -13,13 +13,10 @@
 
 #include "common/clock.h"
 
-#define RECORD_MAX 65535
 #define HEADER_LEN 8
-#define ROLE_RESPONDER 1
-#define FLAG_KEEP_CONN 1
 
 bool
-fcgi_record(struct buf *out, enum fcgi_type type, unsigned request_id, const void *content,
+fcgi_record(struct buf *out, enum fcgi_rec_type type, unsigned request_id, const void *content,
     size_t len, size_t padding)
 {
 	static const unsigned char zeros[255];
@@ -27,7 +24,7 @@ fcgi_record(struct buf *out, enum fcgi_type type, unsigned request_id, const voi
 		(unsigned char)request_id, (unsigned char)(len >> 8), (unsigned char)len,
 		(unsigned char)padding, 0 };
 
-	return len <= RECORD_MAX && padding <= sizeof(zeros) &&
+	return len <= FCGI_RECORD_MAX && padding <= sizeof(zeros) &&
 	    buf_append(out, h, sizeof(h)) == 0 && (len == 0 || buf_append(out, content, len) == 0) &&
 	    (padding == 0 || buf_append(out, zeros, padding) == 0);
 }
@@ -56,9 +53,9 @@ fcgi_pair(struct buf *out, const char *name, const char *value)
 bool
 fcgi_begin(struct buf *out, bool keep_conn)
 {
-	const unsigned char body[8] = { 0, ROLE_RESPONDER, keep_conn ? FLAG_KEEP_CONN : 0 };
+	const unsigned char body[8] = { 0, FCGI_ROLE_RESPONDER, keep_conn ? FCGI_FLAG_KEEP_CONN : 0 };
 
-	return fcgi_record(out, FCGI_BEGIN_REQUEST, 1, body, sizeof(body), 0);
+	return fcgi_record(out, FCGI_TYPE_BEGIN_REQUEST, 1, body, sizeof(body), 0);
 }
 
 bool
@@ -70,10 +67,10 @@ fcgi_build_get(struct buf *out, const char *uri, bool keep_conn, enum fcgi_get_u
 	if (ok && upto >= FCGI_GET_PARAMS)
 		ok = fcgi_pair(&params, "REQUEST_METHOD", "GET") &&
 		    fcgi_pair(&params, "REQUEST_URI", uri) &&
-		    fcgi_record(out, FCGI_PARAMS, 1, params.data, params.len, 0);
+		    fcgi_record(out, FCGI_TYPE_PARAMS, 1, params.data, params.len, 0);
 	if (ok && upto >= FCGI_GET_WHOLE)
-		ok = fcgi_record(out, FCGI_PARAMS, 1, NULL, 0, 0) &&
-		    fcgi_record(out, FCGI_STDIN, 1, NULL, 0, 0);
+		ok = fcgi_record(out, FCGI_TYPE_PARAMS, 1, NULL, 0, 0) &&
+		    fcgi_record(out, FCGI_TYPE_STDIN, 1, NULL, 0, 0);
 	buf_free(&params);
 	return ok;
 }
@@ -237,8 +234,8 @@ read_answer_until(int fd, int64_t until, struct buf *out)
 		if (total > 0) {
 			const unsigned char *h = (const unsigned char *)in.data;
 
-			done = h[1] == FCGI_END_REQUEST;
-			failed = h[0] != 1 || (h[1] == FCGI_STDOUT &&
+			done = h[1] == FCGI_TYPE_END_REQUEST;
+			failed = h[0] != 1 || (h[1] == FCGI_TYPE_STDOUT &&
 			    buf_append(out, in.data + HEADER_LEN, ((size_t)h[4] << 8 | h[5])) != 0);
 			memmove(in.data, in.data + total, in.len - total);
 			buf_truncate(&in, in.len - total);

@@ -6,18 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cgi/fcgi.h"	/* the record types and constants, as the program's codec names them */
 #include "common/buf.h"
-
-/* FastCGI record types (the specification's numbers). */
-enum fcgi_type {
-	FCGI_BEGIN_REQUEST = 1,
-	FCGI_END_REQUEST = 3,
-	FCGI_PARAMS = 4,
-	FCGI_STDIN = 5,
-	FCGI_STDOUT = 6,
-	FCGI_STDERR = 7,
-	FCGI_GET_VALUES = 9,
-};
 
 /* How much of a GET a client sends: a stalled one stops before the end. */
 enum fcgi_get_upto {
@@ -28,7 +18,7 @@ enum fcgi_get_upto {
 
 /* Appends one record (header, content and `padding` zero bytes, at most 255) to out; false
  * when out of memory or when the content is longer than a record holds (65535 bytes). */
-bool fcgi_record(struct buf *out, enum fcgi_type type, unsigned request_id, const void *content,
+bool fcgi_record(struct buf *out, enum fcgi_rec_type type, unsigned request_id, const void *content,
     size_t len, size_t padding);
 
 /* Appends one name-value pair, each length encoded as FastCGI does (one byte below 128, four

@@ -89,7 +89,7 @@ survives(const char *what, const struct buf *records)
 	solo_cleanup(&s, false);	/* not kept: this fails in every run, for now */
 }
 
-/* Finding 2: one FCGI_GET_VALUES record (management: request id 0) asking for FCGI_MAX_CONNS
+/* Finding 2: one FCGI_TYPE_GET_VALUES record (management: request id 0) asking for FCGI_MAX_CONNS
  * eight times; libfcgi writes 17 bytes of answer per name into 56. The record is padded (as
  * the specification allows): libfcgi sees where it ends only with bytes after its content in
  * hand, and would otherwise wait for more before it answers. */
@@ -101,7 +101,7 @@ test_get_values(void)
 
 	for (int i = 0; i < 8; i++)
 		ok = ok && fcgi_pair(&content, "FCGI_MAX_CONNS", "");
-	ok = ok && fcgi_record(&record, FCGI_GET_VALUES, 0, content.data, content.len, 8);
+	ok = ok && fcgi_record(&record, FCGI_TYPE_GET_VALUES, 0, content.data, content.len, 8);
 	CU_ASSERT_FATAL(ok);
 	survives("GET_VALUES x 8 FCGI_MAX_CONNS", &record);
 	buf_free(&content);
@@ -117,7 +117,7 @@ test_params_length(void)
 	struct buf records = BUF_INIT;
 
 	CU_ASSERT_FATAL(fcgi_begin(&records, false) &&
-	    fcgi_record(&records, FCGI_PARAMS, 1, pair, sizeof(pair), 0));
+	    fcgi_record(&records, FCGI_TYPE_PARAMS, 1, pair, sizeof(pair), 0));
 	survives("PARAMS name length 0x7ffffffe", &records);
 	buf_free(&records);
 }
