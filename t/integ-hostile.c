@@ -89,7 +89,7 @@ survives(const char *what, const struct buf *records)
 	solo_cleanup(&s, false);	/* not kept: this fails in every run, for now */
 }
 
-/* Finding 2: one FCGI_TYPE_GET_VALUES record (management: request id 0) asking for FCGI_MAX_CONNS
+/* Finding 2: one FCGI_GET_VALUES record (management: request id 0) asking for FCGI_MAX_CONNS
  * eight times; libfcgi writes 17 bytes of answer per name into 56. The record is padded (as
  * the specification allows): libfcgi sees where it ends only with bytes after its content in
  * hand, and would otherwise wait for more before it answers. */
