@@ -61,33 +61,55 @@ events_fail_all(fanout_group *g)
 	}
 }
 
-void
-fanout_events_run(fanout_group *g, struct call_list *ready)
+/* Whether the run is over: every call finished, the deadline passed or the group cancelled. If
+ * so, the group is closed and what the driver still runs is cancelled: nothing outlives it. */
+static bool
+events_over(fanout_group *g)
 {
-	events_start(g, ready);
-	for (;;) {
-		int64_t now = fanout_now_us(), timeout = FANOUT_WAIT_FOREVER;
+	int64_t now = fanout_now_us();
+	bool over;
 
-		pthread_mutex_lock(&g->mu);
-		if (g->unfinished == 0 || (g->deadline != FANOUT_NO_DEADLINE && now >= g->deadline) ||
-		    atomic_load(&g->cancelled)) {
-			fanout_group_close(g, now);
-			pthread_mutex_unlock(&g->mu);
-			break;
-		}
-		pthread_mutex_unlock(&g->mu);
-		if (g->deadline != FANOUT_NO_DEADLINE)
-			timeout = g->deadline - now;
-		if (g->driver.wait(g->driver.ctx, timeout) != 0)
-			events_fail_all(g);
-		events_collect(g);
-	}
-	/* The deadline passed or the group was cancelled: what the driver still runs is cancelled,
-	 * nothing outlives the run. */
+	pthread_mutex_lock(&g->mu);
+	over = g->unfinished == 0 || (g->deadline != FANOUT_NO_DEADLINE && now >= g->deadline) ||
+	    atomic_load(&g->cancelled);
+	if (over)
+		fanout_group_close(g, now);
+	pthread_mutex_unlock(&g->mu);
+	if (!over)
+		return false;
 	for (size_t i = 0; i < g->ncalls; i++)
 		if (g->calls[i].in_driver) {
 			g->driver.cancel(g->driver.ctx, g->calls[i].arg);
 			g->calls[i].in_driver = false;
 			(void)fanout_call_end(&g->calls[i], NULL);
 		}
+	return true;
+}
+
+void
+fanout_events_begin(fanout_group *g, struct call_list *ready)
+{
+	events_start(g, ready);
+}
+
+bool
+fanout_events_advance(fanout_group *g)
+{
+	events_collect(g);
+	return events_over(g);
+}
+
+void
+fanout_events_run(fanout_group *g, struct call_list *ready)
+{
+	events_start(g, ready);
+	while (!events_over(g)) {
+		int64_t timeout = FANOUT_WAIT_FOREVER;
+
+		if (g->deadline != FANOUT_NO_DEADLINE)
+			timeout = g->deadline - fanout_now_us();
+		if (g->driver.wait(g->driver.ctx, timeout) != 0)
+			events_fail_all(g);
+		events_collect(g);
+	}
 }

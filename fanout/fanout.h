@@ -50,6 +50,7 @@ enum fanout_err {
 	FANOUT_ESTATE,		/* wrong moment: not initialised, initialised twice, group already run */
 	FANOUT_EDRIVER,		/* the event driver of a FANOUT_EVENTS group failed */
 	FANOUT_ECANCELED,	/* fanout_group_cancel() stopped the run; the results are set */
+	FANOUT_EINPROGRESS,	/* fanout_group_begin/advance: the run is under way */
 };
 
 /* How a group's calls are run. All give the same results; they differ in cost and concurrency. */
@@ -98,7 +99,9 @@ struct fanout_driver {
 	 * call fails at once with that code. */
 	int (*start)(void *ctx, void *arg, void *token, int64_t deadline_us);
 	/* Waits up to timeout_us (FANOUT_WAIT_FOREVER: no limit) for calls to make progress, and
-	 * makes it. Returns 0, or -1 if the driver failed (every call under way then fails). */
+	 * makes it. Returns 0, or -1 if the driver failed (every call under way then fails).
+	 * NULL for a driver whose groups only run step by step (fanout_group_begin): the caller's
+	 * event loop waits instead. */
 	int (*wait)(void *ctx, int64_t timeout_us);
 	/* The token of a call that has finished, its code (0: success) in *rc; NULL when none. */
 	void *(*done)(void *ctx, int *rc);
@@ -161,11 +164,28 @@ enum fanout_err fanout_group_after(fanout_group *g, const char *name, const char
  * FANOUT_ESTATE (run twice, or no fanout_init). */
 enum fanout_err fanout_group_run(fanout_group *g);
 
+/*
+ * The same run without waiting, for a caller that owns an event loop (FANOUT_EVENTS groups only).
+ * fanout_group_begin() does what fanout_group_run() does up to its first wait: it starts the
+ * calls that are ready. The loop then calls fanout_group_advance() whenever the driver may have
+ * calls done, once the deadline (fanout_group_deadline) has passed, and after
+ * fanout_group_cancel(): it collects the finished calls and starts what they made ready. Both
+ * return FANOUT_EINPROGRESS while calls are under way; then what fanout_group_run() would have
+ * returned, the results set and nothing of the group left in the driver (and the same again at
+ * every later advance). The driver's wait() is not used.
+ */
+enum fanout_err fanout_group_begin(fanout_group *g);
+enum fanout_err fanout_group_advance(fanout_group *g);
+
+/* The group's deadline, as given (FANOUT_NO_DEADLINE: none). */
+int64_t fanout_group_deadline(const fanout_group *g);
+
 /* Stops a run early, say because whoever wanted the results has gone. The one call of this API
  * that another thread may make on a group, from before its run until fanout_group_free() (the
  * two threads must agree on when the group is freed). fanout_group_run() then returns
  * FANOUT_ECANCELED as soon as it notices: at once for THREADS and POOL, after the call under way
- * for SERIAL, through the driver's wake() for EVENTS. Calls under way are CANCELLED (they still
+ * for SERIAL, through the driver's wake() for EVENTS (at the next fanout_group_advance() for a
+ * group run step by step). Calls under way are CANCELLED (they still
  * end in their own time, as timed-out ones do; one that fails once told to stop is CANCELLED
  * too, and one that succeeds meanwhile may keep its OK), calls not started are SKIPPED; a group
  * cancelled before it runs runs nothing. */

@@ -54,7 +54,7 @@ fanout_group_new_driven(const struct fanout_driver *driver, int64_t deadline_us)
 {
 	fanout_group *g;
 
-	if (driver == NULL || driver->start == NULL || driver->wait == NULL ||
+	if (driver == NULL || driver->start == NULL ||
 	    driver->done == NULL || driver->cancel == NULL)
 		return NULL;
 	if ((g = group_new(FANOUT_EVENTS, deadline_us)) != NULL)
@@ -240,6 +240,8 @@ fanout_strerror(enum fanout_err err)
 		return "the event driver failed";
 	case FANOUT_ECANCELED:
 		return "the run was cancelled";
+	case FANOUT_EINPROGRESS:
+		return "the run is under way";
 	}
 	return "unknown error";
 }

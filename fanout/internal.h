@@ -55,6 +55,7 @@ struct fanout_group {
 	size_t ncalls, calls_cap;
 	size_t unfinished;	/* calls not yet in a final state */
 	bool ran;
+	bool over;		/* FANOUT_EVENTS run step by step: ended, results set */
 	atomic_bool closed;	/* results frozen: the caller stopped waiting */
 	atomic_bool cancelled;	/* fanout_group_cancel(): stop waiting now */
 	struct call_list serial;	/* FANOUT_SERIAL's run queue, used by the caller's thread only */
@@ -100,8 +101,11 @@ struct fanout_result fanout_call_outcome(const struct fanout_group *g, int64_t s
  * was) or skipped. g->mu held. */
 void fanout_group_close(struct fanout_group *g, int64_t now);
 
-/* exec_events.c: FANOUT_EVENTS' whole run, in the caller's thread, from the ready roots. */
+/* exec_events.c: FANOUT_EVENTS' whole run, in the caller's thread, from the ready roots; or
+ * its start, and a step of it (true once the run is over, the group closed). */
 void fanout_events_run(struct fanout_group *g, struct call_list *ready);
+void fanout_events_begin(struct fanout_group *g, struct call_list *ready);
+bool fanout_events_advance(struct fanout_group *g);
 
 /* group.c: frees the group once the last reference is gone; releases every arg. */
 void fanout_group_destroy(struct fanout_group *g);

@@ -284,12 +284,13 @@ group_cancel_unrun(fanout_group *g)
 	return FANOUT_ECANCELED;
 }
 
-enum fanout_err
-fanout_group_run(fanout_group *g)
+/* What every run does first: checks, admission, and the calls ready at once in *ready. FANOUT_OK
+ * when the run is on; anything else ends it before it starts (FANOUT_ECANCELED: cancelled before
+ * it ran, every call skipped). */
+static enum fanout_err
+group_prepare(fanout_group *g, struct call_list *ready)
 {
-	struct call_list ready = { NULL, NULL };
 	enum fanout_err err;
-	struct call *c;
 
 	if (g == NULL)
 		return FANOUT_EINVAL;
@@ -307,12 +308,33 @@ fanout_group_run(fanout_group *g)
 	g->t0 = fanout_now_us();
 	g->unfinished = g->ncalls;
 	for (size_t i = 0; i < g->ncalls; i++) {
-		c = &g->calls[i];
+		struct call *c = &g->calls[i];
+
 		c->group = g;
 		c->waiting = c->ndeps;
 		if (c->ndeps == 0)
-			call_make_ready(g, c, &ready);
+			call_make_ready(g, c, ready);
 	}
+	return FANOUT_OK;
+}
+
+static enum fanout_err
+run_result(const fanout_group *g)
+{
+	return atomic_load(&g->cancelled) ? FANOUT_ECANCELED : FANOUT_OK;
+}
+
+enum fanout_err
+fanout_group_run(fanout_group *g)
+{
+	struct call_list ready = { NULL, NULL };
+	enum fanout_err err;
+	struct call *c;
+
+	if (g != NULL && g->executor == FANOUT_EVENTS && g->driver.wait == NULL)
+		return FANOUT_EINVAL;	/* a driver for fanout_group_begin() only */
+	if ((err = group_prepare(g, &ready)) != FANOUT_OK)
+		return err;
 	if (g->executor == FANOUT_EVENTS)
 		fanout_events_run(g, &ready);
 	else {
@@ -324,7 +346,39 @@ fanout_group_run(fanout_group *g)
 	/* Serial calls still queued at the deadline were timed out by the close: let them go. */
 	while ((c = call_list_pop(&g->serial)) != NULL)
 		(void)fanout_call_end(c, NULL);
-	return atomic_load(&g->cancelled) ? FANOUT_ECANCELED : FANOUT_OK;
+	return run_result(g);
+}
+
+enum fanout_err
+fanout_group_begin(fanout_group *g)
+{
+	struct call_list ready = { NULL, NULL };
+	enum fanout_err err;
+
+	if (g == NULL || g->executor != FANOUT_EVENTS)
+		return FANOUT_EINVAL;
+	if ((err = group_prepare(g, &ready)) != FANOUT_OK) {
+		g->over = err == FANOUT_ECANCELED;
+		return err;
+	}
+	fanout_events_begin(g, &ready);
+	return fanout_group_advance(g);
+}
+
+enum fanout_err
+fanout_group_advance(fanout_group *g)
+{
+	if (g == NULL || g->executor != FANOUT_EVENTS || !g->ran)
+		return g == NULL || g->executor != FANOUT_EVENTS ? FANOUT_EINVAL : FANOUT_ESTATE;
+	if (!g->over && fanout_events_advance(g))
+		g->over = true;
+	return g->over ? run_result(g) : FANOUT_EINPROGRESS;
+}
+
+int64_t
+fanout_group_deadline(const fanout_group *g)
+{
+	return g->deadline;
 }
 
 void

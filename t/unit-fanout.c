@@ -175,7 +175,7 @@ fake_start(void *ctx, void *arg, void *token, int64_t deadline)
 	return 0;
 }
 
-static int
+int
 fake_wait(void *ctx, int64_t timeout)
 {
 	struct fake_driver *f = ctx;
@@ -249,16 +249,14 @@ fake_cancel(void *ctx, void *arg)
 		}
 }
 
-/* A group of any executor; FANOUT_EVENTS ones are driven by *fake, reset here. */
-fanout_group *
-group_new(enum fanout_executor ex, int64_t deadline, struct fake_driver *fake)
+/* A FANOUT_EVENTS group driven by *fake (reset here), with or without its wait(). */
+static fanout_group *
+group_new_driven(int64_t deadline, struct fake_driver *fake, bool with_wait)
 {
-	struct fanout_driver d = { .start = fake_start, .wait = fake_wait, .done = fake_done,
-		.cancel = fake_cancel, .wake = fake_wake, .ctx = fake };
+	struct fanout_driver d = { .start = fake_start, .wait = with_wait ? fake_wait : NULL,
+		.done = fake_done, .cancel = fake_cancel, .wake = fake_wake, .ctx = fake };
 	pthread_condattr_t ca;
 
-	if (ex != FANOUT_EVENTS)
-		return fanout_group_new(ex, deadline);
 	memset(fake, 0, sizeof(*fake));
 	/* Static mutexes and conds of glibc own no memory: nothing to destroy after the test. */
 	CU_ASSERT_FATAL(pthread_condattr_init(&ca) == 0);
@@ -267,6 +265,20 @@ group_new(enum fanout_executor ex, int64_t deadline, struct fake_driver *fake)
 	CU_ASSERT_FATAL(pthread_cond_init(&fake->cv, &ca) == 0);
 	pthread_condattr_destroy(&ca);
 	return fanout_group_new_driven(&d, deadline);
+}
+
+fanout_group *
+group_new(enum fanout_executor ex, int64_t deadline, struct fake_driver *fake)
+{
+	if (ex != FANOUT_EVENTS)
+		return fanout_group_new(ex, deadline);
+	return group_new_driven(deadline, fake, true);
+}
+
+fanout_group *
+group_new_stepped(int64_t deadline, struct fake_driver *fake)
+{
+	return group_new_driven(deadline, fake, false);
 }
 
 const struct fanout_result *
@@ -316,6 +328,10 @@ main(void)
 		{ "cancelled before the run: nothing runs", test_cancel_before_run },
 		{ "a call failing after the cancel is cancelled", test_cancel_then_fail },
 		{ "stress: 2400 groups from 4 threads", test_stress },
+		{ "step by step: dependencies, failures, results", test_steps },
+		{ "step by step: deadline cancels in the driver", test_steps_deadline },
+		{ "step by step: cancel ends at the next advance", test_steps_cancel },
+		{ "step by step: misuse refused", test_steps_misuse },
 		{ NULL, NULL },
 	};
 

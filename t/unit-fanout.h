@@ -86,6 +86,13 @@ bool fake_await_waits(struct fake_driver *f, int n);
 /* A group of any executor; FANOUT_EVENTS ones are driven by *fake, reset here. */
 fanout_group *group_new(enum fanout_executor ex, int64_t deadline, struct fake_driver *fake);
 
+/* A FANOUT_EVENTS group for fanout_group_begin/advance: *fake's driver without wait(). */
+fanout_group *group_new_stepped(int64_t deadline, struct fake_driver *fake);
+
+/* The fake driver's wait(): sleeps until its next call ends, timeout_us at most (-1: no bound),
+ * as a loop would wait for its events. */
+int fake_wait(void *fake, int64_t timeout_us);
+
 /* The result of g's call `name`, which must exist. */
 const struct fanout_result *result_of(const fanout_group *g, const char *name);
 
@@ -112,5 +119,10 @@ void test_graph_errors(void);
 void test_cancel(void);
 void test_cancel_then_fail(void);
 void test_cancel_before_run(void);
+/* unit-fanout-steps.c */
+void test_steps(void);
+void test_steps_deadline(void);
+void test_steps_cancel(void);
+void test_steps_misuse(void);
 
 #endif
