@@ -47,8 +47,8 @@ acceptor_destroy(struct acceptor *a)
 
 /* Errors of the connection being accepted, not of ours (accept(2) on Linux passes on the
  * network errors pending on the new connection): take the next one at once. */
-static bool
-connection_error(int err)
+bool
+acceptor_transient(int err)
 {
 	switch (err) {
 	case EINTR: case ECONNABORTED: case ECONNRESET: case EPROTO: case ETIMEDOUT:
@@ -63,8 +63,8 @@ connection_error(int err)
 /* Logs an accept error, unless one was logged less than ACCEPT_LOG_PERIOD_S ago: under a
  * descriptor shortage every thread fails every few milliseconds, and the log must stay legible.
  * The next line tells how many were not logged. */
-static void
-log_accept_error(struct acceptor *a, const char *what, int err)
+void
+acceptor_log_error(struct acceptor *a, const char *what, int err)
 {
 	int64_t now = clock_now_us();
 	unsigned long others = 0;
@@ -130,8 +130,8 @@ acceptor_next(struct acceptor *a)
 		if (fd >= 0) {
 			err = errno;
 			close(fd);
-			log_accept_error(a, "setting a FastCGI connection's timeouts", err);
-		} else if (atomic_load(&a->stopping) || connection_error(err))
+			acceptor_log_error(a, "setting a FastCGI connection's timeouts", err);
+		} else if (atomic_load(&a->stopping) || acceptor_transient(err))
 			continue;
 		else if (err == EAGAIN || err == EWOULDBLOCK) {
 			/* A listening socket handed over in non-blocking mode: wait for it. */
@@ -140,7 +140,7 @@ acceptor_next(struct acceptor *a)
 			(void)poll(&p, 1, BACKOFF_MAX_MS);
 			continue;
 		} else
-			log_accept_error(a, "accepting a FastCGI connection", err);
+			acceptor_log_error(a, "accepting a FastCGI connection", err);
 		back_off(a, &backoff_ms);
 	}
 	return -1;

@@ -53,6 +53,12 @@ void acceptor_stop(struct acceptor *a);
 
 #define ACCEPT_LOG_PERIOD_S 10
 
+/* For a server that accepts without acceptor_next (the event server): whether accept()'s error
+ * err is the connection's own (take the next one at once), and the rate-limited log line of
+ * one that is not. */
+bool acceptor_transient(int err);
+void acceptor_log_error(struct acceptor *a, const char *what, int err);
+
 /* Initialises req for connections that acceptor_next gives (libfcgi never accepts itself); -1
  * if libfcgi refuses. */
 int acceptor_request_init(FCGX_Request *req);

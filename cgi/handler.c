@@ -48,11 +48,12 @@ request_id(const struct http_io *io, char *own, size_t size)
 	return own;
 }
 
-/* An empty group run by the endpoint's executor; NULL if out of memory. */
+/* An empty group run by the endpoint's executor (the multi executor's by io's driver, or this
+ * thread's); NULL if out of memory. */
 static fanout_group *
-group_for(enum cfg_executor ex, int64_t deadline)
+group_for(const struct http_io *io, enum cfg_executor ex, int64_t deadline)
 {
-	const struct fanout_driver *driver;
+	const struct fanout_driver *driver = io->driver;
 
 	switch (ex) {
 	case CFG_POOL:
@@ -60,7 +61,8 @@ group_for(enum cfg_executor ex, int64_t deadline)
 	case CFG_SERIAL:
 		return fanout_group_new(FANOUT_SERIAL, deadline);
 	case CFG_MULTI:
-		driver = multi_driver();
+		if (driver == NULL)
+			driver = multi_driver();
 		return driver != NULL ? fanout_group_new_driven(driver, deadline) : NULL;
 	default:
 		return fanout_group_new(FANOUT_THREADS, deadline);
@@ -79,6 +81,11 @@ struct served {
 	const struct cfg_endpoint *ep;	/* NULL: none matched */
 	struct outcomes *calls;		/* the backend calls, once planned; NULL: none */
 	int64_t t0;			/* fanout_now_us() at the start: the deadline's base */
+	/* While the backends run: */
+	struct req_vars *vars;
+	struct route_match match;
+	bool fanning;			/* the group is to run, or runs */
+	char own_id[48];		/* the request id when made here */
 };
 
 /* Notes the status of the answer written (rc) with `status`: as it was meant, or the client's
@@ -113,17 +120,26 @@ run_watched(const struct http_io *io, fanout_group *g)
 	return err;
 }
 
-/* Runs the endpoint's backends for the request and writes the composed answer. */
+/* Plans the endpoint's backend calls for the request: the group is then to run. */
 static void
 fan_out(struct served *s, struct req_vars *v)
 {
 	const struct cfg_endpoint *ep = v->route.endpoint;
-	fanout_group *g = group_for(ep->executor, s->t0 + ep->timeout_ms * 1000);
-	enum fanout_err err = FANOUT_ENOMEM;
+	fanout_group *g = group_for(s->io, ep->executor, s->t0 + ep->timeout_ms * 1000);
+
+	if ((s->calls = outcomes_plan(g, ep, v, bcall_run)) == NULL)
+		reply_error(s, 500, NULL, fanout_strerror(FANOUT_ENOMEM));
+	else
+		s->fanning = true;
+}
+
+/* The group has run (err): writes the composed answer. */
+static void
+fanned_out(struct served *s, enum fanout_err err)
+{
+	const struct cfg_endpoint *ep = s->ep;
 	int status = 0;
 
-	if ((s->calls = outcomes_plan(g, ep, v, bcall_run)) != NULL)
-		err = run_watched(s->io, outcomes_group(s->calls));
 	if (err == FANOUT_OK || err == FANOUT_ECANCELED) {
 		outcomes_settle(s->calls);
 		metrics_calls(s->calls);
@@ -197,16 +213,15 @@ serve_admin(struct served *s, const struct cfg *cfg)
 	return s->admin = true;
 }
 
-/* Finds the endpoint, checks the method and the parameters, and fans out. */
+/* Finds the endpoint, checks the method and the parameters, and plans the fan-out. */
 static void
 serve_endpoint(struct served *s, struct cfg *cfg, const char *uri)
 {
 	const char *query = uri + s->path_len + (uri[s->path_len] == '?');
-	struct route_match m;
-	struct req_vars *v = NULL;
+	struct route_match *m = &s->match;
 	struct buf err = BUF_INIT;
 
-	switch (route_find(cfg, uri, s->path_len, &m, &err)) {
+	switch (route_find(cfg, uri, s->path_len, m, &err)) {
 	case ROUTE_OK:
 		break;
 	case ROUTE_NOT_FOUND:
@@ -219,16 +234,16 @@ serve_endpoint(struct served *s, struct cfg *cfg, const char *uri)
 		reply_error(s, 500, NULL, "out of memory");
 		goto out;
 	}
-	s->ep = m.endpoint;
-	if ((method_bit(s->method) & m.endpoint->methods) == 0) {
-		reply_error(s, 405, allow_header(m.endpoint->methods), "method not allowed");
+	s->ep = m->endpoint;
+	if ((method_bit(s->method) & m->endpoint->methods) == 0) {
+		reply_error(s, 405, allow_header(m->endpoint->methods), "method not allowed");
 		goto out;
 	}
 	/* vars_build takes the match over: from here on it is v->route. */
-	switch (vars_build(cfg, &m, query, strlen(query), s->io->param, s->io->ctx, s->id, &v,
-	    &err)) {
+	switch (vars_build(cfg, m, query, strlen(query), s->io->param, s->io->ctx, s->id,
+	    &s->vars, &err)) {
 	case VARS_OK:
-		fan_out(s, v);
+		fan_out(s, s->vars);
 		break;
 	case VARS_BAD_REQUEST:
 		reply_error(s, 400, NULL, buf_str(&err));
@@ -241,12 +256,10 @@ serve_endpoint(struct served *s, struct cfg *cfg, const char *uri)
 		break;
 	}
 out:
-	vars_unref(v);
-	route_match_free(&m);
 	buf_free(&err);
 }
 
-/* The metrics and the access log line of a request that has been answered. */
+/* The metrics and the access log line of a request that has been answered; frees it. */
 static void
 served_finish(struct served *s)
 {
@@ -258,6 +271,10 @@ served_finish(struct served *s)
 		metrics_request(s->ep, s->status, total);
 	accesslog_write(&e);
 	outcomes_free(s->calls);
+	vars_unref(s->vars);
+	route_match_free(&s->match);
+	metrics_in_flight(-1);
+	free(s);
 }
 
 static void
@@ -269,27 +286,61 @@ reply_uri_too_long(struct served *s)
 	reply_error(s, 414, NULL, message);
 }
 
+struct served *
+handler_begin(struct cfg *cfg, const struct http_io *io)
+{
+	const char *uri = io->param(io->ctx, "REQUEST_URI", NULL);
+	struct served *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		(void)respond_no_memory(io, "-", false);
+		return NULL;
+	}
+	metrics_in_flight(1);
+	*s = (struct served){ .io = io, .t0 = fanout_now_us(),
+		.method = io->param(io->ctx, "REQUEST_METHOD", NULL) };
+	s->id = request_id(io, s->own_id, sizeof(s->own_id));
+	s->head_only = s->method != NULL && strcmp(s->method, "HEAD") == 0;
+	if (uri != NULL) {
+		s->path = uri;
+		s->path_len = strcspn(uri, "?");
+	}
+	if (s->method == NULL || uri == NULL)
+		reply_error(s, 400, NULL, "no REQUEST_METHOD or REQUEST_URI");
+	else if (strlen(uri) > MAX_URI)
+		reply_uri_too_long(s);
+	else if (!serve_admin(s, cfg))
+		serve_endpoint(s, cfg, uri);
+	if (s->fanning)
+		return s;
+	served_finish(s);
+	return NULL;
+}
+
+fanout_group *
+handler_group(const struct served *s)
+{
+	return outcomes_group(s->calls);
+}
+
+bool
+handler_on_loop(const struct served *s)
+{
+	return s->ep->executor == CFG_MULTI;
+}
+
+void
+handler_end(struct served *s, enum fanout_err err)
+{
+	fanned_out(s, err);
+	served_finish(s);
+}
+
 void
 handler_serve(struct cfg *cfg, const struct http_io *io)
 {
-	const char *uri = io->param(io->ctx, "REQUEST_URI", NULL);
-	char own_id[48];
-	struct served s = { .io = io, .t0 = fanout_now_us(),
-		.method = io->param(io->ctx, "REQUEST_METHOD", NULL),
-		.id = request_id(io, own_id, sizeof(own_id)) };
+	struct served *s = handler_begin(cfg, io);
 
-	metrics_in_flight(1);
-	s.head_only = s.method != NULL && strcmp(s.method, "HEAD") == 0;
-	if (uri != NULL) {
-		s.path = uri;
-		s.path_len = strcspn(uri, "?");
-	}
-	if (s.method == NULL || uri == NULL)
-		reply_error(&s, 400, NULL, "no REQUEST_METHOD or REQUEST_URI");
-	else if (strlen(uri) > MAX_URI)
-		reply_uri_too_long(&s);
-	else if (!serve_admin(&s, cfg))
-		serve_endpoint(&s, cfg, uri);
-	served_finish(&s);
-	metrics_in_flight(-1);
+	if (s != NULL)
+		handler_end(s, run_watched(io, handler_group(s)));
 }

@@ -20,13 +20,15 @@
 #include "common/log.h"
 #include "fanout/fanout.h"
 
+#define DEFAULT_SERVER SERVER_THREADS
 #define DEFAULT_THREADS 16
 #define DEFAULT_IDLE_TIMEOUT_S 30
 #define CALL_STACK (512 * 1024)
 
 static const char usage[] =
     "usage: fanout-cgi -c CONFIG [--listen /path.sock [--socket-mode MODE] [--socket-group GROUP]\n"
-    "                            | --listen 127.0.0.1:9000] [--threads N]\n"
+    "                            | --listen 127.0.0.1:9000]\n"
+    "                  [--server event [--loops N] | --server threads [--threads N]]\n"
     "                  [--idle-timeout SECONDS] [--log-format text|json|off]\n"
     "       fanout-cgi --check-config CONFIG\n"
     "\n"
@@ -40,7 +42,11 @@ static const char usage[] =
     "                           group may connect, nobody else), set before it listens\n"
     "      --socket-group GROUP the Unix socket's group, name or number (default: the\n"
     "                           process's): give the web server's (www-data)\n"
-    "  -t, --threads N          request threads (default 16)\n"
+    "      --server MODEL       event: event loops own the connections and the backends'\n"
+    "                           sockets; threads: the classic model, libfcgi and a thread\n"
+    "                           per connection (default threads)\n"
+    "      --loops N            event loops of --server event (default: one per CPU)\n"
+    "  -t, --threads N          request threads of --server threads (default 16)\n"
     "      --idle-timeout S     close a FastCGI connection that leaves a read or a write\n"
     "                           waiting S seconds, kept-alive ones included (default 30)\n"
     "      --log-format FORMAT  access log on stderr: text (default), json or off\n"
@@ -52,7 +58,9 @@ struct options {
 	const char *config;
 	const char *listen;
 	const char *check;
+	enum server_model model;
 	size_t threads;
+	size_t loops;			/* 0: one per online CPU */
 	struct listen_perm perm;	/* of a Unix socket */
 	bool perm_given;		/* --socket-mode or --socket-group */
 	long idle_timeout_s;
@@ -124,6 +132,8 @@ options_parse(int argc, char **argv, struct options *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "server", required_argument, NULL, 'S' },
+		{ "loops", required_argument, NULL, 'P' },
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "socket-mode", required_argument, NULL, 'M' },
@@ -136,7 +146,7 @@ options_parse(int argc, char **argv, struct options *o)
 	long n;
 	int opt;
 
-	*o = (struct options){ .threads = DEFAULT_THREADS,
+	*o = (struct options){ .model = DEFAULT_SERVER, .threads = DEFAULT_THREADS,
 		.perm = { .mode = LISTEN_DEFAULT_MODE, .group = (gid_t)-1 },
 		.idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S };
 	while ((opt = getopt_long(argc, argv, "c:l:t:hV", longs, NULL)) != -1) {
@@ -153,6 +163,23 @@ options_parse(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			o->threads = (size_t)n;
+			break;
+		case 'S':
+			if (strcmp(optarg, "event") == 0)
+				o->model = SERVER_EVENT;
+			else if (strcmp(optarg, "threads") == 0)
+				o->model = SERVER_THREADS;
+			else {
+				fprintf(stderr, "fanout-cgi: --server takes event or threads\n");
+				return -1;
+			}
+			break;
+		case 'P':
+			if ((n = parse_count(optarg, 256)) < 0) {
+				fprintf(stderr, "fanout-cgi: --loops takes a number from 1 to 256\n");
+				return -1;
+			}
+			o->loops = (size_t)n;
 			break;
 		case 'C':
 			o->check = optarg;
@@ -262,8 +289,10 @@ static int
 serve(struct cfg *cfg, const struct options *o)
 {
 	struct buf err = BUF_INIT;
-	struct server_opts so = { .threads = o->threads, .grace_ms = 1000,
-		.idle_timeout_s = o->idle_timeout_s };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct server_opts so = { .model = o->model, .threads = o->threads, .grace_ms = 1000,
+		.idle_timeout_s = o->idle_timeout_s,
+		.loops = o->loops > 0 ? o->loops : cpus > 0 && cpus <= 256 ? (size_t)cpus : 1 };
 	int fd = 0;
 
 	for (size_t i = 0; i < cfg->nendpoints; i++)

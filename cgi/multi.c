@@ -1,5 +1,5 @@
-/* multi.c - the "multi" executor's event driver: one fetch cache per request thread, whose
- * transfers run at once in that thread. */
+/* multi.c - the "multi" executor's event driver: the calls of a group as transfers of one fetch
+ * cache that run at once, in a request thread of their own or on an event loop's cache. */
 #include "cgi/multi.h"
 
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 
 /* A call under way: expanded, its GET started, to be judged when that ends. */
 struct pending {
+	struct multi *m;		/* whose call it is */
 	struct bcall *call;
 	void *token;			/* fanout's name for it, given back when it is done */
 	struct fetch_transfer *transfer;
@@ -16,10 +17,21 @@ struct pending {
 	struct pending *prev, *next;
 };
 
+/* A thread's driver, or a run on a loop's cache (shared by the loop's runs). */
 struct multi {
 	struct fetch_cache *cache;
 	struct pending *pending;	/* the calls under way */
 	struct fanout_driver driver;
+	/* On a loop: */
+	struct pending *ended;		/* handed over by multi_dispatch, not yet collected */
+	void (*progress)(void *ctx);
+	void *ctx;
+	struct multi *next_ready;	/* in multi_dispatch's list of runs to tell */
+	bool ready;
+};
+
+struct multi_run {
+	struct multi m;
 };
 
 static _Thread_local struct multi thread_multi;
@@ -58,7 +70,7 @@ multi_start(void *ctx, void *arg, void *token, int64_t deadline_us)
 
 		return bcall_judge(c, &none);
 	}
-	*p = (struct pending){ .call = c, .token = token, .reply = { .body = BUF_INIT } };
+	*p = (struct pending){ .m = m, .call = c, .token = token, .reply = { .body = BUF_INIT } };
 	if ((rc = bcall_expand(c, left_ms, &r)) == 0 &&
 	    (p->transfer = fetch_start(m->cache, &r.req, &p->reply, p)) == NULL)
 		rc = bcall_judge(c, &p->reply);
@@ -87,14 +99,18 @@ static void *
 multi_done(void *ctx, int *rc)
 {
 	struct multi *m = ctx;
-	struct pending *p = fetch_done(m->cache);
+	struct pending *p;
 	void *token;
 
+	if (m->progress != NULL) {
+		if ((p = m->ended) != NULL)
+			m->ended = p->next;
+	} else if ((p = fetch_done(m->cache)) != NULL)
+		pending_unlink(m, p);
 	if (p == NULL)
 		return NULL;
 	*rc = bcall_judge(p->call, &p->reply);
 	token = p->token;
-	pending_unlink(m, p);
 	pending_free(p);
 	return token;
 }
@@ -132,6 +148,74 @@ multi_driver(void)
 	m->driver = (struct fanout_driver){ .start = multi_start, .wait = multi_wait,
 		.done = multi_done, .cancel = multi_cancel, .wake = multi_wake, .ctx = m };
 	return &m->driver;
+}
+
+struct multi_run *
+multi_run_new(struct fetch_cache *cache, void (*progress)(void *ctx), void *ctx)
+{
+	struct multi_run *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->m = (struct multi){ .cache = cache, .progress = progress, .ctx = ctx };
+	r->m.driver = (struct fanout_driver){ .start = multi_start, .done = multi_done,
+		.cancel = multi_cancel, .ctx = &r->m };
+	return r;
+}
+
+const struct fanout_driver *
+multi_run_driver(struct multi_run *r)
+{
+	return &r->m.driver;
+}
+
+void
+multi_run_free(struct multi_run *r)
+{
+	struct pending *p;
+
+	if (r == NULL)
+		return;
+	/* Ended calls a cancelled group never collected. */
+	while ((p = r->m.ended) != NULL) {
+		r->m.ended = p->next;
+		pending_free(p);
+	}
+	free(r);
+}
+
+/* Moves p, whose transfer has ended, from its run's calls under way to those it will collect. */
+static void
+pending_hand_over(struct pending *p, struct multi **ready)
+{
+	struct multi *m = p->m;
+	struct pending **tail = &m->ended;
+
+	pending_unlink(m, p);
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	p->next = NULL;
+	*tail = p;
+	if (!m->ready) {
+		m->ready = true;
+		m->next_ready = *ready;
+		*ready = m;
+	}
+}
+
+void
+multi_dispatch(struct fetch_cache *cache)
+{
+	struct multi *ready = NULL, *m;
+	struct pending *p;
+
+	while ((p = fetch_done(cache)) != NULL)
+		pending_hand_over(p, &ready);
+	while ((m = ready) != NULL) {
+		ready = m->next_ready;
+		m->ready = false;
+		m->progress(m->ctx);	/* may free m */
+	}
 }
 
 void

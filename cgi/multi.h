@@ -1,8 +1,9 @@
-/* multi.h - the "multi" executor's event driver: one fetch cache per request thread, whose
- * transfers run at once in that thread. */
+/* multi.h - the "multi" executor's event driver: the calls of a group as transfers of one fetch
+ * cache that run at once, in a request thread of their own or on an event loop's cache. */
 #ifndef CGI_MULTI_H
 #define CGI_MULTI_H
 
+#include "cgi/fetch.h"
 #include "fanout/fanout.h"
 
 /* The driver of the calling thread (its fetch cache is made on first use and kept, so that its
@@ -11,5 +12,27 @@ const struct fanout_driver *multi_driver(void);
 
 /* Frees the calling thread's fetch cache, if it has one: at the end of a request thread. */
 void multi_thread_end(void);
+
+/*
+ * On an event loop, many groups share the loop's cache: each gets a run of its own, whose
+ * driver has no wait() (the group is run step by step, fanout_group_begin/advance). When the
+ * loop has made progress on the cache's transfers, multi_dispatch() hands each one that ended to
+ * its run and calls that run's progress(ctx), where the loop advances the group.
+ */
+struct multi_run;
+
+/* A run on cache for one group; NULL if out of memory. */
+struct multi_run *multi_run_new(struct fetch_cache *cache, void (*progress)(void *ctx),
+    void *ctx);
+
+/* Its driver, for fanout_group_new_driven(). */
+const struct fanout_driver *multi_run_driver(struct multi_run *r);
+
+/* Frees the run, once its group's run is over (the driver then holds nothing of it). */
+void multi_run_free(struct multi_run *r);
+
+/* Hands the transfers of cache that ended to their runs, and calls each such run's progress()
+ * once. A progress() may free its own run, and no other. */
+void multi_dispatch(struct fetch_cache *cache);
 
 #endif

@@ -18,6 +18,8 @@ struct http_io {
 	void *ctx;
 	struct watch_slot *watch;	/* watches fd while backends run; NULL: not watched */
 	int fd;				/* the connection to the web server */
+	const struct fanout_driver *driver;	/* the "multi" executor's group driver; NULL:
+						 * this thread's own (multi_driver()) */
 };
 
 /* The status the access log and the metrics give a request whose client went away before the

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cgi/accept.h"
+#include "cgi/evserver.h"
 #include "cgi/handler.h"
 #include "cgi/metrics.h"
 #include "cgi/multi.h"
@@ -218,9 +219,8 @@ request_thread(void *arg)
 	return NULL;
 }
 
-/* Waits for SIGTERM or SIGINT, reloading the config at each SIGHUP meanwhile. */
-static int
-wait_for_stop(void (*reload)(void))
+int
+server_wait_for_stop(void (*reload)(void))
 {
 	sigset_t set;
 	int sig;
@@ -352,6 +352,8 @@ server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(vo
 		    "address or a Unix socket to choose who may connect, and unset it");
 		return 1;
 	}
+	if (o->model == SERVER_EVENT)
+		return evserver_run(listen_fd, o, reload);
 	if (server_init(&s, listen_fd, o->idle_timeout_s) != 0 || watch_start() != 0) {
 		log_msg("error", "cannot serve: descriptor %d is not a listening socket, or the "
 		    "server's locks and watcher thread cannot be made", listen_fd);
@@ -363,7 +365,7 @@ server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(vo
 			return 1;
 	}
 	log_msg("info", "serving FastCGI with %zu threads", started);
-	sig = wait_for_stop(reload);
+	sig = server_wait_for_stop(reload);
 	log_msg("info", "%s: stopping; requests in progress may finish", strsignal(sig));
 	site_set_draining();
 	atomic_store(&s.stopping, true);

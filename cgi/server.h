@@ -6,8 +6,17 @@
 
 #include "cgi/config.h"
 
+/* The server models: the classic one (libfcgi, a thread per connection) and the asynchronous
+ * one (event loops own the connections: evserver.h). */
+enum server_model {
+	SERVER_THREADS,
+	SERVER_EVENT,
+};
+
 struct server_opts {
-	size_t threads;		/* request threads */
+	enum server_model model;
+	size_t threads;		/* SERVER_THREADS: request threads */
+	size_t loops;		/* SERVER_EVENT: event loops */
 	long grace_ms;		/* how long a stop waits for the requests in progress */
 	long idle_timeout_s;	/* how long a connection may leave a read or a write waiting */
 };
@@ -21,6 +30,10 @@ struct server_opts {
  * grace, ends the process itself (_exit(0)). Call with SIGTERM, SIGINT and SIGHUP blocked
  * (server_block_signals). */
 int server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(void));
+
+/* Waits for SIGTERM or SIGINT (returned), calling reload() at each SIGHUP meanwhile; -1 if
+ * sigwait fails. With the signals blocked (server_block_signals). */
+int server_wait_for_stop(void (*reload)(void));
 
 /* Serves the one request of a plain CGI invocation (environment, stdout). Returns the exit
  * status. */

@@ -1,0 +1,509 @@
+/* evconn.c - one FastCGI connection of the event server: its records through the codec, its
+ * request through the handler (backends on the loop, or a thread for the blocking executors),
+ * its answer written without ever blocking the loop. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cgi/evloop.h"
+#include "cgi/fcgi.h"
+#include "cgi/handler.h"
+#include "cgi/metrics.h"
+#include "cgi/multi.h"
+#include "cgi/site.h"
+#include "common/log.h"
+
+#define READ_CHUNK (16 * 1024)
+/* The parameters of one request, in bytes: nginx sends a few hundred; headers and the URI are
+ * bounded well below this by the web server. */
+#define MAX_PARAMS (128 * 1024)
+/* A request body beyond this (endpoints take none) closes the connection after the answer. */
+#define MAX_BODY (64 * 1024)
+/* Output waiting for the peer beyond this: the connection is not read meanwhile, so a peer
+ * that sends without reading cannot make it grow. */
+#define OUT_HIGH (256 * 1024)
+/* What GET_VALUES answers: connections and requests cost memory, not threads. */
+#define MAX_CONNS 10000
+#define OFFLOAD_STACK (256 * 1024)
+
+struct evreq;
+
+struct evconn {
+	struct evloop *ev;
+	struct loop_io io;
+	struct loop_timer idle;
+	int64_t active_at;		/* the last read or write that made progress */
+	struct fcgi_conn codec;
+	struct buf out;			/* records not yet written */
+	size_t out_off;			/* of which this many are */
+	struct evreq *req;		/* the request in flight, from its BEGIN_REQUEST */
+	bool keep;			/* the web server keeps the connection after the request */
+	bool last;			/* close once the output is written: the request was
+					 * its last */
+	bool closed;
+	struct evconn *prev, *next;
+};
+
+/* A request, from BEGIN_REQUEST until its answer is written or its connection gone and its
+ * calls ended (a blocking run on a thread is waited for: it holds the group). */
+struct evreq {
+	struct evconn *conn;		/* NULL once the connection is closed */
+	struct evloop *ev;
+	uint16_t id;
+	char **params;			/* "NAME\0VALUE" of each pair, then NULL */
+	char *param_bytes;
+	struct http_io io;
+	struct cfg *cfg;
+	struct served *served;		/* from handler_begin() to handler_end() */
+	fanout_group *group;
+	struct multi_run *run;		/* the multi executor's calls on the loop */
+	struct loop_timer deadline;
+	struct loop_job back;		/* a blocking run ended on its thread */
+	enum fanout_err err;
+	size_t body_bytes;
+	bool offloaded;
+};
+
+static void conn_close(struct evconn *c);
+static void conn_flush(struct evconn *c);
+
+/* ---- The handler's view of a request ---- */
+
+static const char *
+req_param(void *ctx, const char *name, size_t *cursor)
+{
+	struct evreq *r = ctx;
+	size_t len = strlen(name), i = cursor != NULL ? *cursor : 0;
+
+	for (; r->params != NULL && r->params[i] != NULL; i++)
+		if (strcmp(r->params[i], name) == 0) {
+			if (cursor != NULL)
+				*cursor = i + 1;
+			return r->params[i] + len + 1;
+		}
+	if (cursor != NULL)
+		*cursor = i;
+	return NULL;
+}
+
+/* The answer goes out as STDOUT records, written when the request ends: one write for all. */
+static int
+req_write(void *ctx, const char *data, size_t len)
+{
+	struct evreq *r = ctx;
+
+	if (r->conn == NULL)
+		return -1;
+	return fcgi_write_stdout(&r->conn->out, r->id, data, len);
+}
+
+/* The pairs as NUL-terminated "NAME\0VALUE" strings (a NUL inside one ends it early, as
+ * libfcgi's do). -1 if out of memory. */
+static int
+req_copy_params(struct evreq *r, const struct fcgi_event *ev)
+{
+	struct fcgi_param p;
+	size_t pos = 0, n = 0, at = 0;
+
+	r->params = calloc(ev->param_count + 1, sizeof(*r->params));
+	r->param_bytes = malloc(ev->len + 2 * ev->param_count + 1);
+	if (r->params == NULL || r->param_bytes == NULL)
+		return -1;
+	while (fcgi_param_next(ev, &pos, &p) && n < ev->param_count) {
+		r->params[n++] = r->param_bytes + at;
+		memcpy(r->param_bytes + at, p.name, p.name_len);
+		at += p.name_len;
+		r->param_bytes[at++] = '\0';
+		memcpy(r->param_bytes + at, p.value, p.value_len);
+		at += p.value_len;
+		r->param_bytes[at++] = '\0';
+	}
+	return 0;
+}
+
+static void
+req_free(struct evreq *r)
+{
+	loop_timer_stop(r->ev->loop, &r->deadline);
+	multi_run_free(r->run);
+	if (r->cfg != NULL)
+		cfg_unref(r->cfg);
+	free(r->params);
+	free(r->param_bytes);
+	r->ev->requests--;
+	evloop_check_done(r->ev);
+	free(r);
+}
+
+/* ---- A request's end ---- */
+
+/* The answer is complete (or there is none: the client went away): the records that end it,
+ * then the connection takes the next request or closes. */
+static void
+req_finish(struct evreq *r)
+{
+	struct evconn *c = r->conn;
+
+	if (r->served != NULL)
+		handler_end(r->served, r->err);
+	if (c != NULL) {
+		c->req = NULL;
+		fcgi_conn_request_done(&c->codec);
+		if (fcgi_write_stdout_end(&c->out, r->id) != 0 ||
+		    fcgi_write_end_request(&c->out, r->id, 0, FCGI_STATUS_REQUEST_COMPLETE) != 0)
+			c->keep = false;	/* no memory: the close tells the web server */
+		c->last = !c->keep || c->ev->stopping;
+		c->active_at = fanout_now_us();
+		conn_flush(c);
+	}
+	req_free(r);
+}
+
+/* The multi executor's group made progress (or its deadline passed, or it was cancelled). */
+static void
+req_advance(void *ctx)
+{
+	struct evreq *r = ctx;
+	enum fanout_err err = fanout_group_advance(r->group);
+
+	if (err == FANOUT_EINPROGRESS)
+		return;
+	r->err = err;
+	req_finish(r);
+}
+
+/* A blocking run came back from its thread. */
+static void
+req_back(void *ctx)
+{
+	struct evreq *r = ctx;
+
+	req_finish(r);
+}
+
+static void *
+offload_main(void *arg)
+{
+	struct evreq *r = arg;
+
+	r->err = fanout_group_run(r->group);
+	loop_post(r->ev->loop, &r->back);
+	return NULL;
+}
+
+/* The blocking executors (threads, pool, serial) run on a thread of their own, never on the
+ * loop; their group comes back through the loop's job queue. */
+static void
+req_offload(struct evreq *r)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc = -1;
+
+	r->back = (struct loop_job){ .fn = req_back, .ctx = r };
+	if (pthread_attr_init(&attr) == 0) {
+		if (pthread_attr_setstacksize(&attr, OFFLOAD_STACK) == 0 &&
+		    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0)
+			rc = pthread_create(&tid, &attr, offload_main, r);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != 0) {
+		r->err = FANOUT_ETHREAD;
+		req_finish(r);
+		return;
+	}
+	r->offloaded = true;
+}
+
+/* Runs the request's group on the loop: its calls start now, their ends and its deadline
+ * advance it. */
+static void
+req_run_here(struct evreq *r)
+{
+	int64_t deadline = fanout_group_deadline(r->group);
+
+	if ((r->err = fanout_group_begin(r->group)) != FANOUT_EINPROGRESS) {
+		req_finish(r);
+		return;
+	}
+	loop_timer_init(&r->deadline, req_advance, r);
+	if (deadline != FANOUT_NO_DEADLINE && loop_timer_set(r->ev->loop, &r->deadline,
+	    deadline) != 0) {
+		fanout_group_cancel(r->group);	/* no memory for the timer: no deadline */
+		req_advance(r);
+	}
+}
+
+/* The parameters are complete: the handler answers, or plans the backend calls. */
+static void
+req_start(struct evreq *r, const struct fcgi_event *ev)
+{
+	r->io = (struct http_io){ .param = req_param, .write = req_write, .ctx = r,
+		.fd = r->conn->io.fd };
+	if (req_copy_params(r, ev) != 0 ||
+	    (r->run = multi_run_new(r->ev->backends.cache, req_advance, r)) == NULL) {
+		(void)respond_no_memory(&r->io, "-", false);
+		req_finish(r);
+		return;
+	}
+	r->io.driver = multi_run_driver(r->run);
+	r->cfg = site_get();
+	if ((r->served = handler_begin(r->cfg, &r->io)) == NULL) {
+		req_finish(r);
+		return;
+	}
+	r->group = handler_group(r->served);
+	if (handler_on_loop(r->served))
+		req_run_here(r);
+	else
+		req_offload(r);
+}
+
+/* The connection is gone, or the web server aborts the request: its calls stop at once. */
+static void
+req_abandon(struct evreq *r)
+{
+	if (r->group == NULL)
+		return;
+	fanout_group_cancel(r->group);
+	if (!r->offloaded)
+		req_advance(r);
+}
+
+/* ---- The codec's events ---- */
+
+static int
+on_record(void *ctx, const struct fcgi_event *ev)
+{
+	struct evconn *c = ctx;
+	struct evreq *r = c->req;
+
+	switch (ev->kind) {
+	case FCGI_EV_BEGIN:
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			return -1;
+		*r = (struct evreq){ .conn = c, .ev = c->ev, .id = ev->request_id };
+		loop_timer_init(&r->deadline, req_advance, r);
+		c->ev->requests++;
+		c->req = r;
+		c->keep = ev->keep_conn;
+		break;
+	case FCGI_EV_PARAMS:
+		req_start(r, ev);
+		break;
+	case FCGI_EV_STDIN:
+		/* Endpoints take no body: it is counted and dropped. */
+		if (r != NULL && (r->body_bytes += ev->len) > MAX_BODY)
+			c->keep = false;
+		break;
+	case FCGI_EV_STDIN_END:
+		break;
+	case FCGI_EV_ABORT:
+		if (r == NULL)
+			break;
+		if (r->served == NULL)
+			req_finish(r);	/* not started: END_REQUEST at once */
+		else
+			req_abandon(r);
+		break;
+	}
+	return c->closed ? -1 : 0;	/* the feed stops with the connection */
+}
+
+/* ---- The connection ---- */
+
+static uint32_t
+conn_events(const struct evconn *c)
+{
+	uint32_t events = EPOLLRDHUP;
+
+	if (c->out.len - c->out_off < OUT_HIGH)
+		events |= EPOLLIN;
+	if (c->out.len > c->out_off)
+		events |= EPOLLOUT;
+	return events;
+}
+
+/* Writes what it can of the output; closes the connection when it is done with it (not kept,
+ * or a write failed). */
+static void
+conn_flush(struct evconn *c)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->io.fd, c->out.data + c->out_off, c->out.len - c->out_off,
+		    MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			conn_close(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+		c->active_at = fanout_now_us();
+	}
+	if (c->out_off == c->out.len) {
+		buf_truncate(&c->out, 0);
+		c->out_off = 0;
+		if (c->req == NULL && c->last) {
+			conn_close(c);
+			return;
+		}
+	}
+	if (loop_io_set(c->ev->loop, &c->io, conn_events(c)) != 0)
+		conn_close(c);
+}
+
+/* Reads what is there and feeds the codec; false once the connection is closed. */
+static bool
+conn_read(struct evconn *c)
+{
+	char chunk[READ_CHUNK];
+
+	for (int rounds = 0; rounds < 4 && !c->closed; rounds++) {
+		ssize_t n = recv(c->io.fd, chunk, sizeof(chunk), 0);
+		enum fcgi_rc rc;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
+		if (n <= 0) {
+			conn_close(c);	/* the web server closed it, or it failed */
+			return false;
+		}
+		c->active_at = fanout_now_us();
+		if ((rc = fcgi_conn_feed(&c->codec, chunk, (size_t)n)) != FCGI_RC_OK) {
+			if (rc != FCGI_RC_STOPPED || !c->closed)
+				log_msg("warning", "closing a FastCGI connection: %s",
+				    fcgi_rc_str(rc));
+			conn_close(c);
+			return false;
+		}
+		if ((size_t)n < sizeof(chunk) || c->out.len - c->out_off >= OUT_HIGH)
+			return true;
+	}
+	return !c->closed;
+}
+
+static void
+conn_event(void *ctx, uint32_t events)
+{
+	struct evconn *c = ctx;
+
+	if (c->closed)
+		return;
+	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !conn_read(c))
+		return;
+	conn_flush(c);
+}
+
+/* Closes a connection that waits on its peer (for a request, its parameters or its answer's
+ * reading) past the idle timeout; one whose request runs waits for it. */
+static void
+conn_idle_check(void *ctx)
+{
+	struct evconn *c = ctx;
+	int64_t due = c->active_at + c->ev->idle_timeout_us;
+	bool serving = c->req != NULL && c->req->served != NULL && c->out.len == c->out_off;
+
+	if (serving || due > fanout_now_us()) {
+		if (loop_timer_set(c->ev->loop, &c->idle, serving ? fanout_now_us() +
+		    c->ev->idle_timeout_us : due) == 0)
+			return;
+	}
+	conn_close(c);
+}
+
+static void
+conn_free(void *ctx)
+{
+	struct evconn *c = ctx;
+
+	fcgi_conn_free(&c->codec);
+	buf_free(&c->out);
+	free(c);
+}
+
+static void
+conn_close(struct evconn *c)
+{
+	struct evloop *ev = c->ev;
+	struct evreq *r = c->req;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	loop_io_del(ev->loop, &c->io);
+	loop_timer_stop(ev->loop, &c->idle);
+	close(c->io.fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		ev->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	ev->nconns--;
+	metrics_connections(-1);
+	c->req = NULL;
+	if (r != NULL) {
+		r->conn = NULL;
+		if (r->served == NULL)
+			req_finish(r);
+		else
+			req_abandon(r);
+	}
+	/* An event of this batch may still name c: it is freed after the batch. */
+	if (loop_defer(ev->loop, conn_free, c) != 0)
+		log_msg("error", "out of memory: a closed connection's memory is kept");
+	evloop_check_done(ev);
+}
+
+void
+evconn_open(struct evloop *ev, int fd)
+{
+	struct evconn *c = calloc(1, sizeof(*c));
+	struct fcgi_limits limits = { .max_params_bytes = MAX_PARAMS, .max_conns = MAX_CONNS,
+		.max_reqs = MAX_CONNS };
+
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->ev = ev;
+	c->active_at = fanout_now_us();
+	fcgi_conn_init(&c->codec, &limits, on_record, c, &c->out);
+	loop_timer_init(&c->idle, conn_idle_check, c);
+	if (loop_io_add(ev->loop, &c->io, fd, EPOLLIN | EPOLLRDHUP, conn_event, c) != 0 ||
+	    loop_timer_set(ev->loop, &c->idle, c->active_at + ev->idle_timeout_us) != 0) {
+		loop_io_del(ev->loop, &c->io);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = ev->conns;
+	if (c->next != NULL)
+		c->next->prev = c;
+	ev->conns = c;
+	ev->nconns++;
+	metrics_connections(1);
+}
+
+void
+evconn_drain(struct evloop *ev)
+{
+	struct evconn *c = ev->conns, *next;
+
+	for (; c != NULL; c = next) {
+		next = c->next;
+		c->last = true;
+		if (c->req == NULL && c->out_off == c->out.len)
+			conn_close(c);
+	}
+}

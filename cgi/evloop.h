@@ -1,0 +1,43 @@
+/* evloop.h - one loop of the event server: its thread's epoll, the FastCGI connections it owns
+ * and its backends; shared by evserver.c (threads, accept, stop) and evconn.c (connections). */
+#ifndef CGI_EVLOOP_H
+#define CGI_EVLOOP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgi/evbackend.h"
+#include "cgi/loop.h"
+
+struct evserver;
+struct evconn;
+
+struct evloop {
+	struct evserver *server;
+	struct loop *loop;
+	struct evbackend backends;
+	pthread_t thread;
+	struct loop_io listen_io;	/* the shared listening socket, EPOLLEXCLUSIVE */
+	struct loop_timer accept_pause;	/* accept() failing for want of descriptors: back off */
+	struct loop_job stop_job;	/* posted by the main thread at SIGTERM */
+	bool stopping;
+	int64_t idle_timeout_us;
+	struct evconn *conns;		/* open connections */
+	size_t nconns;
+	size_t requests;		/* requests in flight, offloaded ones included */
+};
+
+/* evconn.c: serves the new connection fd on ev (its timeouts and epoll registration); closes
+ * fd if it cannot. */
+void evconn_open(struct evloop *ev, int fd);
+
+/* evconn.c: the loop stops: idle connections are closed now, the others once their request
+ * is answered. */
+void evconn_drain(struct evloop *ev);
+
+/* evserver.c: the loop has nothing left when stopping: ends its thread's loop_run(). */
+void evloop_check_done(struct evloop *ev);
+
+#endif

@@ -1,0 +1,253 @@
+/* evserver.c - the event server: loops that own the FastCGI connections and the backends; their
+ * threads, the accepting, and the stop. */
+#define _GNU_SOURCE	/* accept4 */
+#include "cgi/evserver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cgi/accept.h"
+#include "cgi/evloop.h"
+#include "cgi/site.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "fanout/fanout.h"
+
+/* Connections one wake-up accepts before the loop serves its others. */
+#define ACCEPT_BATCH 16
+/* accept() failing for want of descriptors or memory: the loop stops accepting this long. */
+#define ACCEPT_PAUSE_US (100 * 1000)
+
+struct evserver {
+	struct acceptor acceptor;	/* the listening socket's checks, and its error log */
+	struct evloop *loops;
+	size_t nloops;
+	pthread_mutex_t mu;
+	pthread_cond_t ended;		/* a loop's thread has ended */
+	size_t running;
+};
+
+void
+evloop_check_done(struct evloop *ev)
+{
+	if (ev->stopping && ev->nconns == 0 && ev->requests == 0)
+		loop_stop(ev->loop);
+}
+
+static void accept_ready(void *ctx, uint32_t events);
+
+static void
+accept_resume(void *ctx)
+{
+	struct evloop *ev = ctx;
+
+	if (!ev->stopping && loop_io_add(ev->loop, &ev->listen_io,
+	    ev->server->acceptor.listen_fd, EPOLLIN | EPOLLEXCLUSIVE, accept_ready, ev) != 0 &&
+	    loop_timer_set(ev->loop, &ev->accept_pause, fanout_now_us() + ACCEPT_PAUSE_US) != 0)
+		log_msg("error", "a loop can no longer accept connections: out of memory");
+}
+
+/* The new connection's options: no Nagle delay on TCP (answers go out whole). */
+static int
+connection_setup(const struct evloop *ev, int fd)
+{
+	int one = 1;
+
+	if (ev->server->acceptor.tcp &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+accept_ready(void *ctx, uint32_t events)
+{
+	struct evloop *ev = ctx;
+	struct acceptor *a = &ev->server->acceptor;
+
+	(void)events;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0 && connection_setup(ev, fd) == 0) {
+			evconn_open(ev, fd);
+			continue;
+		}
+		if (fd >= 0) {
+			acceptor_log_error(a, "setting a FastCGI connection's options", errno);
+			close(fd);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (acceptor_transient(errno))
+			continue;
+		/* Out of descriptors or memory: every wake-up would fail alike; pause. */
+		acceptor_log_error(a, "accepting a FastCGI connection", errno);
+		loop_io_del(ev->loop, &ev->listen_io);
+		if (loop_timer_set(ev->loop, &ev->accept_pause, fanout_now_us() + ACCEPT_PAUSE_US))
+			log_msg("error", "a loop can no longer accept connections: out of memory");
+		return;
+	}
+}
+
+/* Posted by the main thread at SIGTERM: accept no more, close the idle connections, end once
+ * the requests in flight are answered. */
+static void
+loop_stop_job(void *ctx)
+{
+	struct evloop *ev = ctx;
+
+	ev->stopping = true;
+	loop_io_del(ev->loop, &ev->listen_io);
+	loop_timer_stop(ev->loop, &ev->accept_pause);
+	evconn_drain(ev);
+	evloop_check_done(ev);
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct evloop *ev = arg;
+	struct evserver *s = ev->server;
+
+	if (loop_run(ev->loop) != 0)
+		log_msg("error", "an event loop failed: %s", strerror(errno));
+	loop_io_del(ev->loop, &ev->listen_io);
+	evbackend_destroy(&ev->backends);
+	pthread_mutex_lock(&s->mu);
+	s->running--;
+	pthread_cond_signal(&s->ended);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Makes loop i; -1 if it cannot be. */
+static int
+loop_make(struct evserver *s, size_t i, const struct server_opts *o)
+{
+	struct evloop *ev = &s->loops[i];
+
+	*ev = (struct evloop){ .server = s, .idle_timeout_us = o->idle_timeout_s * 1000000LL };
+	ev->stop_job = (struct loop_job){ .fn = loop_stop_job, .ctx = ev };
+	if ((ev->loop = loop_new()) == NULL)
+		return -1;
+	loop_timer_init(&ev->accept_pause, accept_resume, ev);
+	if (evbackend_init(&ev->backends, ev->loop) != 0) {
+		loop_free(ev->loop);
+		return -1;
+	}
+	if (loop_io_add(ev->loop, &ev->listen_io, s->acceptor.listen_fd,
+	    EPOLLIN | EPOLLEXCLUSIVE, accept_ready, ev) != 0) {
+		evbackend_destroy(&ev->backends);
+		loop_free(ev->loop);
+		return -1;
+	}
+	return 0;
+}
+
+/* Makes and starts the loops; how many run. */
+static size_t
+loops_start(struct evserver *s, const struct server_opts *o)
+{
+	size_t made = 0;
+
+	for (; made < o->loops; made++) {
+		if (loop_make(s, made, o) != 0)
+			break;
+		pthread_mutex_lock(&s->mu);
+		s->running++;
+		pthread_mutex_unlock(&s->mu);
+		if (pthread_create(&s->loops[made].thread, NULL, loop_main, &s->loops[made]) != 0) {
+			pthread_mutex_lock(&s->mu);
+			s->running--;
+			pthread_mutex_unlock(&s->mu);
+			loop_io_del(s->loops[made].loop, &s->loops[made].listen_io);
+			evbackend_destroy(&s->loops[made].backends);
+			loop_free(s->loops[made].loop);
+			break;
+		}
+	}
+	s->nloops = made;
+	return made;
+}
+
+/* Waits until every loop has ended, or grace_ms has passed; how many still run. */
+static size_t
+loops_wait(struct evserver *s, long grace_ms)
+{
+	struct timespec until = clock_timespec(clock_now_us() + grace_ms * 1000);
+	size_t left;
+
+	pthread_mutex_lock(&s->mu);
+	while (s->running > 0 && pthread_cond_timedwait(&s->ended, &s->mu, &until) == 0)
+		;
+	left = s->running;
+	pthread_mutex_unlock(&s->mu);
+	return left;
+}
+
+static int
+server_setup(struct evserver *s, int listen_fd, const struct server_opts *o)
+{
+	int flags = fcntl(listen_fd, F_GETFL);
+
+	*s = (struct evserver){ .nloops = 0 };
+	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+	    acceptor_init(&s->acceptor, listen_fd, o->idle_timeout_s) != 0)
+		return -1;
+	if ((s->loops = calloc(o->loops, sizeof(*s->loops))) == NULL ||
+	    clock_lock_init(&s->mu, &s->ended) != 0) {
+		free(s->loops);
+		acceptor_destroy(&s->acceptor);
+		return -1;
+	}
+	return 0;
+}
+
+int
+evserver_run(int listen_fd, const struct server_opts *o, void (*reload)(void))
+{
+	struct evserver s;
+	size_t started;
+	int sig;
+
+	if (server_setup(&s, listen_fd, o) != 0) {
+		log_msg("error", "cannot serve: descriptor %d is not a listening socket, or out of "
+		    "memory", listen_fd);
+		return 1;
+	}
+	if ((started = loops_start(&s, o)) < o->loops) {
+		log_msg("error", "started %zu of %zu event loops", started, o->loops);
+		if (started == 0)
+			return 1;
+	}
+	log_msg("info", "serving FastCGI with %zu event loops", started);
+	sig = server_wait_for_stop(reload);
+	log_msg("info", "%s: stopping; requests in progress may finish", strsignal(sig));
+	site_set_draining();
+	for (size_t i = 0; i < s.nloops; i++)
+		loop_post(s.loops[i].loop, &s.loops[i].stop_job);
+	if (loops_wait(&s, o->grace_ms) > 0) {
+		/* Their requests still use the config: nothing may be freed under them. */
+		log_msg("warning", "exiting with requests still in progress after the grace");
+		_exit(0);
+	}
+	for (size_t i = 0; i < s.nloops; i++) {
+		pthread_join(s.loops[i].thread, NULL);
+		loop_free(s.loops[i].loop);
+	}
+	free(s.loops);
+	pthread_cond_destroy(&s.ended);
+	pthread_mutex_destroy(&s.mu);
+	acceptor_destroy(&s.acceptor);
+	return 0;
+}
