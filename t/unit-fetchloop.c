@@ -360,6 +360,7 @@ test_free_ends_watches(void)
 {
 	struct fetch_cache *c = cache_new();
 	struct call calls[2];
+	size_t idle;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	/* One connection kept idle, two with a transfer under way. */
@@ -368,8 +369,11 @@ test_free_ends_watches(void)
 		CU_ASSERT_FATAL(call_start(c, &calls[i], mock_port, "/busy?delay=1000"));
 	CU_ASSERT_FATAL(run_until_waiting(c, 2));
 	CU_ASSERT(loop.timer_at >= 0);		/* the transfers' deadline */
+	idle = fetch_pool_idle();
 	fetch_cache_free(c);
 	assert_no_watch_left();
+	/* The transfers under way were ended: their curl handles are back in the pool. */
+	CU_ASSERT_EQUAL(fetch_pool_idle(), idle + 2);
 	CU_ASSERT_EQUAL(loop.timer_at, -1);	/* nothing may call into the freed cache */
 	for (int i = 0; i < 2; i++) {
 		CU_ASSERT_FALSE(calls[i].done);
