@@ -94,7 +94,8 @@ struct fetch_transfer {
 	enum conns_state conn;		/* of the connection the request was about to go on */
 	bool retried;
 	bool unwatchable;		/* the loop could not watch its socket: to be ended */
-	struct fetch_transfer *prev, *next;	/* in its cache's under_way list (fetch_start) */
+	/* In its cache's under_way list (fetch_start): pprev is where the pointer to it is. */
+	struct fetch_transfer *next, **pprev;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -351,22 +352,17 @@ fetch_get(const struct fetch_request *req, struct fetch_reply *reply)
 static void
 under_way_add(struct fetch_cache *cache, struct fetch_transfer *t)
 {
-	t->prev = NULL;
-	t->next = cache->under_way;
-	if (t->next != NULL)
-		t->next->prev = t;
+	if ((t->next = cache->under_way) != NULL)
+		t->next->pprev = &t->next;
+	t->pprev = &cache->under_way;
 	cache->under_way = t;
 }
 
 static void
 under_way_drop(struct fetch_cache *cache, struct fetch_transfer *t)
 {
-	if (t->prev != NULL)
-		t->prev->next = t->next;
-	else
-		cache->under_way = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
+	if ((*t->pprev = t->next) != NULL)
+		t->next->pprev = t->pprev;
 	if (t->unwatchable)
 		cache->unwatchable--;
 }

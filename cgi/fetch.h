@@ -122,8 +122,10 @@ enum { FETCH_POLL_IN = 1, FETCH_POLL_OUT = 2, FETCH_POLL_ERR = 4 };
 struct fetch_loop_hooks {
 	/* Watch fd for `what` (FETCH_POLL_IN|FETCH_POLL_OUT: the whole set, replacing the last),
 	 * or stop watching it (what 0: it is about to be closed, or no longer curl's concern).
-	 * Every fd watched gets its what 0 once, at the latest from fetch_cache_free. 0, or -1 on
-	 * failure: the transfer on fd then ends as FETCH_INTERNAL at the next fetch_done(). */
+	 * Every fd watched gets its what 0 once, before it is closed, at the latest from
+	 * fetch_cache_free; one never watched gets none. 0, or -1 on failure: the transfer on fd
+	 * then ends as FETCH_INTERNAL at the next fetch_done() (a failed change leaves fd counted
+	 * as watched, so its what 0 still comes). */
 	int (*watch)(void *ctx, int fd, int what);
 	/* Arm the cache's one timer, one-shot, to call fetch_timer_expired() in timeout_ms (0: as
 	 * soon as possible, from the loop, NOT from inside this call), replacing the last; or
