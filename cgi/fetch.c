@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cgi/conns.h"
+#include "cgi/fetch_loop.h"
 #include "cgi/fetch_pool.h"
 #include "common/clock.h"
 
@@ -92,6 +93,9 @@ struct fetch_transfer {
 	int64_t deadline_us;
 	enum conns_state conn;		/* of the connection the request was about to go on */
 	bool retried;
+	bool unwatchable;		/* the loop could not watch its socket: to be ended */
+	/* In its cache's under_way list (fetch_start): pprev is where the pointer to it is. */
+	struct fetch_transfer *next, **pprev;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -112,6 +116,7 @@ socket_close(void *arg, curl_socket_t fd)
 {
 	struct fetch_cache *c = arg;
 
+	fetch_loop_closing(c->loop, fd);
 	return conns_close(c->conns, fd);
 }
 
@@ -344,6 +349,24 @@ fetch_get(const struct fetch_request *req, struct fetch_reply *reply)
 	transfer_end(t, rc);
 }
 
+static void
+under_way_add(struct fetch_cache *cache, struct fetch_transfer *t)
+{
+	if ((t->next = cache->under_way) != NULL)
+		t->next->pprev = &t->next;
+	t->pprev = &cache->under_way;
+	cache->under_way = t;
+}
+
+static void
+under_way_drop(struct fetch_cache *cache, struct fetch_transfer *t)
+{
+	if ((*t->pprev = t->next) != NULL)
+		t->next->pprev = t->pprev;
+	if (t->unwatchable)
+		cache->unwatchable--;
+}
+
 struct fetch_transfer *
 fetch_start(struct fetch_cache *cache, const struct fetch_request *req,
     struct fetch_reply *reply, void *token)
@@ -353,8 +376,10 @@ fetch_start(struct fetch_cache *cache, const struct fetch_request *req,
 	if (t == NULL)
 		return NULL;
 	t->token = token;
+	under_way_add(cache, t);
 	if (curl_easy_setopt(t->p.easy, CURLOPT_PRIVATE, t) != CURLE_OK ||
 	    curl_multi_add_handle(cache->multi, t->p.easy) != CURLM_OK) {
+		under_way_drop(cache, t);
 		transfer_end(t, CURLE_FAILED_INIT);
 		reply_fail(reply, "cannot add the transfer to the multi handle");
 		return NULL;
@@ -382,8 +407,43 @@ fetch_drive(struct fetch_cache *cache, int64_t timeout_us)
 static void
 transfer_remove(struct fetch_cache *cache, struct fetch_transfer *t, CURLcode rc)
 {
+	under_way_drop(cache, t);
 	(void)curl_multi_remove_handle(cache->multi, t->p.easy);
 	transfer_end(t, rc);
+}
+
+void
+fetch_transfer_unwatchable(CURL *easy)
+{
+	struct fetch_transfer *t = NULL;
+
+	if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t) != CURLE_OK || t == NULL ||
+	    t->unwatchable)
+		return;
+	t->unwatchable = true;
+	t->cache->unwatchable++;
+}
+
+/* Ends a transfer whose socket the loop could not watch (nothing would tell curl of its
+ * traffic: it would stall, or crawl on curl's own timers); its token, or NULL if none. */
+static void *
+unwatchable_end(struct fetch_cache *cache)
+{
+	struct fetch_transfer *t = cache->under_way;
+	struct fetch_reply *reply;
+	void *token;
+
+	while (t != NULL && !t->unwatchable)
+		t = t->next;
+	if (t == NULL)
+		return NULL;
+	token = t->token;
+	reply = t->reply;
+	transfer_remove(cache, t, CURLE_FAILED_INIT);
+	reply->kind = FETCH_INTERNAL;
+	snprintf(reply->message, sizeof(reply->message), "%s",
+	    "the event loop cannot watch the connection's socket");
+	return token;
 }
 
 void *
@@ -395,6 +455,8 @@ fetch_done(struct fetch_cache *cache)
 	void *token;
 	int left;
 
+	if (cache->unwatchable > 0 && (token = unwatchable_end(cache)) != NULL)
+		return token;
 	while ((msg = curl_multi_info_read(cache->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE ||
 		    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t) != CURLE_OK)
@@ -419,9 +481,12 @@ fetch_cancel(struct fetch_cache *cache, struct fetch_transfer *t)
 	transfer_remove(cache, t, CURLE_ABORTED_BY_CALLBACK);
 }
 
-/* From another thread: curl_multi_wakeup is the one call on a multi handle that is safe there. */
+/* From another thread: curl_multi_wakeup is the one call on a multi handle that is safe there.
+ * A loop's cache never waits in curl_multi_poll, which that would wake (cache->loop is set
+ * before the cache is shared, and never changes). */
 void
 fetch_wake(struct fetch_cache *cache)
 {
-	(void)curl_multi_wakeup(cache->multi);
+	if (cache->loop == NULL)
+		(void)curl_multi_wakeup(cache->multi);
 }

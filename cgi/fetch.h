@@ -64,7 +64,8 @@ unsigned long fetch_stray_refused(void);
  * closed, and the request sent again once on a new connection. */
 struct fetch_cache;
 
-/* A new cache; NULL if out of memory. Freed with every connection it keeps. */
+/* A new cache; NULL if out of memory. Freed with every connection it keeps; transfers still
+ * under way on it are cancelled first (fetch_cancel: their replies are to be discarded). */
 struct fetch_cache *fetch_cache_new(void);
 void fetch_cache_free(struct fetch_cache *c);
 
@@ -85,7 +86,8 @@ void fetch_get(const struct fetch_request *req, struct fetch_reply *reply);
  * events) and fetch_timer_expired(cache), both curl_multi_socket_action(), where this variant
  * calls fetch_drive(). fetch_start(), fetch_done() and fetch_cancel() stay as they are: they only
  * add and remove easy handles and read curl_multi_info_read(), which both variants share (the
- * connection check and its one retry included); fetch_wake() becomes the loop's own wake-up.
+ * connection check and its one retry included); fetch_wake() does nothing there: the loop has
+ * its own wake-up.
  */
 struct fetch_transfer;
 
@@ -96,7 +98,7 @@ struct fetch_transfer *fetch_start(struct fetch_cache *cache, const struct fetch
 
 /* Makes progress on the cache's transfers; if some are still under way, waits up to timeout_us
  * (< 0: a second at most) for one of them, or fetch_wake(), and makes progress again. 0, or -1
- * if curl failed (the transfers under way are then to be cancelled). */
+ * if curl failed (the transfers under way are then to be cancelled). Not for a loop's cache. */
 int fetch_drive(struct fetch_cache *cache, int64_t timeout_us);
 
 /* The token of a transfer that has ended, its reply filled and the transfer gone; NULL when none
@@ -108,7 +110,39 @@ void *fetch_done(struct fetch_cache *cache);
 void fetch_cancel(struct fetch_cache *cache, struct fetch_transfer *t);
 
 /* Makes a fetch_drive() under way, or the next one, return at once. The one call that is safe
- * from another thread. */
+ * from another thread. On a loop's cache it does nothing: the loop has its own wake-up. */
 void fetch_wake(struct fetch_cache *cache);
+
+/* What a loop watches a socket for, and what it saw (FETCH_POLL_ERR: EPOLLERR or EPOLLHUP). */
+enum { FETCH_POLL_IN = 1, FETCH_POLL_OUT = 2, FETCH_POLL_ERR = 4 };
+
+/* What a loop gives a cache made for it. The hooks are called from inside fetch_* calls only
+ * (fetch_start, fetch_socket_ready, fetch_timer_expired, fetch_done, fetch_cancel,
+ * fetch_cache_free), in the loop's thread, and must not call fetch_* themselves. */
+struct fetch_loop_hooks {
+	/* Watch fd for `what` (FETCH_POLL_IN|FETCH_POLL_OUT: the whole set, replacing the last),
+	 * or stop watching it (what 0: it is about to be closed, or no longer curl's concern).
+	 * Every fd watched gets its what 0 once, before it is closed, at the latest from
+	 * fetch_cache_free; one never watched gets none. 0, or -1 on failure: the transfer on fd
+	 * then ends as FETCH_INTERNAL at the next fetch_done() (a failed change leaves fd counted
+	 * as watched, so its what 0 still comes). */
+	int (*watch)(void *ctx, int fd, int what);
+	/* Arm the cache's one timer, one-shot, to call fetch_timer_expired() in timeout_ms (0: as
+	 * soon as possible, from the loop, NOT from inside this call), replacing the last; or
+	 * disarm it (-1). fetch_cache_free disarms it. */
+	void (*timer)(void *ctx, long timeout_ms);
+	void *ctx;
+};
+
+/* A cache whose transfers an event loop drives (curl's multi-socket API) instead of
+ * fetch_drive(), which is not for it; NULL if out of memory or a hook is missing. */
+struct fetch_cache *fetch_cache_new_on(const struct fetch_loop_hooks *hooks);
+
+/* The loop saw `events` (FETCH_POLL_*) on fd, which the cache had it watch: curl acts on it.
+ * -1 if curl failed (the transfers under way are then to be cancelled). Then read fetch_done(). */
+int fetch_socket_ready(struct fetch_cache *c, int fd, int events);
+
+/* The cache's timer fired: curl acts on what is due. -1 if curl failed. Then read fetch_done(). */
+int fetch_timer_expired(struct fetch_cache *c);
 
 #endif

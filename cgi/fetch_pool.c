@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "cgi/fetch.h"
+#include "cgi/fetch_loop.h"
 
 /* Idle pooled handles: at most POOL_MAX, and one per POOL_FDS_EACH descriptors the process may
  * open: an idle handle holds its multi handle's wake-up socket pair and up to 4 kept
@@ -41,9 +42,13 @@ fetch_cache_free(struct fetch_cache *c)
 {
 	if (c == NULL)
 		return;
-	/* Closes the cached connections through conns_close: the set goes after. */
+	while (c->under_way != NULL)
+		fetch_cancel(c, c->under_way);
+	/* Closes the cached connections through conns_close, which tells the loop (if any) to stop
+	 * watching them: the set and the loop's side go after. */
 	if (c->multi != NULL)
 		curl_multi_cleanup(c->multi);
+	fetch_loop_free(c->loop);
 	conns_free(c->conns);
 	free(c);
 }

@@ -12,6 +12,9 @@
 struct fetch_cache {
 	CURLM *multi;
 	struct conns *conns;
+	struct fetch_loop *loop;		/* a loop's cache: hooks and watches; else NULL */
+	struct fetch_transfer *under_way;	/* fetch_start()ed, not yet ended */
+	unsigned unwatchable;			/* of those, how many the loop could not watch */
 };
 
 /* An easy handle and the cache that performs it for blocking calls (created at the first one):
