@@ -134,8 +134,7 @@ req_free(struct evreq *r)
 		cfg_unref(r->cfg);
 	free(r->params);
 	free(r->param_bytes);
-	r->ev->requests--;
-	evloop_check_done(r->ev);
+	evloop_request_ends(r->ev);
 	free(r);
 }
 
@@ -156,7 +155,7 @@ req_finish(struct evreq *r)
 		if (fcgi_write_stdout_end(&c->out, r->id) != 0 ||
 		    fcgi_write_end_request(&c->out, r->id, 0, FCGI_STATUS_REQUEST_COMPLETE) != 0)
 			c->keep = false;	/* no memory: the close tells the web server */
-		c->last = !c->keep || c->ev->stopping;
+		c->last = !c->keep || c->ev->closing;
 		c->active_at = fanout_now_us();
 		conn_flush(c);
 	}
@@ -288,7 +287,7 @@ on_record(void *ctx, const struct fcgi_event *ev)
 			return -1;
 		*r = (struct evreq){ .conn = c, .ev = c->ev, .id = ev->request_id };
 		loop_timer_init(&r->deadline, req_advance, r);
-		c->ev->requests++;
+		evloop_request_begins(c->ev);
 		c->req = r;
 		c->keep = ev->keep_conn;
 		break;
@@ -496,7 +495,7 @@ evconn_open(struct evloop *ev, int fd)
 }
 
 void
-evconn_drain(struct evloop *ev)
+evconn_close_all(struct evloop *ev)
 {
 	struct evconn *c = ev->conns, *next;
 

@@ -21,8 +21,8 @@ struct evloop {
 	pthread_t thread;
 	struct loop_io listen_io;	/* the shared listening socket, EPOLLEXCLUSIVE */
 	struct loop_timer accept_pause;	/* accept() failing for want of descriptors: back off */
-	struct loop_job stop_job;	/* posted by the main thread at SIGTERM */
-	bool stopping;
+	struct loop_job close_job;	/* posted by the main thread once a stop has drained */
+	bool closing;			/* connections close once their request is answered */
 	int64_t idle_timeout_us;
 	struct evconn *conns;		/* open connections */
 	size_t nconns;
@@ -33,11 +33,17 @@ struct evloop {
  * fd if it cannot. */
 void evconn_open(struct evloop *ev, int fd);
 
-/* evconn.c: the loop stops: idle connections are closed now, the others once their request
- * is answered. */
-void evconn_drain(struct evloop *ev);
+/* evconn.c: the loop ends: idle connections are closed now, the others once their request is
+ * answered. */
+void evconn_close_all(struct evloop *ev);
 
-/* evserver.c: the loop has nothing left when stopping: ends its thread's loop_run(). */
+/* evserver.c: a request begins on ev (BEGIN_REQUEST) or ends (its memory freed): the server
+ * counts them, so that a stop knows when nothing is in flight any more. */
+void evloop_request_begins(struct evloop *ev);
+void evloop_request_ends(struct evloop *ev);
+
+/* evserver.c: a connection of ev was closed: when the loop is closing and has nothing left,
+ * its loop_run() ends. */
 void evloop_check_done(struct evloop *ev);
 
 #endif

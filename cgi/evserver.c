@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -30,16 +31,42 @@ struct evserver {
 	struct acceptor acceptor;	/* the listening socket's checks, and its error log */
 	struct evloop *loops;
 	size_t nloops;
+	atomic_bool stopping;		/* accepting has stopped */
+	atomic_size_t in_flight;	/* requests of every loop */
 	pthread_mutex_t mu;
-	pthread_cond_t ended;		/* a loop's thread has ended */
+	pthread_cond_t changed;		/* a loop's thread has ended, or, while stopping, the
+					 * last request in flight */
 	size_t running;
 };
 
 void
 evloop_check_done(struct evloop *ev)
 {
-	if (ev->stopping && ev->nconns == 0 && ev->requests == 0)
+	if (ev->closing && ev->nconns == 0 && ev->requests == 0)
 		loop_stop(ev->loop);
+}
+
+void
+evloop_request_begins(struct evloop *ev)
+{
+	ev->requests++;
+	atomic_fetch_add(&ev->server->in_flight, 1);
+}
+
+void
+evloop_request_ends(struct evloop *ev)
+{
+	struct evserver *s = ev->server;
+
+	ev->requests--;
+	/* Only a stop waits for the count, so only then is the lock taken; it sets `stopping`
+	 * before it looks at the count, so one of the two sees the other. */
+	if (atomic_fetch_sub(&s->in_flight, 1) == 1 && atomic_load(&s->stopping)) {
+		pthread_mutex_lock(&s->mu);
+		pthread_cond_broadcast(&s->changed);
+		pthread_mutex_unlock(&s->mu);
+	}
+	evloop_check_done(ev);
 }
 
 static void accept_ready(void *ctx, uint32_t events);
@@ -49,7 +76,7 @@ accept_resume(void *ctx)
 {
 	struct evloop *ev = ctx;
 
-	if (!ev->stopping && loop_io_add(ev->loop, &ev->listen_io,
+	if (!atomic_load(&ev->server->stopping) && loop_io_add(ev->loop, &ev->listen_io,
 	    ev->server->acceptor.listen_fd, EPOLLIN | EPOLLEXCLUSIVE, accept_ready, ev) != 0 &&
 	    loop_timer_set(ev->loop, &ev->accept_pause, fanout_now_us() + ACCEPT_PAUSE_US) != 0)
 		log_msg("error", "a loop can no longer accept connections: out of memory");
@@ -74,6 +101,10 @@ accept_ready(void *ctx, uint32_t events)
 	struct acceptor *a = &ev->server->acceptor;
 
 	(void)events;
+	if (atomic_load(&ev->server->stopping)) {
+		loop_io_del(ev->loop, &ev->listen_io);	/* the listening socket is shut down */
+		return;
+	}
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -99,17 +130,17 @@ accept_ready(void *ctx, uint32_t events)
 	}
 }
 
-/* Posted by the main thread at SIGTERM: accept no more, close the idle connections, end once
- * the requests in flight are answered. */
+/* Posted by the main thread once a stop has drained: close the idle connections, and end once
+ * the requests still in flight (some came on kept connections meanwhile) are answered. */
 static void
-loop_stop_job(void *ctx)
+loop_close_job(void *ctx)
 {
 	struct evloop *ev = ctx;
 
-	ev->stopping = true;
+	ev->closing = true;
 	loop_io_del(ev->loop, &ev->listen_io);
 	loop_timer_stop(ev->loop, &ev->accept_pause);
-	evconn_drain(ev);
+	evconn_close_all(ev);
 	evloop_check_done(ev);
 }
 
@@ -125,7 +156,7 @@ loop_main(void *arg)
 	evbackend_destroy(&ev->backends);
 	pthread_mutex_lock(&s->mu);
 	s->running--;
-	pthread_cond_signal(&s->ended);
+	pthread_cond_broadcast(&s->changed);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
@@ -137,7 +168,7 @@ loop_make(struct evserver *s, size_t i, const struct server_opts *o)
 	struct evloop *ev = &s->loops[i];
 
 	*ev = (struct evloop){ .server = s, .idle_timeout_us = o->idle_timeout_s * 1000000LL };
-	ev->stop_job = (struct loop_job){ .fn = loop_stop_job, .ctx = ev };
+	ev->close_job = (struct loop_job){ .fn = loop_close_job, .ctx = ev };
 	if ((ev->loop = loop_new()) == NULL)
 		return -1;
 	loop_timer_init(&ev->accept_pause, accept_resume, ev);
@@ -180,15 +211,29 @@ loops_start(struct evserver *s, const struct server_opts *o)
 	return made;
 }
 
-/* Waits until every loop has ended, or grace_ms has passed; how many still run. */
+/*
+ * The stop, as the threads server's: accept no more (connections not yet accepted are refused),
+ * serve the requests in flight and those that still come on kept connections, and once none is
+ * in flight, close the idle connections and end the loops. All within grace_ms; returns how many
+ * loops still run then.
+ */
 static size_t
-loops_wait(struct evserver *s, long grace_ms)
+loops_stop(struct evserver *s, long grace_ms)
 {
 	struct timespec until = clock_timespec(clock_now_us() + grace_ms * 1000);
 	size_t left;
 
+	atomic_store(&s->stopping, true);
+	(void)shutdown(s->acceptor.listen_fd, SHUT_RDWR);
 	pthread_mutex_lock(&s->mu);
-	while (s->running > 0 && pthread_cond_timedwait(&s->ended, &s->mu, &until) == 0)
+	while (atomic_load(&s->in_flight) > 0 &&
+	    pthread_cond_timedwait(&s->changed, &s->mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < s->nloops; i++)
+		loop_post(s->loops[i].loop, &s->loops[i].close_job);
+	pthread_mutex_lock(&s->mu);
+	while (s->running > 0 && pthread_cond_timedwait(&s->changed, &s->mu, &until) == 0)
 		;
 	left = s->running;
 	pthread_mutex_unlock(&s->mu);
@@ -201,11 +246,13 @@ server_setup(struct evserver *s, int listen_fd, const struct server_opts *o)
 	int flags = fcntl(listen_fd, F_GETFL);
 
 	*s = (struct evserver){ .nloops = 0 };
+	atomic_init(&s->stopping, false);
+	atomic_init(&s->in_flight, 0);
 	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
 	    acceptor_init(&s->acceptor, listen_fd, o->idle_timeout_s) != 0)
 		return -1;
 	if ((s->loops = calloc(o->loops, sizeof(*s->loops))) == NULL ||
-	    clock_lock_init(&s->mu, &s->ended) != 0) {
+	    clock_lock_init(&s->mu, &s->changed) != 0) {
 		free(s->loops);
 		acceptor_destroy(&s->acceptor);
 		return -1;
@@ -234,9 +281,7 @@ evserver_run(int listen_fd, const struct server_opts *o, void (*reload)(void))
 	sig = server_wait_for_stop(reload);
 	log_msg("info", "%s: stopping; requests in progress may finish", strsignal(sig));
 	site_set_draining();
-	for (size_t i = 0; i < s.nloops; i++)
-		loop_post(s.loops[i].loop, &s.loops[i].stop_job);
-	if (loops_wait(&s, o->grace_ms) > 0) {
+	if (loops_stop(&s, o->grace_ms) > 0) {
 		/* Their requests still use the config: nothing may be freed under them. */
 		log_msg("warning", "exiting with requests still in progress after the grace");
 		_exit(0);
@@ -246,7 +291,7 @@ evserver_run(int listen_fd, const struct server_opts *o, void (*reload)(void))
 		loop_free(s.loops[i].loop);
 	}
 	free(s.loops);
-	pthread_cond_destroy(&s.ended);
+	pthread_cond_destroy(&s.changed);
 	pthread_mutex_destroy(&s.mu);
 	acceptor_destroy(&s.acceptor);
 	return 0;

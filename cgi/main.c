@@ -20,7 +20,7 @@
 #include "common/log.h"
 #include "fanout/fanout.h"
 
-#define DEFAULT_SERVER SERVER_THREADS
+#define DEFAULT_SERVER SERVER_EVENT
 #define DEFAULT_THREADS 16
 #define DEFAULT_IDLE_TIMEOUT_S 30
 #define CALL_STACK (512 * 1024)
