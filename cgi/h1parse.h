@@ -1,0 +1,73 @@
+/* h1parse.h - a strict parser of HTTP/1.x responses, fed bytes as they arrive: where an answer
+ * ends, to the byte, so that nothing of one can be read as the next. */
+#ifndef CGI_H1PARSE_H
+#define CGI_H1PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+/*
+ * Why a parser of its own and not libhttp-parser 2.9: the client needs one answer to a GET,
+ * framed strictly, and nothing else (no requests, no upgrades, no pausing). This one reads a
+ * line at a time into a bounded buffer and the body by counts, so a split anywhere in the bytes
+ * cannot change what it sees; it refuses what http-parser tolerates (obsolete line folding, a
+ * Content-Length next to a Transfer-Encoding unless built strict, any transfer coding but
+ * chunked, a header block up to 80 KiB) and is short enough to read whole (t/fuzz/fuzz-h1.c
+ * fuzzes it).
+ *
+ * What it accepts: "HTTP/1.0" or "HTTP/1.1", a 3-digit status, header lines ending in LF with an
+ * optional CR before it; interim answers (1xx but 101) skipped; the body framed by
+ * Transfer-Encoding: chunked (extensions and trailers read and dropped), by one Content-Length,
+ * or else by the end of the connection; none after 1xx, 204 and 304.
+ */
+#define H1P_HEAD_MAX (16 * 1024)	/* all heads of one answer (1xx included), and its trailers */
+#define H1P_LINE_MAX 1024		/* a chunk-size line */
+
+enum h1p_rc {
+	H1P_MORE,	/* every byte was used; the answer goes on */
+	H1P_DONE,	/* the answer ended after *used bytes: the rest is not its own */
+	H1P_BAD,	/* not a well-framed answer: h1p.error says why */
+	H1P_TOO_LARGE,	/* the body is longer than max_body */
+	H1P_NOMEM,
+};
+
+enum h1p_state {
+	H1P_STATUS, H1P_HEADER, H1P_BODY_LENGTH, H1P_CHUNK_SIZE, H1P_CHUNK_DATA, H1P_CHUNK_END,
+	H1P_TRAILER, H1P_BODY_CLOSE, H1P_END,
+};
+
+struct h1p {
+	enum h1p_state state;
+	struct buf line;	/* the line being read */
+	struct buf *body;	/* where the body goes (the caller's) */
+	size_t max_body;
+	size_t head_bytes;	/* of the heads and trailers so far */
+	uint64_t left;		/* of the Content-Length, or of the chunk */
+	long status;		/* the final status once its head is read, else 0 */
+	bool keep_alive;	/* the connection may carry another request after this answer */
+	/* Of the head being read: */
+	long code;
+	bool http10, has_length, chunked, says_close, says_keep_alive;
+	const char *error;	/* for H1P_BAD */
+};
+
+/* Prepares p to read one answer into body, at most max_body bytes of it. */
+void h1p_init(struct h1p *p, struct buf *body, size_t max_body);
+
+/* The same for the next answer, keeping p's memory. */
+void h1p_reset(struct h1p *p, struct buf *body, size_t max_body);
+
+void h1p_free(struct h1p *p);
+
+/* Reads the next bytes of the answer. *used: how many were read (all but for H1P_DONE). Not to
+ * be called again after anything but H1P_MORE. */
+enum h1p_rc h1p_feed(struct h1p *p, const char *data, size_t len, size_t *used);
+
+/* The connection ended: H1P_DONE if that ends the answer (its body runs to the close), else
+ * H1P_BAD. */
+enum h1p_rc h1p_end(struct h1p *p);
+
+#endif

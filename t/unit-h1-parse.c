@@ -1,0 +1,156 @@
+/* unit-h1-parse.c - cgi/h1parse.c on answers well and badly framed, fed whole and a byte at a
+ * time: where each ends, and why each refused one is. */
+#include <string.h>
+
+#include "cgi/h1parse.h"
+#include "t/unit-h1.h"
+
+struct parse_case {
+	const char *name;
+	const char *bytes;
+	size_t len;		/* 0: strlen(bytes) */
+	size_t max_body;
+	enum h1p_rc want;	/* after the bytes, and h1p_end() if they asked for more */
+	long status;
+	const char *body;	/* for H1P_DONE */
+	size_t used;		/* for H1P_DONE: bytes of the answer (0: all) */
+	bool keep_alive;
+};
+
+#define OK200 "HTTP/1.1 200 OK\r\n"
+
+static const struct parse_case cases[] = {
+	{ "length", OK200 "Content-Length: 5\r\n\r\nhello", 0, 64, H1P_DONE, 200, "hello", 0,
+	    true },
+	{ "length, then a stray answer", OK200 "Content-Length: 2\r\n\r\nhiHTTP/1.1 200 OK\r\n",
+	    0, 64, H1P_DONE, 200, "hi", 40, true },
+	{ "chunked with extensions and trailers", OK200 "Transfer-Encoding: chunked\r\n\r\n"
+	    "3;a=b\r\nabc\r\n2 ; x\r\nde\r\n0\r\nTrailer: t\r\n\r\n", 0, 64, H1P_DONE, 200,
+	    "abcde", 0, true },
+	{ "LF alone ends lines", "HTTP/1.1 200 OK\nContent-Length: 1\n\nx", 0, 64, H1P_DONE,
+	    200, "x", 0, true },
+	{ "close-delimited", OK200 "\r\nuntil the end", 0, 64, H1P_DONE, 200, "until the end",
+	    0, false },
+	{ "HTTP/1.0 is close-delimited", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 64,
+	    H1P_DONE, 200, "ok", 0, false },
+	{ "HTTP/1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
+	    "Content-Length: 2\r\n\r\nok", 0, 64, H1P_DONE, 200, "ok", 0, true },
+	{ "Connection: close honoured", OK200 "Connection: foo, close\r\nContent-Length: 0\r\n\r\n",
+	    0, 64, H1P_DONE, 200, "", 0, false },
+	{ "interim answers skipped", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
+	    "Link: x\r\n\r\n" OK200 "Content-Length: 1\r\n\r\nz", 0, 64, H1P_DONE, 200, "z", 0,
+	    true },
+	{ "204 has no body", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", 0, 64,
+	    H1P_DONE, 204, "", 0, true },
+	{ "body at the cap", OK200 "Content-Length: 4\r\n\r\nabcd", 0, 4, H1P_DONE, 200, "abcd",
+	    0, true },
+	{ "Content-Length past the cap", OK200 "Content-Length: 5\r\n\r\n", 0, 4, H1P_TOO_LARGE, 0, NULL, 0, false },
+	{ "chunks past the cap", OK200 "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\n", 0,
+	    4, H1P_TOO_LARGE, 0, NULL, 0, false },
+	{ "close-delimited past the cap", OK200 "\r\nabcde", 0, 4, H1P_TOO_LARGE, 0, NULL, 0, false },
+	{ "Content-Length and Transfer-Encoding", OK200 "Content-Length: 3\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "two Content-Lengths that differ", OK200 "Content-Length: 3\r\nContent-Length: 4\r\n\r\n",
+	    0, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "a signed Content-Length", OK200 "Content-Length: +3\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "a huge Content-Length", OK200 "Content-Length: 99999999999999999999\r\n\r\n", 0, 64,
+	    H1P_BAD, 0, NULL, 0, false },
+	{ "gzip transfer coding", OK200 "Transfer-Encoding: gzip, chunked\r\n\r\n", 0, 64,
+	    H1P_BAD, 0, NULL, 0, false },
+	{ "a bad chunk size", OK200 "Transfer-Encoding: chunked\r\n\r\nzz\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "a huge chunk size", OK200 "Transfer-Encoding: chunked\r\n\r\n10000000000000000\r\n", 0,
+	    64, H1P_BAD, 0, NULL, 0, false },
+	{ "a chunk longer than its size", OK200 "Transfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
+	    0, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "obsolete line folding", OK200 "X: a\r\n b\r\nContent-Length: 0\r\n\r\n", 0, 64,
+	    H1P_BAD, 0, NULL, 0, false },
+	{ "NUL in a header value", OK200 "X: a\0b\r\nContent-Length: 0\r\n\r\n",
+	    sizeof(OK200 "X: a\0b\r\nContent-Length: 0\r\n\r\n") - 1, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "a space before the colon", OK200 "Content-Length : 0\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "CR inside a line", OK200 "X: a\rb\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "HTTP/2 status line", "HTTP/2 200 OK\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "101 unasked", "HTTP/1.1 101 Switching Protocols\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "ends inside the head", OK200 "Content-Length: 3\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "ends inside the body", OK200 "Content-Length: 3\r\n\r\nab", 0, 64, H1P_BAD, 0, NULL, 0, false },
+	{ "nothing at all", "", 0, 64, H1P_BAD, 0, NULL, 0, false },
+};
+
+/* Feeds c's bytes in pieces of `step` (0: whole); rc, used and p as they end. */
+static enum h1p_rc
+feed(const struct parse_case *c, size_t step, struct h1p *p, struct buf *body, size_t *used)
+{
+	size_t len = c->len != 0 ? c->len : strlen(c->bytes), at = 0, n;
+	enum h1p_rc rc = H1P_MORE;
+
+	h1p_init(p, body, c->max_body);
+	while (rc == H1P_MORE && at < len) {
+		size_t piece = step == 0 || step > len - at ? len - at : step;
+
+		rc = h1p_feed(p, c->bytes + at, piece, &n);
+		at += n;
+	}
+	if (rc == H1P_MORE)
+		rc = h1p_end(p);
+	*used = at;
+	return rc;
+}
+
+static void
+check_case(const struct parse_case *c, size_t step)
+{
+	struct buf body = BUF_INIT;
+	struct h1p p;
+	size_t used, len = c->len != 0 ? c->len : strlen(c->bytes);
+	enum h1p_rc rc = feed(c, step, &p, &body, &used);
+
+	if (rc != c->want)
+		printf("\n    %s (step %zu): rc %d, want %d (%s) ", c->name, step, rc, c->want,
+		    p.error != NULL ? p.error : "");
+	CU_ASSERT_EQUAL(rc, c->want);
+	if (rc == H1P_BAD)
+		CU_ASSERT_PTR_NOT_NULL(p.error);
+	if (c->want == H1P_DONE && rc == H1P_DONE) {
+		CU_ASSERT_EQUAL(p.status, c->status);
+		CU_ASSERT_STRING_EQUAL(buf_str(&body), c->body);
+		CU_ASSERT_EQUAL(used, c->used != 0 ? c->used : len);
+		CU_ASSERT_EQUAL(p.keep_alive, c->keep_alive);
+	}
+	h1p_free(&p);
+	buf_free(&body);
+}
+
+void
+test_parse_cases(void)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		check_case(&cases[i], 0);
+		check_case(&cases[i], 1);
+		check_case(&cases[i], 7);
+	}
+}
+
+/* A header block past 16 KiB, and a storm of interim answers, are refused. */
+void
+test_parse_bounds(void)
+{
+	struct buf big = BUF_INIT, body = BUF_INIT;
+	struct h1p p;
+	size_t used;
+
+	CU_ASSERT_FATAL(buf_puts(&big, OK200) == 0);
+	while (big.len <= H1P_HEAD_MAX)
+		CU_ASSERT_FATAL(buf_puts(&big, "X-Filler: 0123456789abcdef0123456789abcdef\r\n") == 0);
+	h1p_init(&p, &body, 64);
+	CU_ASSERT_EQUAL(h1p_feed(&p, big.data, big.len, &used), H1P_BAD);
+	h1p_free(&p);
+	buf_truncate(&big, 0);
+	for (int i = 0; i < 2000; i++)
+		CU_ASSERT_FATAL(buf_puts(&big, "HTTP/1.1 100 Continue\r\n\r\n") == 0);
+	h1p_init(&p, &body, 64);
+	CU_ASSERT_EQUAL(h1p_feed(&p, big.data, big.len, &used), H1P_BAD);
+	CU_ASSERT(used < big.len);		/* refused on the way, not at the end */
+	CU_ASSERT_EQUAL(p.status, 0);
+	h1p_free(&p);
+	buf_free(&big);
+	buf_free(&body);
+}

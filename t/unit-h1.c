@@ -1,0 +1,444 @@
+/* unit-h1.c - cgi/h1.c, the lean HTTP/1.1 client, driven by a cgi/loop.h loop against
+ * t/mock-backend and t/stray-backend; and its parser's cases (unit-h1-parse.c). */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cgi/fetch.h"
+#include "cgi/h1.h"
+#include "common/clock.h"
+#include "t/integ.h"
+#include "t/unit-h1.h"
+
+#define STRAY "./t/stray-backend"
+#define SECOND_US 1000000
+
+static char dir[] = "/tmp/fanout-h1-XXXXXX";
+static pid_t mock = -1, stray = -1;
+static int mock_port, stray_port, closed_port, closed_fd = -1;
+
+/* The loop of the test, its client, and what ended() saw. */
+static struct loop *lp;
+static struct h1_client *cl;
+static struct loop_timer guard;
+static size_t waiting;		/* calls expected to end before the loop stops */
+static bool in_h1_call;		/* an h1_* call of the test is under way */
+static bool ended_inside;	/* ended() was called from inside one: against the contract */
+
+/* A GET of the test, and how it ended. */
+struct call {
+	char url[256];
+	const char *headers[3];
+	struct fetch_request req;
+	struct fetch_reply reply;
+	struct h1_transfer *t;
+	bool done;
+};
+
+static void
+on_ended(void *ctx)
+{
+	struct call *call;
+
+	(void)ctx;
+	if (in_h1_call)
+		ended_inside = true;
+	while ((call = h1_done(cl)) != NULL) {
+		CU_ASSERT_FALSE(call->done);
+		call->done = true;
+		if (waiting > 0)
+			waiting--;
+	}
+	if (waiting == 0)
+		loop_stop(lp);
+}
+
+static void
+guard_fired(void *ctx)
+{
+	(void)ctx;
+	loop_stop(lp);
+}
+
+/* Runs the loop until `n` calls have ended, or ms have passed; true if they have. */
+static bool
+run(size_t n, long ms)
+{
+	waiting = n;
+	CU_ASSERT_FATAL(loop_timer_set(lp, &guard, clock_now_us() + ms * 1000) == 0);
+	CU_ASSERT_FATAL(loop_run(lp) == 0);
+	loop_timer_stop(lp, &guard);
+	return waiting == 0;
+}
+
+static bool
+call_start(struct call *call, int port, const char *target, long timeout_ms, size_t max_body)
+{
+	snprintf(call->url, sizeof(call->url), "http://127.0.0.1:%d%s", port, target);
+	call->headers[0] = "X-Request-Id: h1-test";
+	call->headers[1] = "Accept-Language: fr";
+	call->headers[2] = NULL;
+	call->req = (struct fetch_request){ .url = call->url, .headers = call->headers,
+		.timeout_ms = timeout_ms, .max_body = max_body };
+	call->reply = (struct fetch_reply){ .body = BUF_INIT };
+	call->done = false;
+	in_h1_call = true;
+	call->t = h1_start(cl, &call->req, &call->reply, call);
+	in_h1_call = false;
+	return call->t != NULL;
+}
+
+/* One GET alone, run to its end: false if it did not end within 5 s (then cancelled). */
+static bool
+call_run(struct call *call, int port, const char *target, long timeout_ms, size_t max_body)
+{
+	if (!call_start(call, port, target, timeout_ms, max_body))
+		return false;
+	if (run(1, 5000))
+		return true;
+	h1_cancel(cl, call->t);
+	return false;
+}
+
+/* GETs target alone and returns its body (static; "" if it failed). */
+static const char *
+get_one(int port, const char *target)
+{
+	static char body[512];
+	struct call call;
+
+	body[0] = '\0';
+	if (call_run(&call, port, target, 5000, 65536) && call.reply.kind == FETCH_OK &&
+	    call.reply.status == 200)
+		snprintf(body, sizeof(body), "%s", buf_str(&call.reply.body));
+	else
+		printf("\n    GET %s: %s ", target, call.reply.message);
+	buf_free(&call.reply.body);
+	return body;
+}
+
+/* The counter `name` of a /stats answer, or -1. */
+static long
+stat_in(const char *body, const char *name)
+{
+	json_t *j = json_loads(body, 0, NULL);
+	long v = -1;
+
+	if (json_is_integer(json_object_get(j, name)))
+		v = (long)json_integer_value(json_object_get(j, name));
+	json_decref(j);
+	return v;
+}
+
+/* A counter of the stray backend's /stats, asked with curl (not on the client's connections). */
+static long
+stray_stat(const char *name)
+{
+	char url[64];
+	struct fetch_request req = { .url = url, .timeout_ms = 3000, .max_body = 4096 };
+	struct fetch_reply reply = { .body = BUF_INIT };
+	long v = -1;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stats", stray_port);
+	fetch_get(&req, &reply);
+	if (reply.kind == FETCH_OK)
+		v = stat_in(buf_str(&reply.body), name);
+	buf_free(&reply.body);
+	return v;
+}
+
+static void
+test_supports(void)
+{
+	static const char *const yes[] = { "http://127.0.0.1/", "HTTP://127.0.0.1:8080/a?b=c",
+		"http://[::1]:81/x", "http://localhost", "http://10.0.0.1?q", NULL };
+	static const char *const no[] = { "https://127.0.0.1/", "http://example.com/",
+		"http://u@127.0.0.1/", "http://127.0.0.1:65536/", "http://127.0.0.1:/",
+		"http://127.0.0.1/a b", "http://127.0.0.1/#top", "http://[::1/", "http:///x",
+		"ftp://127.0.0.1/", "http://127.0.0.1:0/", NULL };
+
+	for (size_t i = 0; yes[i] != NULL; i++)
+		CU_ASSERT(h1_supports(yes[i]));
+	for (size_t i = 0; no[i] != NULL; i++) {
+		if (h1_supports(no[i]))
+			printf("\n    supported: %s ", no[i]);
+		CU_ASSERT_FALSE(h1_supports(no[i]));
+	}
+}
+
+static void
+test_concurrent(void)
+{
+	static const char *const values[] = { "one", "two", "three" };
+	struct call calls[3];
+	char want[64];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "/v%d?value=%s&delay=100", i, values[i]);
+		CU_ASSERT_FATAL(call_start(&calls[i], mock_port, want, 5000, 65536));
+	}
+	CU_ASSERT(run(3, 5000));
+	for (int i = 0; i < 3; i++) {
+		const char *body = buf_str(&calls[i].reply.body);
+
+		snprintf(want, sizeof(want), "\"value\":\"%s\"", values[i]);
+		CU_ASSERT_EQUAL(calls[i].reply.kind, FETCH_OK);
+		CU_ASSERT_EQUAL(calls[i].reply.status, 200);
+		CU_ASSERT_PTR_NOT_NULL(strstr(body, want));
+		CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"X-Request-Id\":\"h1-test\""));
+		CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"Accept-Language\":\"fr\""));
+		CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"User-Agent\":\"fcgi-fanout/"));
+		buf_free(&calls[i].reply.body);
+	}
+	CU_ASSERT_FALSE(ended_inside);
+}
+
+static void
+test_kept_alive(void)
+{
+	struct call calls[3];
+	long before = -1, after;
+	struct h1_stats s0 = h1_stats(cl), s1;
+
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 3; i++)
+			CU_ASSERT_FATAL(call_start(&calls[i], mock_port, "/k?delay=50", 5000, 65536));
+		CU_ASSERT(run(3, 5000));
+		for (int i = 0; i < 3; i++) {
+			CU_ASSERT_EQUAL(calls[i].reply.kind, FETCH_OK);
+			buf_free(&calls[i].reply.body);
+		}
+		if (round == 0)
+			before = stat_in(get_one(mock_port, "/stats"), "connections");
+	}
+	after = stat_in(get_one(mock_port, "/stats"), "connections");
+	s1 = h1_stats(cl);
+	printf("\n    mock connections after round 1: %ld, after round 2: %ld; opened %lu, "
+	    "reused %lu ", before, after, s1.opened - s0.opened, s1.reused - s0.reused);
+	CU_ASSERT(before > 0);
+	CU_ASSERT_EQUAL(after, before);
+	CU_ASSERT(s1.reused - s0.reused >= 4);
+}
+
+/* Chunked, dripped, HTTP/1.0 close-delimited, large: each whole; past the cap: too_large. */
+static void
+test_framings(void)
+{
+	static const char *const ok[] = { "/c?chunked=1&value=c", "/d?drip=5&value=d",
+		"/h?http10=1&value=h", "/b?body=big&size=60000", "/b?body=big&size=60000&chunked=1",
+		NULL };
+	static const char *const large[] = { "/l?body=big&size=70000",
+		"/l?body=big&size=70000&chunked=1", "/l?body=big&size=70000&http10=1", NULL };
+	struct call call;
+
+	for (size_t i = 0; ok[i] != NULL; i++) {
+		CU_ASSERT_FATAL(call_run(&call, mock_port, ok[i], 5000, 65536));
+		if (call.reply.kind != FETCH_OK)
+			printf("\n    %s: %s ", ok[i], call.reply.message);
+		CU_ASSERT_EQUAL(call.reply.kind, FETCH_OK);
+		CU_ASSERT_EQUAL(call.reply.status, 200);
+		if (strstr(ok[i], "big") != NULL) {
+			CU_ASSERT(call.reply.body.len >= 60000);
+		} else {
+			CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&call.reply.body), "\"value\":"));
+		}
+		buf_free(&call.reply.body);
+	}
+	for (size_t i = 0; large[i] != NULL; i++) {
+		CU_ASSERT_FATAL(call_run(&call, mock_port, large[i], 5000, 65536));
+		CU_ASSERT_EQUAL(call.reply.kind, FETCH_TOO_LARGE);
+		CU_ASSERT(call.reply.body.len <= 65536);
+		CU_ASSERT_STRING_EQUAL(call.reply.message, "body larger than 65536 bytes");
+		buf_free(&call.reply.body);
+	}
+}
+
+/* Refused, timed out before and during the answer, reset: the kinds curl's path gives. */
+static void
+test_failures(void)
+{
+	struct call call;
+
+	CU_ASSERT_FATAL(call_run(&call, closed_port, "/x", 2000, 4096));
+	CU_ASSERT_EQUAL(call.reply.kind, FETCH_CONNECT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(call.reply.message, "Connection refused"));
+	CU_ASSERT_FATAL(call_run(&call, mock_port, "/slow?delay=1500", 200, 4096));
+	CU_ASSERT_EQUAL(call.reply.kind, FETCH_TIMEOUT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(call.reply.message, "timed out after"));
+	CU_ASSERT_FATAL(call_run(&call, mock_port, "/hang?hang=1", 300, 4096));
+	CU_ASSERT_EQUAL(call.reply.kind, FETCH_TIMEOUT);
+	CU_ASSERT_EQUAL(call.reply.status, 200);
+	buf_free(&call.reply.body);
+	CU_ASSERT_FATAL(call_run(&call, mock_port, "/r?reset=1", 2000, 4096));
+	CU_ASSERT_EQUAL(call.reply.kind, FETCH_BODY);
+	CU_ASSERT_STRING_EQUAL(call.reply.message, "Empty reply from server");
+	CU_ASSERT_FALSE(ended_inside);
+}
+
+/* A kept connection closed by the backend as the GET goes out: sent again once, on a new one. */
+static void
+test_retry_once(void)
+{
+	struct h1_stats s0, s1;
+	struct call call;
+
+	CU_ASSERT_PTR_NOT_NULL(strstr(get_one(mock_port, "/warm?value=w"), "\"w\""));
+	s0 = h1_stats(cl);
+	CU_ASSERT_FATAL(call_run(&call, mock_port, "/r?reset=1", 2000, 4096));
+	s1 = h1_stats(cl);
+	CU_ASSERT_EQUAL(call.reply.kind, FETCH_BODY);
+	CU_ASSERT_EQUAL(s1.reused - s0.reused, 1);	/* the kept connection, first */
+	CU_ASSERT_EQUAL(s1.opened - s0.opened, 1);	/* then one new one: once */
+}
+
+/* Waits up to 5 s until the stray backend has written `want` tails. */
+static bool
+await_tails(long want)
+{
+	int64_t until = clock_now_us() + 5 * SECOND_US;
+
+	while (stray_stat("tails") < want)
+		if (clock_now_us() > until || integ_wait_exit(stray, 10) >= 0)
+			return false;
+	return true;
+}
+
+/* Issue 7: an answer nobody asked for, later or in the same write, never answers the next GET. */
+static void
+test_stray(void)
+{
+	long tails = stray_stat("tails");
+	unsigned long refused = h1_stats(cl).stray_refused;
+	struct call call;
+
+	CU_ASSERT_FATAL(tails >= 0);
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/alice"), "{\"user\":\"alice\"}");
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/trigger?tail=100"),
+	    "{\"user\":\"trigger\"}");
+	CU_ASSERT_FATAL(await_tails(tails + 1));
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/bob"), "{\"user\":\"bob\"}");
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/carol"), "{\"user\":\"carol\"}");
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/trigger?tail=0"), "{\"user\":\"trigger\"}");
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/dave"), "{\"user\":\"dave\"}");
+	CU_ASSERT_EQUAL(h1_stats(cl).stray_refused, refused + 2);
+	/* An interim answer, then the end of the connection: no answer at all. */
+	CU_ASSERT_FATAL(call_run(&call, stray_port, "/u/x?interim=1", 2000, 4096));
+	CU_ASSERT_EQUAL(call.reply.kind, FETCH_BODY);
+	CU_ASSERT_EQUAL(call.reply.status, 0);
+}
+
+/* A cancelled GET is never reported; the client freed with GETs under way ends them. */
+static void
+test_cancel(void)
+{
+	struct call slow, quick;
+
+	CU_ASSERT_FATAL(call_start(&slow, mock_port, "/slow?delay=500", 5000, 4096));
+	CU_ASSERT_FALSE(run(1, 100));		/* the request is out, the answer not in */
+	in_h1_call = true;
+	h1_cancel(cl, slow.t);
+	in_h1_call = false;
+	CU_ASSERT_STRING_NOT_EQUAL(get_one(mock_port, "/q?value=q"), "");
+	CU_ASSERT_FALSE(run(1, 700));		/* past the slow answer: nothing reported */
+	CU_ASSERT_FALSE(slow.done);
+	buf_free(&slow.reply.body);
+	CU_ASSERT_FATAL(call_start(&slow, mock_port, "/slow?delay=500", 5000, 4096));
+	CU_ASSERT_FATAL(call_start(&quick, closed_port, "/refused", 5000, 4096));
+	h1_client_free(cl);			/* one under way, one maybe ended: both go */
+	CU_ASSERT_FALSE(slow.done || quick.done);
+	buf_free(&slow.reply.body);
+	buf_free(&quick.reply.body);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cl = h1_client_new(lp, on_ended, NULL));
+	CU_ASSERT_FALSE(ended_inside);
+}
+
+/* Starts a backend that writes its port to dir/name; its port, or 0. */
+static int
+backend_start(char *program, const char *name, pid_t *pid)
+{
+	char port_file[64];
+	struct buf port = BUF_INIT;
+	int64_t until = clock_now_us() + 5 * SECOND_US;
+	char *argv[] = { program, port_file, NULL };
+	int n = 0;
+
+	snprintf(port_file, sizeof(port_file), "%s/%s", dir, name);
+	if ((*pid = integ_spawn(argv, NULL, -1, NULL, NULL)) < 0)
+		return 0;
+	while (n == 0 && clock_now_us() < until) {
+		if (integ_read_file(port_file, &port) && port.len > 1 &&
+		    buf_str(&port)[port.len - 1] == '\n')
+			n = (int)integ_parse_int(buf_str(&port));
+		buf_free(&port);
+		if (n <= 0 && integ_wait_exit(*pid, 10) >= 0)
+			return 0;	/* it died */
+	}
+	return n > 0 && integ_wait_port(n, 3000) ? n : 0;
+}
+
+/* A port bound and not listening: connections to it are refused. */
+static int
+closed_port_hold(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+
+	if ((closed_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(closed_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(closed_fd, (struct sockaddr *)&sa, &len) != 0)
+		return 0;
+	return ntohs(sa.sin_port);
+}
+
+static int
+suite_init(void)
+{
+	if (fetch_global_init() != 0 || mkdtemp(dir) == NULL || (lp = loop_new()) == NULL ||
+	    (cl = h1_client_new(lp, on_ended, NULL)) == NULL)
+		return -1;
+	loop_timer_init(&guard, guard_fired, NULL);
+	mock_port = backend_start(MOCK, "mock-port", &mock);
+	stray_port = backend_start(STRAY, "stray-port", &stray);
+	closed_port = closed_port_hold();
+	return mock_port > 0 && stray_port > 0 && closed_port > 0 ? 0 : -1;
+}
+
+static int
+suite_cleanup(void)
+{
+	bool ok = mock < 0 || integ_stop(mock) == 0;
+
+	ok &= stray < 0 || integ_stop(stray) == 0;
+	ok &= integ_remove_tree(dir);
+	h1_client_free(cl);
+	loop_free(lp);
+	if (closed_fd >= 0)
+		close(closed_fd);
+	fetch_global_cleanup();
+	return ok ? 0 : -1;
+}
+
+int
+main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "parser: framings, refusals, fed whole and in pieces", test_parse_cases },
+		{ "parser: a head past 16 KiB, a storm of 100s", test_parse_bounds },
+		{ "URLs the client takes, and those it leaves to curl", test_supports },
+		{ "3 GETs at once on a loop: each its own answer, headers sent", test_concurrent },
+		{ "kept connections reused: a second round opens none", test_kept_alive },
+		{ "chunked, dripped, HTTP/1.0, large bodies; past the cap", test_framings },
+		{ "refused, timed out, reset: curl's kinds", test_failures },
+		{ "a kept connection closed under a GET: sent again, once", test_retry_once },
+		{ "stray answers never answer the next GET (issue 7)", test_stray },
+		{ "cancelled GETs and a freed client report nothing", test_cancel },
+		{ NULL, NULL },
+	};
+
+	return unit_run("the lean HTTP/1.1 client on a loop", suite_init, suite_cleanup, tests);
+}
