@@ -42,6 +42,7 @@ struct cfg_backend {
 	char **header_params;	/* the same as FastCGI parameters: "HTTP_ACCEPT_LANGUAGE" */
 	size_t nheaders;
 	size_t max_body_bytes;
+	bool force_curl;	/* "client": "curl": never the lean HTTP/1.1 client (cgi/h1.h) */
 	size_t *deps;		/* indices of the backends whose values the URL uses */
 	size_t ndeps;
 	void *stats;		/* the program's own per-backend state (metrics), NULL here */

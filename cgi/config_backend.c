@@ -91,11 +91,12 @@ static int
 parse_backend(struct walk *w, json_t *obj, const struct cfg_endpoint *ep, struct cfg_backend *b)
 {
 	static const char *const keys[] = { "name", "url", "timeout_ms", "required", "success",
-		"encoding", "headers", "max_body_bytes", NULL };
+		"encoding", "headers", "max_body_bytes", "client", NULL };
 	static const char *const encodings[] = { "json", "text", NULL };
+	static const char *const clients[] = { "auto", "curl", NULL };
 	const char *name, *url;
 	long max_body;
-	int enc;
+	int enc, client;
 
 	if (!json_is_object(obj))
 		return walk_fail(w, "must be an object");
@@ -116,8 +117,10 @@ parse_backend(struct walk *w, json_t *obj, const struct cfg_endpoint *ep, struct
 	    walk_bool(w, obj, "required", true, &b->required) || parse_success(w, obj, b) ||
 	    walk_choice(w, obj, "encoding", encodings, CFG_JSON, &enc) ||
 	    parse_headers(w, obj, b) ||
-	    walk_int(w, obj, "max_body_bytes", 1, MAX_MAX_BODY, DEFAULT_MAX_BODY, &max_body))
+	    walk_int(w, obj, "max_body_bytes", 1, MAX_MAX_BODY, DEFAULT_MAX_BODY, &max_body) ||
+	    walk_choice(w, obj, "client", clients, 0, &client))
 		return -1;
+	b->force_curl = client == 1;
 	b->encoding = (enum cfg_encoding)enc;
 	b->max_body_bytes = (size_t)max_body;
 	{

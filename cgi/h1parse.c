@@ -280,9 +280,15 @@ body_feed(struct h1p *p, const char *data, size_t len, size_t *used)
 {
 	size_t n = p->state == H1P_BODY_CLOSE || p->left > len ? len : (size_t)p->left;
 
+	size_t room = p->max_body - p->body->len;
+
 	*used = n;
-	if (n > p->max_body - p->body->len)
-		return H1P_TOO_LARGE;
+	if (n > room) {
+		/* The body as far as the cap, and the byte past it: where it ends however the
+		 * bytes came. */
+		*used = room + 1;
+		return buf_append(p->body, data, room) == 0 ? H1P_TOO_LARGE : H1P_NOMEM;
+	}
 	if (buf_append(p->body, data, n) != 0)
 		return H1P_NOMEM;
 	if (p->state == H1P_BODY_CLOSE)

@@ -94,7 +94,7 @@ fuzz() {
 	dir=$top/build-fuzz
 	CC=clang build build-fuzz --enable-sanitizers=fuzzer-no-link,address,undefined
 	make -C "$dir" fuzz
-	for target in config route template jptr respond fcgi; do
+	for target in config route template jptr respond fcgi h1; do
 		mkdir -p "$dir/corpus/$target"
 		echo "fuzz-$target: ${FUZZ_SECONDS:-60} s"
 		"$dir/t/fuzz/fuzz-$target" -max_total_time="${FUZZ_SECONDS:-60}" -print_final_stats=1 \

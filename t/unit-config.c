@@ -79,7 +79,8 @@ static const char good_config[] =
     "       {\"name\": \"profile\", \"url\": \"http://127.0.0.1:1/p/{user}?l={query.lang}\",\n"
     "        \"timeout_ms\": 200, \"required\": false, \"success\": [200, 404],\n"
     "        \"headers\": [\"Accept-Language\"], \"max_body_bytes\": 4096},\n"
-    "       {\"name\": \"motd\", \"url\": \"http://127.0.0.1:1/motd\", \"encoding\": \"text\"}\n"
+    "       {\"name\": \"motd\", \"url\": \"http://127.0.0.1:1/motd\", \"encoding\": \"text\",\n"
+    "        \"client\": \"curl\"}\n"
     "     ]},\n"
     "    {\"path\": \"/\", \"methods\": [\"GET\"], \"backends\": [\n"
     "       {\"name\": \"home\", \"url\": \"https://127.0.0.1:1/\"}]}\n"
@@ -118,6 +119,8 @@ test_config_good(void)
 	CU_ASSERT_FALSE(profile->required);
 	CU_ASSERT_STRING_EQUAL(profile->header_params[0], "HTTP_ACCEPT_LANGUAGE");
 	CU_ASSERT_EQUAL(ep->backends[2].encoding, CFG_TEXT);
+	CU_ASSERT_TRUE(ep->backends[2].force_curl);
+	CU_ASSERT_FALSE(recs->force_curl);		/* "auto", by default */
 	CU_ASSERT_EQUAL(cfg->endpoints[1].nsegments, 0);
 	CU_ASSERT_EQUAL(cfg->endpoints[1].methods, CFG_GET);
 	cfg_unref(cfg);
@@ -179,6 +182,12 @@ test_config_errors(void)
 		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"a\", \"url\": "
 		  "\"http://h/\"}, {\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
 		  "c.json: endpoints[0].backends[1]: name \"a\" is used twice" },
+		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"b\", \"url\": "
+		  "\"http://h/\", \"client\": \"h2\"}]}]}",
+		  "c.json: endpoints[0].backends[0].client: \"h2\" is not one of \"auto\", \"curl\"" },
+		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"b\", \"url\": "
+		  "\"http://h/\", \"client\": true}]}]}",
+		  "c.json: endpoints[0].backends[0].client: must be a string" },
 		{ "{\"endpoints\": [{\"path\": \"/a\", \"executor\": \"fibers\", \"backends\": "
 		  "[{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
 		  "c.json: endpoints[0].executor: \"fibers\" is not one of" },
