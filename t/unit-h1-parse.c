@@ -15,64 +15,80 @@ struct parse_case {
 	const char *body;	/* for H1P_DONE */
 	size_t used;		/* for H1P_DONE: bytes of the answer (0: all) */
 	bool keep_alive;
+	const char *why;	/* for H1P_BAD: h1p.error */
 };
+
+/* An answer refused, and why. */
+#define BAD(name, bytes, why) { name, bytes, 0, 64, H1P_BAD, 0, NULL, 0, false, why }
 
 #define OK200 "HTTP/1.1 200 OK\r\n"
 
 static const struct parse_case cases[] = {
 	{ "length", OK200 "Content-Length: 5\r\n\r\nhello", 0, 64, H1P_DONE, 200, "hello", 0,
-	    true },
+	    true, NULL },
 	{ "length, then a stray answer", OK200 "Content-Length: 2\r\n\r\nhiHTTP/1.1 200 OK\r\n",
-	    0, 64, H1P_DONE, 200, "hi", 40, true },
+	    0, 64, H1P_DONE, 200, "hi", 40, true, NULL },
 	{ "chunked with extensions and trailers", OK200 "Transfer-Encoding: chunked\r\n\r\n"
 	    "3;a=b\r\nabc\r\n2 ; x\r\nde\r\n0\r\nTrailer: t\r\n\r\n", 0, 64, H1P_DONE, 200,
-	    "abcde", 0, true },
+	    "abcde", 0, true, NULL },
 	{ "LF alone ends lines", "HTTP/1.1 200 OK\nContent-Length: 1\n\nx", 0, 64, H1P_DONE,
-	    200, "x", 0, true },
+	    200, "x", 0, true, NULL },
 	{ "close-delimited", OK200 "\r\nuntil the end", 0, 64, H1P_DONE, 200, "until the end",
-	    0, false },
+	    0, false, NULL },
 	{ "HTTP/1.0 is close-delimited", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 64,
-	    H1P_DONE, 200, "ok", 0, false },
+	    H1P_DONE, 200, "ok", 0, false, NULL },
 	{ "HTTP/1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
-	    "Content-Length: 2\r\n\r\nok", 0, 64, H1P_DONE, 200, "ok", 0, true },
+	    "Content-Length: 2\r\n\r\nok", 0, 64, H1P_DONE, 200, "ok", 0, true, NULL },
 	{ "Connection: close honoured", OK200 "Connection: foo, close\r\nContent-Length: 0\r\n\r\n",
-	    0, 64, H1P_DONE, 200, "", 0, false },
+	    0, 64, H1P_DONE, 200, "", 0, false, NULL },
 	{ "interim answers skipped", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
 	    "Link: x\r\n\r\n" OK200 "Content-Length: 1\r\n\r\nz", 0, 64, H1P_DONE, 200, "z", 0,
-	    true },
+	    true, NULL },
 	{ "204 has no body", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", 0, 64,
-	    H1P_DONE, 204, "", 0, true },
+	    H1P_DONE, 204, "", 0, true, NULL },
 	{ "body at the cap", OK200 "Content-Length: 4\r\n\r\nabcd", 0, 4, H1P_DONE, 200, "abcd",
-	    0, true },
-	{ "Content-Length past the cap", OK200 "Content-Length: 5\r\n\r\n", 0, 4, H1P_TOO_LARGE, 0, NULL, 0, false },
+	    0, true, NULL },
+	{ "Content-Length past the cap", OK200 "Content-Length: 5\r\n\r\n", 0, 4, H1P_TOO_LARGE,
+	    0, NULL, 0, false, NULL },
 	{ "chunks past the cap", OK200 "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\n", 0,
-	    4, H1P_TOO_LARGE, 0, NULL, 0, false },
-	{ "close-delimited past the cap", OK200 "\r\nabcde", 0, 4, H1P_TOO_LARGE, 0, NULL, 0, false },
-	{ "Content-Length and Transfer-Encoding", OK200 "Content-Length: 3\r\n"
-	    "Transfer-Encoding: chunked\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "two Content-Lengths that differ", OK200 "Content-Length: 3\r\nContent-Length: 4\r\n\r\n",
-	    0, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "a signed Content-Length", OK200 "Content-Length: +3\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "a huge Content-Length", OK200 "Content-Length: 99999999999999999999\r\n\r\n", 0, 64,
-	    H1P_BAD, 0, NULL, 0, false },
-	{ "gzip transfer coding", OK200 "Transfer-Encoding: gzip, chunked\r\n\r\n", 0, 64,
-	    H1P_BAD, 0, NULL, 0, false },
-	{ "a bad chunk size", OK200 "Transfer-Encoding: chunked\r\n\r\nzz\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "a huge chunk size", OK200 "Transfer-Encoding: chunked\r\n\r\n10000000000000000\r\n", 0,
-	    64, H1P_BAD, 0, NULL, 0, false },
-	{ "a chunk longer than its size", OK200 "Transfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
-	    0, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "obsolete line folding", OK200 "X: a\r\n b\r\nContent-Length: 0\r\n\r\n", 0, 64,
-	    H1P_BAD, 0, NULL, 0, false },
+	    4, H1P_TOO_LARGE, 0, NULL, 0, false, NULL },
+	{ "close-delimited past the cap", OK200 "\r\nabcde", 0, 4, H1P_TOO_LARGE, 0, NULL, 0,
+	    false, NULL },
+	BAD("Content-Length and Transfer-Encoding", OK200 "Content-Length: 3\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	    "both Content-Length and Transfer-Encoding"),
+	BAD("two Content-Lengths that differ", OK200 "Content-Length: 3\r\nContent-Length: 4\r\n"
+	    "\r\nabcd", "conflicting Content-Length headers"),
+	BAD("a signed Content-Length", OK200 "Content-Length: +3\r\n\r\nabc",
+	    "malformed Content-Length"),
+	BAD("a huge Content-Length", OK200 "Content-Length: 99999999999999999999\r\n\r\n",
+	    "malformed Content-Length"),
+	BAD("gzip transfer coding", OK200 "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+	    "unsupported Transfer-Encoding"),
+	BAD("a bad chunk size", OK200 "Transfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+	BAD("a chunk size with a sign", OK200 "Transfer-Encoding: chunked\r\n\r\n-1\r\n",
+	    "bad chunk size"),
+	BAD("a huge chunk size", OK200 "Transfer-Encoding: chunked\r\n\r\n10000000000000000\r\n",
+	    "bad chunk size"),
+	BAD("a chunk longer than its size", OK200 "Transfer-Encoding: chunked\r\n\r\n"
+	    "1\r\nab\r\n0\r\n\r\n", "a chunk longer than its size"),
+	BAD("obsolete line folding", OK200 "X: a\r\n b:c\r\nContent-Length: 0\r\n\r\n",
+	    "obsolete line folding"),
 	{ "NUL in a header value", OK200 "X: a\0b\r\nContent-Length: 0\r\n\r\n",
-	    sizeof(OK200 "X: a\0b\r\nContent-Length: 0\r\n\r\n") - 1, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "a space before the colon", OK200 "Content-Length : 0\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "CR inside a line", OK200 "X: a\rb\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "HTTP/2 status line", "HTTP/2 200 OK\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "101 unasked", "HTTP/1.1 101 Switching Protocols\r\n\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "ends inside the head", OK200 "Content-Length: 3\r\n", 0, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "ends inside the body", OK200 "Content-Length: 3\r\n\r\nab", 0, 64, H1P_BAD, 0, NULL, 0, false },
-	{ "nothing at all", "", 0, 64, H1P_BAD, 0, NULL, 0, false },
+	    sizeof(OK200 "X: a\0b\r\nContent-Length: 0\r\n\r\n") - 1, 64, H1P_BAD, 0, NULL, 0,
+	    false, "control character in a header value" },
+	BAD("a space before the colon", OK200 "Content-Length : 0\r\n\r\n",
+	    "malformed header name"),
+	BAD("CR inside a line", OK200 "X: a\rb\r\nContent-Length: 0\r\n\r\n", "CR inside a line"),
+	BAD("HTTP/2 status line", "HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n",
+	    "malformed status line"),
+	BAD("101 unasked", "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+	    "101 Switching Protocols, but no upgrade was asked for"),
+	BAD("ends inside the head", OK200 "Content-Length: 3\r\n",
+	    "the connection closed before the end of the answer"),
+	BAD("ends inside the body", OK200 "Content-Length: 3\r\n\r\nab",
+	    "the connection closed before the end of the answer"),
+	BAD("nothing at all", "", "Empty reply from server"),
 };
 
 /* Feeds c's bytes in pieces of `step` (0: whole); rc, used and p as they end. */
@@ -108,7 +124,7 @@ check_case(const struct parse_case *c, size_t step)
 		    p.error != NULL ? p.error : "");
 	CU_ASSERT_EQUAL(rc, c->want);
 	if (rc == H1P_BAD)
-		CU_ASSERT_PTR_NOT_NULL(p.error);
+		CU_ASSERT_STRING_EQUAL(p.error != NULL ? p.error : "", c->why);
 	if (c->want == H1P_DONE && rc == H1P_DONE) {
 		CU_ASSERT_EQUAL(p.status, c->status);
 		CU_ASSERT_STRING_EQUAL(buf_str(&body), c->body);

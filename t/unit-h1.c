@@ -313,7 +313,7 @@ static void
 test_stray(void)
 {
 	long tails = stray_stat("tails");
-	unsigned long refused = h1_stats(cl).stray_refused;
+	unsigned long refused = h1_stats(cl).stray_refused, opened;
 	struct call call;
 
 	CU_ASSERT_FATAL(tails >= 0);
@@ -324,7 +324,10 @@ test_stray(void)
 	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/bob"), "{\"user\":\"bob\"}");
 	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/carol"), "{\"user\":\"carol\"}");
 	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/trigger?tail=0"), "{\"user\":\"trigger\"}");
+	/* Read with its answer or left waiting, the stray answer closed that connection. */
+	opened = h1_stats(cl).opened;
 	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/dave"), "{\"user\":\"dave\"}");
+	CU_ASSERT_EQUAL(h1_stats(cl).opened, opened + 1);
 	CU_ASSERT_EQUAL(h1_stats(cl).stray_refused, refused + 2);
 	/* An interim answer, then the end of the connection: no answer at all. */
 	CU_ASSERT_FATAL(call_run(&call, stray_port, "/u/x?interim=1", 2000, 4096));
