@@ -260,3 +260,63 @@ reply_free(struct reply *r)
 	json_decref(r->json);
 	r->json = NULL;
 }
+
+int
+integ_backend_start(char *program, const char *dir, const char *name, pid_t *pid)
+{
+	char port_file[INTEG_PATH_LEN];
+	struct buf port = BUF_INIT;
+	int64_t until = clock_now_us() + 5000000;
+	char *argv[] = { program, port_file, NULL };
+	int n = 0;
+
+	snprintf(port_file, sizeof(port_file), "%s/%s", dir, name);
+	if ((*pid = integ_spawn(argv, NULL, -1, NULL, NULL)) < 0)
+		return 0;
+	while (n == 0 && clock_now_us() < until) {
+		if (integ_read_file(port_file, &port) && port.len > 1 &&
+		    buf_str(&port)[port.len - 1] == '\n')
+			n = (int)integ_parse_int(buf_str(&port));
+		buf_free(&port);
+		if (n <= 0 && integ_wait_exit(*pid, 10) >= 0)
+			return 0;	/* it died */
+	}
+	return n > 0 && integ_wait_port(n, 3000) ? n : 0;
+}
+
+long
+integ_json_long(const char *body, const char *name)
+{
+	json_t *j = json_loads(body, 0, NULL);
+	long v = -1;
+
+	if (json_is_integer(json_object_get(j, name)))
+		v = (long)json_integer_value(json_object_get(j, name));
+	json_decref(j);
+	return v;
+}
+
+long
+integ_stat(int port, const char *name)
+{
+	char url[64];
+	struct reply r;
+	long v = -1;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stats", port);
+	if (integ_request(NULL, url, NULL, &r) && json_is_integer(json_object_get(r.json, name)))
+		v = (long)json_integer_value(json_object_get(r.json, name));
+	reply_free(&r);
+	return v;
+}
+
+bool
+integ_await_stat(int port, const char *name, long want, pid_t pid)
+{
+	int64_t until = clock_now_us() + 5000000;
+
+	while (integ_stat(port, name) < want)
+		if (clock_now_us() > until || integ_wait_exit(pid, 10) >= 0)
+			return false;
+	return true;
+}

@@ -20,6 +20,19 @@ pid_t integ_spawn(char *const argv[], char *const envp[], int in_fd, const char 
 /* A listening TCP socket on 127.0.0.1:*port (0: any free port, written back), or -1. */
 int integ_listen(int *port);
 
+/* Starts a backend (t/mock-backend, t/stray-backend) that writes its port to dir/name: its
+ * port once it accepts connections, or 0 (*pid is then -1 or the pid to stop). */
+int integ_backend_start(char *program, const char *dir, const char *name, pid_t *pid);
+
+/* The integer `name` of the JSON object in body (a backend's /stats), or -1. */
+long integ_json_long(const char *body, const char *name);
+
+/* The counter `name` of GET http://127.0.0.1:port/stats (a backend's), or -1. */
+long integ_stat(int port, const char *name);
+
+/* Waits up to 5 s until that counter reaches want; false then, or if pid (the backend) died. */
+bool integ_await_stat(int port, const char *name, long want, pid_t pid);
+
 /* Sends SIGTERM and waits up to 5 s (then SIGKILL). Returns the exit status, or -1 if the
  * process did not exit by itself or died of a signal other than SIGTERM. */
 int integ_stop(pid_t pid);

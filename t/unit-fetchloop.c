@@ -187,36 +187,6 @@ get_one(struct fetch_cache *c, int port, const char *target)
 	return body;
 }
 
-/* The counter `name` of a /stats answer, or -1. */
-static long
-stat_in(const char *body, const char *name)
-{
-	json_t *j = json_loads(body, 0, NULL);
-	long v = -1;
-
-	if (json_is_integer(json_object_get(j, name)))
-		v = (long)json_integer_value(json_object_get(j, name));
-	json_decref(j);
-	return v;
-}
-
-/* A counter of /stats of the backend on port, asked by a blocking GET (off the loop); -1. */
-static long
-stat_of(int port, const char *name)
-{
-	char url[64];
-	struct fetch_request req = { .url = url, .timeout_ms = 3000, .max_body = 4096 };
-	struct fetch_reply reply = { .body = BUF_INIT };
-	long v = -1;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stats", port);
-	fetch_get(&req, &reply);
-	if (reply.kind == FETCH_OK)
-		v = stat_in(buf_str(&reply.body), name);
-	buf_free(&reply.body);
-	return v;
-}
-
 /* Nothing left watched, every watch ended once, and no hook called against its contract. */
 static void
 assert_no_watch_left(void)
@@ -307,9 +277,9 @@ test_kept_alive(void)
 		}
 		/* Asked on a kept connection of the cache itself: it opens none either. */
 		if (round == 0)
-			before = stat_in(get_one(c, mock_port, "/stats"), "connections");
+			before = integ_json_long(get_one(c, mock_port, "/stats"), "connections");
 	}
-	after = stat_in(get_one(c, mock_port, "/stats"), "connections");
+	after = integ_json_long(get_one(c, mock_port, "/stats"), "connections");
 	printf("\n    mock connections after round 1: %ld, after round 2: %ld ", before, after);
 	CU_ASSERT(before > 0);
 	CU_ASSERT_EQUAL(after, before);
@@ -317,31 +287,19 @@ test_kept_alive(void)
 	assert_no_watch_left();
 }
 
-/* Waits up to 5 s until the stray backend has written `want` tails. */
-static bool
-await_tails(long want)
-{
-	int64_t until = clock_now_us() + 5 * SECOND_US;
-
-	while (stat_of(stray_port, "tails") < want)
-		if (clock_now_us() > until || integ_wait_exit(stray, 10) >= 0)
-			return false;
-	return true;
-}
-
 static void
 test_stray_refused(void)
 {
 	struct fetch_cache *c = cache_new();
 	unsigned long refused;
-	long tails = stat_of(stray_port, "tails");
+	long tails = integ_stat(stray_port, "tails");
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_FATAL(tails >= 0);
 	CU_ASSERT_STRING_EQUAL(get_one(c, stray_port, "/u/alice"), "{\"user\":\"alice\"}");
 	CU_ASSERT_STRING_EQUAL(get_one(c, stray_port, "/u/trigger?tail=100"),
 	    "{\"user\":\"trigger\"}");
-	CU_ASSERT_FATAL(await_tails(tails + 1));
+	CU_ASSERT_FATAL(integ_await_stat(stray_port, "tails", tails + 1, stray));
 	refused = fetch_stray_refused();
 	/* The kept connection now holds the stray answer: refused, and the GET sent again. */
 	CU_ASSERT_STRING_EQUAL(get_one(c, stray_port, "/u/bob"), "{\"user\":\"bob\"}");
@@ -402,38 +360,14 @@ test_watch_refused(void)
 	assert_no_watch_left();
 }
 
-/* Starts a backend that writes its port to dir/name; its port, or 0. */
-static int
-backend_start(char *program, const char *name, pid_t *pid)
-{
-	char port_file[64];
-	struct buf port = BUF_INIT;
-	int64_t until = clock_now_us() + 5 * SECOND_US;
-	char *argv[] = { program, port_file, NULL };
-	int n = 0;
-
-	snprintf(port_file, sizeof(port_file), "%s/%s", dir, name);
-	if ((*pid = integ_spawn(argv, NULL, -1, NULL, NULL)) < 0)
-		return 0;
-	while (n == 0 && clock_now_us() < until) {
-		if (integ_read_file(port_file, &port) && port.len > 1 &&
-		    buf_str(&port)[port.len - 1] == '\n')
-			n = (int)integ_parse_int(buf_str(&port));
-		buf_free(&port);
-		if (n <= 0 && integ_wait_exit(*pid, 10) >= 0)
-			return 0;	/* it died */
-	}
-	return n > 0 && integ_wait_port(n, 3000) ? n : 0;
-}
-
 static int
 suite_init(void)
 {
 	if (fetch_global_init() != 0 || mkdtemp(dir) == NULL ||
 	    (loop.ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		return -1;
-	mock_port = backend_start(MOCK, "mock-port", &mock);
-	stray_port = backend_start(STRAY, "stray-port", &stray);
+	mock_port = integ_backend_start(MOCK, dir, "mock-port", &mock);
+	stray_port = integ_backend_start(STRAY, dir, "stray-port", &stray);
 	return mock_port > 0 && stray_port > 0 ? 0 : -1;
 }
 

@@ -122,36 +122,6 @@ get_one(int port, const char *target)
 	return body;
 }
 
-/* The counter `name` of a /stats answer, or -1. */
-static long
-stat_in(const char *body, const char *name)
-{
-	json_t *j = json_loads(body, 0, NULL);
-	long v = -1;
-
-	if (json_is_integer(json_object_get(j, name)))
-		v = (long)json_integer_value(json_object_get(j, name));
-	json_decref(j);
-	return v;
-}
-
-/* A counter of the stray backend's /stats, asked with curl (not on the client's connections). */
-static long
-stray_stat(const char *name)
-{
-	char url[64];
-	struct fetch_request req = { .url = url, .timeout_ms = 3000, .max_body = 4096 };
-	struct fetch_reply reply = { .body = BUF_INIT };
-	long v = -1;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stats", stray_port);
-	fetch_get(&req, &reply);
-	if (reply.kind == FETCH_OK)
-		v = stat_in(buf_str(&reply.body), name);
-	buf_free(&reply.body);
-	return v;
-}
-
 static void
 test_supports(void)
 {
@@ -214,9 +184,9 @@ test_kept_alive(void)
 			buf_free(&calls[i].reply.body);
 		}
 		if (round == 0)
-			before = stat_in(get_one(mock_port, "/stats"), "connections");
+			before = integ_json_long(get_one(mock_port, "/stats"), "connections");
 	}
-	after = stat_in(get_one(mock_port, "/stats"), "connections");
+	after = integ_json_long(get_one(mock_port, "/stats"), "connections");
 	s1 = h1_stats(cl);
 	printf("\n    mock connections after round 1: %ld, after round 2: %ld; opened %lu, "
 	    "reused %lu ", before, after, s1.opened - s0.opened, s1.reused - s0.reused);
@@ -296,23 +266,11 @@ test_retry_once(void)
 	CU_ASSERT_EQUAL(s1.opened - s0.opened, 1);	/* then one new one: once */
 }
 
-/* Waits up to 5 s until the stray backend has written `want` tails. */
-static bool
-await_tails(long want)
-{
-	int64_t until = clock_now_us() + 5 * SECOND_US;
-
-	while (stray_stat("tails") < want)
-		if (clock_now_us() > until || integ_wait_exit(stray, 10) >= 0)
-			return false;
-	return true;
-}
-
 /* Issue 7: an answer nobody asked for, later or in the same write, never answers the next GET. */
 static void
 test_stray(void)
 {
-	long tails = stray_stat("tails");
+	long tails = integ_stat(stray_port, "tails");
 	unsigned long refused = h1_stats(cl).stray_refused, opened;
 	struct call call;
 
@@ -320,7 +278,7 @@ test_stray(void)
 	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/alice"), "{\"user\":\"alice\"}");
 	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/trigger?tail=100"),
 	    "{\"user\":\"trigger\"}");
-	CU_ASSERT_FATAL(await_tails(tails + 1));
+	CU_ASSERT_FATAL(integ_await_stat(stray_port, "tails", tails + 1, stray));
 	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/bob"), "{\"user\":\"bob\"}");
 	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/carol"), "{\"user\":\"carol\"}");
 	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/trigger?tail=0"), "{\"user\":\"trigger\"}");
@@ -360,30 +318,6 @@ test_cancel(void)
 	CU_ASSERT_FALSE(ended_inside);
 }
 
-/* Starts a backend that writes its port to dir/name; its port, or 0. */
-static int
-backend_start(char *program, const char *name, pid_t *pid)
-{
-	char port_file[64];
-	struct buf port = BUF_INIT;
-	int64_t until = clock_now_us() + 5 * SECOND_US;
-	char *argv[] = { program, port_file, NULL };
-	int n = 0;
-
-	snprintf(port_file, sizeof(port_file), "%s/%s", dir, name);
-	if ((*pid = integ_spawn(argv, NULL, -1, NULL, NULL)) < 0)
-		return 0;
-	while (n == 0 && clock_now_us() < until) {
-		if (integ_read_file(port_file, &port) && port.len > 1 &&
-		    buf_str(&port)[port.len - 1] == '\n')
-			n = (int)integ_parse_int(buf_str(&port));
-		buf_free(&port);
-		if (n <= 0 && integ_wait_exit(*pid, 10) >= 0)
-			return 0;	/* it died */
-	}
-	return n > 0 && integ_wait_port(n, 3000) ? n : 0;
-}
-
 /* A port bound and not listening: connections to it are refused. */
 static int
 closed_port_hold(void)
@@ -405,8 +339,8 @@ suite_init(void)
 	    (cl = h1_client_new(lp, on_ended, NULL)) == NULL)
 		return -1;
 	loop_timer_init(&guard, guard_fired, NULL);
-	mock_port = backend_start(MOCK, "mock-port", &mock);
-	stray_port = backend_start(STRAY, "stray-port", &stray);
+	mock_port = integ_backend_start(MOCK, dir, "mock-port", &mock);
+	stray_port = integ_backend_start(STRAY, dir, "stray-port", &stray);
 	closed_port = closed_port_hold();
 	return mock_port > 0 && stray_port > 0 && closed_port > 0 ? 0 : -1;
 }
