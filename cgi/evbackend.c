@@ -38,7 +38,7 @@ socket_ready(void *ctx, uint32_t events)
 		what |= FETCH_POLL_ERR;
 	if (fetch_socket_ready(s->b->cache, s->io.fd, what) != 0)
 		curl_failed("a socket");
-	multi_dispatch(s->b->cache);
+	multi_dispatch(s->b->cache, s->b->h1);
 }
 
 static void
@@ -48,7 +48,16 @@ timer_fired(void *ctx)
 
 	if (fetch_timer_expired(b->cache) != 0)
 		curl_failed("its timer");
-	multi_dispatch(b->cache);
+	multi_dispatch(b->cache, b->h1);
+}
+
+/* The lean client's ended(): from the loop, as curl's socket and timer callbacks. */
+static void
+lean_ended(void *ctx)
+{
+	struct evbackend *b = ctx;
+
+	multi_dispatch(b->cache, b->h1);
 }
 
 /* The record of descriptor fd, made if `make`; NULL if out of memory (or none and not made). */
@@ -110,12 +119,19 @@ evbackend_init(struct evbackend *b, struct loop *l)
 
 	*b = (struct evbackend){ .loop = l };
 	loop_timer_init(&b->timer, timer_fired, b);
-	return (b->cache = fetch_cache_new_on(&hooks)) != NULL ? 0 : -1;
+	if ((b->h1 = h1_client_new(l, lean_ended, b)) == NULL)
+		return -1;
+	if ((b->cache = fetch_cache_new_on(&hooks)) == NULL) {
+		h1_client_free(b->h1);
+		return -1;
+	}
+	return 0;
 }
 
 void
 evbackend_destroy(struct evbackend *b)
 {
+	h1_client_free(b->h1);		/* closes its connections */
 	fetch_cache_free(b->cache);	/* closes its sockets, each unwatched first */
 	loop_timer_stop(b->loop, &b->timer);
 	for (size_t i = 0; i < b->nsockets; i++)

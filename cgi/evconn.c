@@ -244,7 +244,7 @@ req_start(struct evreq *r, const struct fcgi_event *ev)
 	r->io = (struct http_io){ .param = req_param, .write = req_write, .ctx = r,
 		.fd = r->conn->io.fd };
 	if (req_copy_params(r, ev) != 0 ||
-	    (r->run = multi_run_new(r->ev->backends.cache, req_advance, r)) == NULL) {
+	    (r->run = multi_run_new(r->ev->backends.cache, r->ev->backends.h1, req_advance, r)) == NULL) {
 		(void)respond_no_memory(&r->io, "-", false);
 		req_finish(r);
 		return;

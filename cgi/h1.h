@@ -67,4 +67,7 @@ struct h1_stats {
 /* The client's counts so far. */
 struct h1_stats h1_stats(const struct h1_client *c);
 
+/* The counts of every client of the process so far; from any thread. */
+struct h1_stats h1_totals(void);
+
 #endif

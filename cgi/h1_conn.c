@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,26 @@
 #include "fanout/fanout.h"
 
 #define READ_SIZE 16384
+
+/* The counts of every client, for the metrics (read from other threads). */
+enum { OPENED, REUSED, STRAY_REFUSED };
+static atomic_ulong totals[3];
+
+/* Counts one in a client's stats and in the process's. */
+static void
+count(unsigned long *mine, int which)
+{
+	(*mine)++;
+	atomic_fetch_add_explicit(&totals[which], 1, memory_order_relaxed);
+}
+
+struct h1_stats
+h1_totals(void)
+{
+	return (struct h1_stats){ atomic_load_explicit(&totals[OPENED], memory_order_relaxed),
+		atomic_load_explicit(&totals[REUSED], memory_order_relaxed),
+		atomic_load_explicit(&totals[STRAY_REFUSED], memory_order_relaxed) };
+}
 
 struct h1_host *
 h1_host_hold(struct h1_client *c, const struct sockaddr_storage *addr, socklen_t len)
@@ -162,7 +183,7 @@ conn_clean(struct h1_conn *conn)
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return true;
 	if (n > 0)
-		conn->c->stats.stray_refused++;
+		count(&conn->c->stats.stray_refused, STRAY_REFUSED);
 	return false;
 }
 
@@ -233,7 +254,7 @@ transfer_read(struct h1_transfer *t)
 			/* Bytes past the answer: nobody asked for them, and the connection can
 			 * no longer tell where the next answer would begin. */
 			if (used < (size_t)n)
-				t->c->stats.stray_refused++;
+				count(&t->c->stats.stray_refused, STRAY_REFUSED);
 			h1_transfer_complete(t, used == (size_t)n && conn->parser.keep_alive);
 			return;
 		case H1P_BAD:
@@ -342,7 +363,7 @@ conn_open(struct h1_transfer *t)
 	h->refs++;
 	h1p_init(&conn->parser, &t->reply->body, t->max_body);
 	loop_timer_init(&conn->idle_timer, idle_expired, conn);
-	c->stats.opened++;
+	count(&c->stats.opened, OPENED);
 	conn->t = t;
 	t->conn = conn;
 	conn->state = H1_CONNECTING;
@@ -367,7 +388,7 @@ h1_conn_take(struct h1_transfer *t, bool fresh)
 		idle_unlink(conn);
 		loop_timer_stop(t->c->l, &conn->idle_timer);
 		h1p_reset(&conn->parser, &t->reply->body, t->max_body);
-		t->c->stats.reused++;
+		count(&t->c->stats.reused, REUSED);
 		conn->t = t;
 		t->conn = conn;
 		transfer_send(t);

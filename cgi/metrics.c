@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgi/h1.h"
 #include "cgi/respond.h"
 #include "fanout/fanout.h"
 
@@ -279,6 +280,7 @@ metrics_render(struct buf *out)
 {
 	struct buf labels = BUF_INIT;
 	struct endpoint_series *unmatched = &reg.unmatched;
+	struct h1_stats lean = h1_totals();
 	int rc;
 
 	pthread_mutex_lock(&reg.mu);
@@ -327,13 +329,20 @@ metrics_render(struct buf *out)
 		    "reuse: the backend had sent bytes after its answer.\n"
 		    "# TYPE fanout_backend_stray_refused_total counter\n"
 		    "fanout_backend_stray_refused_total %lu\n"
+		    "# HELP fanout_lean_connections_opened_total Backend connections the lean HTTP/1.1 "
+		    "client opened.\n# TYPE fanout_lean_connections_opened_total counter\n"
+		    "fanout_lean_connections_opened_total %lu\n"
+		    "# HELP fanout_lean_connections_reused_total Backend calls the lean HTTP/1.1 client "
+		    "sent on a kept connection.\n# TYPE fanout_lean_connections_reused_total counter\n"
+		    "fanout_lean_connections_reused_total %lu\n"
 		    "# HELP fanout_rejected_total Requests refused with 503: too many backend calls "
 		    "in flight.\n# TYPE fanout_rejected_total counter\nfanout_rejected_total %ju\n"
 		    "# HELP fanout_config_reloads_total SIGHUP reloads, applied or refused.\n"
 		    "# TYPE fanout_config_reloads_total counter\n"
 		    "fanout_config_reloads_total{result=\"ok\"} %ju\n"
 		    "fanout_config_reloads_total{result=\"error\"} %ju\n",
-		    fanout_inflight(), atomic_load(&reg.in_flight), fetch_pool_idle(), fetch_stray_refused(),
+		    fanout_inflight(), atomic_load(&reg.in_flight), fetch_pool_idle(),
+		    fetch_stray_refused() + lean.stray_refused, lean.opened, lean.reused,
 		    (uintmax_t)load(&reg.rejected),
 		    (uintmax_t)load(&reg.reloads_ok), (uintmax_t)load(&reg.reloads_failed));
 	if (rc == 0)

@@ -6,13 +6,15 @@
 
 #include "cgi/call.h"
 #include "cgi/fetch.h"
+#include "cgi/h1.h"
 
 /* A call under way: expanded, its GET started, to be judged when that ends. */
 struct pending {
 	struct multi *m;		/* whose call it is */
 	struct bcall *call;
 	void *token;			/* fanout's name for it, given back when it is done */
-	struct fetch_transfer *transfer;
+	struct fetch_transfer *transfer;	/* curl's, or: */
+	struct h1_transfer *lean;		/* the lean client's */
 	struct fetch_reply reply;
 	struct pending *prev, *next;
 };
@@ -20,6 +22,7 @@ struct pending {
 /* A thread's driver, or a run on a loop's cache (shared by the loop's runs). */
 struct multi {
 	struct fetch_cache *cache;
+	struct h1_client *h1;		/* on a loop: the lean client beside the cache */
 	struct pending *pending;	/* the calls under way */
 	struct fanout_driver driver;
 	/* On a loop: */
@@ -54,6 +57,18 @@ pending_free(struct pending *p)
 	free(p);
 }
 
+/* Starts p's GET with the lean client where it can (on a loop, an http:// URL it takes, the
+ * backend not held to curl), else with curl; false if it cannot start (p's reply says why). */
+static bool
+pending_start(struct pending *p, const struct fetch_request *req)
+{
+	struct multi *m = p->m;
+
+	if (m->h1 != NULL && !p->call->backend->force_curl && h1_supports(req->url))
+		return (p->lean = h1_start(m->h1, req, &p->reply, p)) != NULL;
+	return (p->transfer = fetch_start(m->cache, req, &p->reply, p)) != NULL;
+}
+
 /* Expands the call's request and starts its GET: 0 if under way, 1 if the call failed at once. */
 static int
 multi_start(void *ctx, void *arg, void *token, int64_t deadline_us)
@@ -71,8 +86,7 @@ multi_start(void *ctx, void *arg, void *token, int64_t deadline_us)
 		return bcall_judge(c, &none);
 	}
 	*p = (struct pending){ .m = m, .call = c, .token = token, .reply = { .body = BUF_INIT } };
-	if ((rc = bcall_expand(c, left_ms, &r)) == 0 &&
-	    (p->transfer = fetch_start(m->cache, &r.req, &p->reply, p)) == NULL)
+	if ((rc = bcall_expand(c, left_ms, &r)) == 0 && !pending_start(p, &r.req))
 		rc = bcall_judge(c, &p->reply);
 	bcall_request_free(&r);
 	if (rc != 0) {
@@ -122,7 +136,10 @@ multi_cancel(void *ctx, void *arg)
 
 	for (struct pending *p = m->pending; p != NULL; p = p->next)
 		if (p->call == arg) {
-			fetch_cancel(m->cache, p->transfer);
+			if (p->lean != NULL)
+				h1_cancel(m->h1, p->lean);
+			else
+				fetch_cancel(m->cache, p->transfer);
 			pending_unlink(m, p);
 			pending_free(p);
 			return;
@@ -151,13 +168,14 @@ multi_driver(void)
 }
 
 struct multi_run *
-multi_run_new(struct fetch_cache *cache, void (*progress)(void *ctx), void *ctx)
+multi_run_new(struct fetch_cache *cache, struct h1_client *h1, void (*progress)(void *ctx),
+    void *ctx)
 {
 	struct multi_run *r = calloc(1, sizeof(*r));
 
 	if (r == NULL)
 		return NULL;
-	r->m = (struct multi){ .cache = cache, .progress = progress, .ctx = ctx };
+	r->m = (struct multi){ .cache = cache, .h1 = h1, .progress = progress, .ctx = ctx };
 	r->m.driver = (struct fanout_driver){ .start = multi_start, .done = multi_done,
 		.cancel = multi_cancel, .ctx = &r->m };
 	return r;
@@ -204,12 +222,14 @@ pending_hand_over(struct pending *p, struct multi **ready)
 }
 
 void
-multi_dispatch(struct fetch_cache *cache)
+multi_dispatch(struct fetch_cache *cache, struct h1_client *h1)
 {
 	struct multi *ready = NULL, *m;
 	struct pending *p;
 
 	while ((p = fetch_done(cache)) != NULL)
+		pending_hand_over(p, &ready);
+	while (h1 != NULL && (p = h1_done(h1)) != NULL)
 		pending_hand_over(p, &ready);
 	while ((m = ready) != NULL) {
 		ready = m->next_ready;

@@ -4,6 +4,7 @@
 #define CGI_MULTI_H
 
 #include "cgi/fetch.h"
+#include "cgi/h1.h"
 #include "fanout/fanout.h"
 
 /* The driver of the calling thread (its fetch cache is made on first use and kept, so that its
@@ -14,16 +15,19 @@ const struct fanout_driver *multi_driver(void);
 void multi_thread_end(void);
 
 /*
- * On an event loop, many groups share the loop's cache: each gets a run of its own, whose
- * driver has no wait() (the group is run step by step, fanout_group_begin/advance). When the
- * loop has made progress on the cache's transfers, multi_dispatch() hands each one that ended to
- * its run and calls that run's progress(ctx), where the loop advances the group.
+ * On an event loop, many groups share the loop's cache, and its lean HTTP/1.1 client (cgi/h1.h)
+ * if it has one: each gets a run of its own, whose driver has no wait() (the group is run step
+ * by step, fanout_group_begin/advance). A call goes through the lean client when its URL is one
+ * the client takes (h1_supports) and its backend is not held to curl ("client": "curl"), else
+ * through curl. When the loop has made progress on either's transfers, multi_dispatch() hands
+ * each one that ended to its run and calls that run's progress(ctx), where the loop advances the
+ * group.
  */
 struct multi_run;
 
-/* A run on cache for one group; NULL if out of memory. */
-struct multi_run *multi_run_new(struct fetch_cache *cache, void (*progress)(void *ctx),
-    void *ctx);
+/* A run on cache and h1 (NULL: curl only) for one group; NULL if out of memory. */
+struct multi_run *multi_run_new(struct fetch_cache *cache, struct h1_client *h1,
+    void (*progress)(void *ctx), void *ctx);
 
 /* Its driver, for fanout_group_new_driven(). */
 const struct fanout_driver *multi_run_driver(struct multi_run *r);
@@ -31,8 +35,8 @@ const struct fanout_driver *multi_run_driver(struct multi_run *r);
 /* Frees the run, once its group's run is over (the driver then holds nothing of it). */
 void multi_run_free(struct multi_run *r);
 
-/* Hands the transfers of cache that ended to their runs, and calls each such run's progress()
- * once. A progress() may free its own run, and no other. */
-void multi_dispatch(struct fetch_cache *cache);
+/* Hands the transfers of cache and of h1 (NULL: none) that ended to their runs, and calls each
+ * such run's progress() once. A progress() may free its own run, and no other. */
+void multi_dispatch(struct fetch_cache *cache, struct h1_client *h1);
 
 #endif

@@ -49,6 +49,12 @@ config_make(struct buf *out)
 		rc = buf_printf(out, "    {\"name\": \"w%d\", \"url\": \"http://127.0.0.1:@M@/w?delay=300\"}%s\n",
 		    i, i + 1 < WIDE ? "," : "]},");
 
+	/* The same, held to curl ("client"), for test_lean_or_curl. */
+	if (rc == 0)
+		rc = buf_printf(out, "  {\"path\": \"/api/curl/u/{name}\", \"executor\": \"multi\", "
+		    "\"timeout_ms\": 2000,\n"
+		    "   \"backends\": [{\"name\": \"x\", \"url\": \"http://127.0.0.1:%d/u/{name}\", "
+		    "\"client\": \"curl\"}]},\n", stray_port);
 	for (size_t i = 0; i < NEXEC && rc == 0; i++) {
 		const char *e = executors[i];
 
@@ -256,6 +262,34 @@ test_interim_only(void)
 	}
 }
 
+/* Calls of the lean HTTP/1.1 client so far: each opens a connection or reuses one. */
+static double
+lean_calls(void)
+{
+	return integ_metric(&env, "/api/metrics", "fanout_lean_connections_opened_total") +
+	    integ_metric(&env, "/api/metrics", "fanout_lean_connections_reused_total");
+}
+
+/* Under the event server, an http:// backend goes through the lean client (cgi/h1.h), one held
+ * to curl ("client": "curl") through curl; each user gets its own data either way. */
+static void
+test_lean_or_curl(void)
+{
+	static const char *const event_args[] = { "--server", "event", "--loops", "1", NULL };
+	char user[64];
+	double before;
+
+	CU_ASSERT_FATAL(integ_stop(env.cgi) == 0 && integ_stack_start_cgi(&env, event_args));
+	before = lean_calls();
+	CU_ASSERT_EQUAL(get("curl", "u/kim", user, sizeof(user), NULL), 200);
+	CU_ASSERT_STRING_EQUAL(user, "kim");
+	CU_ASSERT_EQUAL(lean_calls(), before);
+	CU_ASSERT_EQUAL(get("multi", "u/lou", user, sizeof(user), NULL), 200);
+	CU_ASSERT_STRING_EQUAL(user, "lou");
+	CU_ASSERT_EQUAL(lean_calls(), before + 1);
+	printf("\n    lean client calls: %.0f before, %.0f after ", before, lean_calls());
+}
+
 static int
 suite_init(void)
 {
@@ -286,6 +320,8 @@ main(void)
 		{ "clean kept connections: still reused", test_clean_connections_reused },
 		{ "100 Continue and no final answer: no status, every executor", test_interim_only },
 		{ "idle curl handles bounded by the descriptor limit", test_idle_handles_bounded },
+		{ "event server: the lean client for http://, curl when the backend says so",
+		    test_lean_or_curl },
 		{ NULL, NULL },
 	};
 
