@@ -386,6 +386,7 @@ h1_conn_take(struct h1_transfer *t, bool fresh)
 			continue;
 		}
 		idle_unlink(conn);
+		conn->state = H1_SENDING;	/* out of the pool, whatever the send does */
 		loop_timer_stop(t->c->l, &conn->idle_timer);
 		h1p_reset(&conn->parser, &t->reply->body, t->max_body);
 		count(&t->c->stats.reused, REUSED);
