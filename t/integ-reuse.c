@@ -90,33 +90,6 @@ stray_start(void)
 	return stray_port > 0;
 }
 
-/* A counter of the stray backend's /stats, or -1. */
-static long
-stray_stat(const char *name)
-{
-	char url[64];
-	struct reply r;
-	long v = -1;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stats", stray_port);
-	if (integ_request(NULL, url, NULL, &r) && json_is_integer(json_object_get(r.json, name)))
-		v = (long)json_integer_value(json_object_get(r.json, name));
-	reply_free(&r);
-	return v;
-}
-
-/* Waits up to 5 s until the stray backend has written `want` tails. */
-static bool
-await_tails(long want)
-{
-	int64_t until = clock_now_us() + 5000000;
-
-	while (stray_stat("tails") < want)
-		if (clock_now_us() > until || integ_wait_exit(stray, 10) >= 0)
-			return false;
-	return true;
-}
-
 /* GET /api/E/path; the HTTP status, with the user the backend answered for in user. */
 static long
 get(const char *executor, const char *path, char *user, size_t size, struct reply *keep)
@@ -165,14 +138,14 @@ test_tail_later(void)
 
 	for (size_t i = 0; i < NEXEC; i++) {
 		const char *e = executors[i];
-		long tails = stray_stat("tails");
+		long tails = integ_stat(stray_port, "tails");
 
 		CU_ASSERT_FATAL(tails >= 0);
 		CU_ASSERT_EQUAL(get(e, "u/alice", user, sizeof(user), NULL), 200);
 		CU_ASSERT_STRING_EQUAL(user, "alice");
 		CU_ASSERT_EQUAL(get(e, "tail/100", user, sizeof(user), NULL), 200);
 		CU_ASSERT_STRING_EQUAL(user, "trigger");
-		CU_ASSERT_FATAL(await_tails(tails + 1));
+		CU_ASSERT_FATAL(integ_await_stat(stray_port, "tails", tails + 1, stray));
 		assert_own_answers(e, users);
 	}
 }
@@ -202,10 +175,10 @@ test_clean_connections_reused(void)
 		long before;
 
 		CU_ASSERT_EQUAL(get(executors[i], "u/warm", user, sizeof(user), NULL), 200);
-		before = stray_stat("connections");
+		before = integ_stat(stray_port, "connections");
 		assert_own_answers(executors[i], users);
 		/* + 1: the /stats request itself */
-		CU_ASSERT_EQUAL(stray_stat("connections"), before + 1);
+		CU_ASSERT_EQUAL(integ_stat(stray_port, "connections"), before + 1);
 	}
 }
 
