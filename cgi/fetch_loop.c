@@ -90,6 +90,11 @@ timer_changed(CURLM *multi, long timeout_ms, void *arg)
 	return 0;
 }
 
+/* Idle connections a loop's cache keeps. curl's default is 4 per transfer under way, a number
+ * that swings with the load on a loop: past it curl closes kept connections and opens new ones
+ * a moment later. */
+#define LOOP_MAX_IDLE 256L
+
 struct fetch_cache *
 fetch_cache_new_on(const struct fetch_loop_hooks *hooks)
 {
@@ -108,7 +113,8 @@ fetch_cache_new_on(const struct fetch_loop_hooks *hooks)
 	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_changed) != CURLM_OK ||
 	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
 	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_changed) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, l) != CURLM_OK) {
+	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, l) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, LOOP_MAX_IDLE) != CURLM_OK) {
 		fetch_cache_free(c);
 		return NULL;
 	}
