@@ -2,7 +2,6 @@
  * request through the handler (backends on the loop, or a thread for the blocking executors),
  * its answer written without ever blocking the loop. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -14,6 +13,7 @@
 #include "cgi/handler.h"
 #include "cgi/metrics.h"
 #include "cgi/multi.h"
+#include "cgi/offload.h"
 #include "cgi/site.h"
 #include "common/log.h"
 
@@ -28,7 +28,6 @@
 #define OUT_HIGH (256 * 1024)
 /* What GET_VALUES answers: connections and requests cost memory, not threads. */
 #define MAX_CONNS 10000
-#define OFFLOAD_STACK (256 * 1024)
 
 struct evreq;
 
@@ -62,7 +61,7 @@ struct evreq {
 	fanout_group *group;
 	struct multi_run *run;		/* the multi executor's calls on the loop */
 	struct loop_timer deadline;
-	struct loop_job back;		/* a blocking run ended on its thread */
+	struct offload_job offload;	/* a blocking run, on a thread */
 	enum fanout_err err;
 	size_t body_bytes;
 	bool offloaded;
@@ -184,33 +183,22 @@ req_back(void *ctx)
 	req_finish(r);
 }
 
-static void *
-offload_main(void *arg)
+static void
+offload_run(void *ctx)
 {
-	struct evreq *r = arg;
+	struct evreq *r = ctx;
 
 	r->err = fanout_group_run(r->group);
-	loop_post(r->ev->loop, &r->back);
-	return NULL;
 }
 
-/* The blocking executors (threads, pool, serial) run on a thread of their own, never on the
- * loop; their group comes back through the loop's job queue. */
+/* The blocking executors (threads, pool, serial) run on an offload thread, never on the loop;
+ * their group comes back through the loop's job queue. */
 static void
 req_offload(struct evreq *r)
 {
-	pthread_attr_t attr;
-	pthread_t tid;
-	int rc = -1;
-
-	r->back = (struct loop_job){ .fn = req_back, .ctx = r };
-	if (pthread_attr_init(&attr) == 0) {
-		if (pthread_attr_setstacksize(&attr, OFFLOAD_STACK) == 0 &&
-		    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0)
-			rc = pthread_create(&tid, &attr, offload_main, r);
-		pthread_attr_destroy(&attr);
-	}
-	if (rc != 0) {
+	r->offload = (struct offload_job){ .run = offload_run, .ctx = r, .loop = r->ev->loop,
+		.back = { .fn = req_back, .ctx = r } };
+	if (offload_submit(&r->offload) != 0) {
 		r->err = FANOUT_ETHREAD;
 		req_finish(r);
 		return;
