@@ -15,6 +15,7 @@
 #include "cgi/multi.h"
 #include "cgi/offload.h"
 #include "cgi/site.h"
+#include "cgi/vars.h"
 #include "common/log.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -53,7 +54,7 @@ struct evreq {
 	struct evconn *conn;		/* NULL once the connection is closed */
 	struct evloop *ev;
 	uint16_t id;
-	char **params;			/* "NAME\0VALUE" of each pair, then NULL */
+	char **params;			/* "NAME=VALUE" of each pair, then NULL */
 	char *param_bytes;
 	struct http_io io;
 	struct cfg *cfg;
@@ -76,17 +77,8 @@ static const char *
 req_param(void *ctx, const char *name, size_t *cursor)
 {
 	struct evreq *r = ctx;
-	size_t len = strlen(name), i = cursor != NULL ? *cursor : 0;
 
-	for (; r->params != NULL && r->params[i] != NULL; i++)
-		if (strcmp(r->params[i], name) == 0) {
-			if (cursor != NULL)
-				*cursor = i + 1;
-			return r->params[i] + len + 1;
-		}
-	if (cursor != NULL)
-		*cursor = i;
-	return NULL;
+	return vars_env_param(r->params, name, cursor);
 }
 
 /* The answer goes out as STDOUT records, written when the request ends: one write for all. */
@@ -100,8 +92,8 @@ req_write(void *ctx, const char *data, size_t len)
 	return fcgi_write_stdout(&r->conn->out, r->id, data, len);
 }
 
-/* The pairs as NUL-terminated "NAME\0VALUE" strings (a NUL inside one ends it early, as
- * libfcgi's do). -1 if out of memory. */
+/* The pairs as "NAME=VALUE" strings, as libfcgi makes them (a NUL inside one ends it early).
+ * -1 if out of memory. */
 static int
 req_copy_params(struct evreq *r, const struct fcgi_event *ev)
 {
@@ -116,7 +108,7 @@ req_copy_params(struct evreq *r, const struct fcgi_event *ev)
 		r->params[n++] = r->param_bytes + at;
 		memcpy(r->param_bytes + at, p.name, p.name_len);
 		at += p.name_len;
-		r->param_bytes[at++] = '\0';
+		r->param_bytes[at++] = '=';
 		memcpy(r->param_bytes + at, p.value, p.value_len);
 		at += p.value_len;
 		r->param_bytes[at++] = '\0';

@@ -265,22 +265,16 @@ evserver_run(int listen_fd, const struct server_opts *o, void (*reload)(void))
 {
 	struct evserver s;
 	size_t started;
-	int sig;
 
 	if (server_setup(&s, listen_fd, o) != 0) {
 		log_msg("error", "cannot serve: descriptor %d is not a listening socket, or out of "
 		    "memory", listen_fd);
 		return 1;
 	}
-	if ((started = loops_start(&s, o)) < o->loops) {
-		log_msg("error", "started %zu of %zu event loops", started, o->loops);
-		if (started == 0)
-			return 1;
-	}
-	log_msg("info", "serving FastCGI with %zu event loops", started);
-	sig = server_wait_for_stop(reload);
-	log_msg("info", "%s: stopping; requests in progress may finish", strsignal(sig));
-	site_set_draining();
+	started = loops_start(&s, o);
+	if (!server_started(started, o->loops, "event loops"))
+		return 1;
+	server_wait_and_drain(reload);
 	if (loops_stop(&s, o->grace_ms) > 0) {
 		/* Their requests still use the config: nothing may be freed under them. */
 		log_msg("warning", "exiting with requests still in progress after the grace");
