@@ -230,23 +230,30 @@ test_params_length(void)
 	buf_free(&records);
 }
 
+void
+sends_and_closes(const char *what, const struct buf *records, size_t len)
+{
+	struct victim v;
+	int fd;
+
+	if (!victim_start(&v))
+		return;
+	fd = victim_connect(&v);
+	CU_ASSERT(fd >= 0 && fcgi_send(fd, records->data, len, HOSTILE_BOUND_MS));
+	if (fd >= 0)
+		close(fd);
+	victim_finish(&v, what);
+}
+
 /* A record header cut after 5 of its 8 bytes, then our close: nothing to answer; the server
  * must drop the connection (its descriptor back) and live. */
 void
 test_truncated_header(void)
 {
 	struct buf records = BUF_INIT;
-	struct victim v;
-	int fd;
 
 	CU_ASSERT_FATAL(fcgi_begin(&records, 1, false));
-	if (!victim_start(&v))
-		return;
-	CU_ASSERT((fd = victim_connect(&v)) >= 0 && fcgi_send(fd, records.data, 5,
-	    HOSTILE_BOUND_MS));
-	if (fd >= 0)
-		close(fd);
-	victim_finish(&v, "5 bytes of a header, then closed");
+	sends_and_closes("5 bytes of a header, then closed", &records, 5);
 	buf_free(&records);
 }
 
@@ -264,8 +271,10 @@ test_name_length_max(void)
 
 	CU_ASSERT_FATAL(fcgi_begin(&records, 1, true) &&
 	    fcgi_record(&records, FCGI_TYPE_PARAMS, 1, pair, sizeof(pair), 0));
-	if (!victim_start(&v))
+	if (!victim_start(&v)) {
+		buf_free(&records);
 		return;
+	}
 	CU_ASSERT((fd = victim_connect(&v)) >= 0 && fcgi_send(fd, records.data, records.len,
 	    HOSTILE_BOUND_MS));
 	closed = fd >= 0 && fcgi_await_closed(&fd, 1, HOSTILE_BOUND_MS);
