@@ -65,6 +65,25 @@ settled_fds(const struct victim *v)
 	return fds;
 }
 
+/* What fanout-cgi wrote on stderr: why it died, or did not start. */
+static void
+print_stderr(const struct solo *s)
+{
+	char path[INTEG_PATH_LEN];
+	struct buf err = BUF_INIT;
+
+	snprintf(path, sizeof(path), "%s/fanout.err", s->dir);
+	if (integ_read_file(path, &err))
+		for (const char *p = buf_str(&err); *p != '\0';) {
+			size_t len = strcspn(p, "\n");
+
+			printf("\n      stderr| %.*s", (int)len, p);
+			p += len + (p[len] == '\n');
+		}
+	printf("\n    ");
+	buf_free(&err);
+}
+
 bool
 victim_start(struct victim *v)
 {
@@ -79,6 +98,7 @@ victim_start(struct victim *v)
 		CU_FAIL("fanout-cgi did not start and answer /healthz and /metrics");
 		if (v->pid > 0)
 			(void)integ_stop(v->pid);
+		print_stderr(&v->s);
 		solo_cleanup(&v->s, true);
 		return false;
 	}
@@ -113,25 +133,6 @@ send_and_end(const struct victim *v, const struct buf *records)
 	if (fd >= 0)
 		close(fd);
 	return closed;
-}
-
-/* What fanout-cgi wrote on stderr: why it died. */
-static void
-print_stderr(const struct solo *s)
-{
-	char path[INTEG_PATH_LEN];
-	struct buf err = BUF_INIT;
-
-	snprintf(path, sizeof(path), "%s/fanout.err", s->dir);
-	if (integ_read_file(path, &err))
-		for (const char *p = buf_str(&err); *p != '\0';) {
-			size_t len = strcspn(p, "\n");
-
-			printf("\n      stderr| %.*s", (int)len, p);
-			p += len + (p[len] == '\n');
-		}
-	printf("\n    ");
-	buf_free(&err);
 }
 
 /* Waits up to the bound for the victim to come back to its level at rest; its descriptors and
