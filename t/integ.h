@@ -108,8 +108,8 @@ extern const char integ_apache_conf[];
 /* Starts the stack: config_text and front_text (nginx's or Apache's) are written to fanout.json
  * and front.conf with
  * @D@ (the directory), @M@ (mock), @X@ (closed), @C@ (fanout-cgi) and @N@ (the front) replaced;
- * fanout-cgi gets cgi_args (NULL-terminated) after its own, as integ_cgi_args gives them. False, with everything started
- * stopped again, if a part did not start. */
+ * fanout-cgi gets cgi_args (NULL-terminated) after its own, as integ_cgi_args gives them.
+ * False, with everything started stopped again, if a part did not start. */
 bool integ_stack_start(struct integ_stack *st, const char *config_text, const char *front_text,
     const char *const *cgi_args);
 
