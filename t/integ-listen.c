@@ -39,17 +39,16 @@ run_argv(const struct solo *s, const char *const *args, const char *err_name)
 	return rc;
 }
 
-/* The same with fanout-cgi and its args. */
+/* The same with fanout-cgi, the server under test and args (integ_cgi_args). */
 static int
 run(const struct solo *s, const char *const *args, const char *err_name)
 {
-	const char *argv[ARGS_MAX] = { FANOUT_CGI };
+	char *argv[ARGS_MAX] = { FANOUT_CGI };
 	size_t n = 1;
 
-	for (; *args != NULL && n < ARGS_MAX - 1; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	return run_argv(s, argv, err_name);
+	if (!integ_cgi_args(argv, &n, ARGS_MAX, args))
+		return -1;
+	return run_argv(s, (const char *const *)argv, err_name);
 }
 
 /* The socket's mode bits and group; false if it is not a socket. */

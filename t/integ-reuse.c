@@ -264,6 +264,11 @@ suite_init(void)
 	    integ_stack_start(&env, buf_str(&config), integ_nginx_conf, cgi_args);
 
 	buf_free(&config);
+	if (!ok && stray > 0) {	/* CUnit does not call cleanup when init fails */
+		(void)integ_stop(stray);
+		(void)integ_remove_tree(stray_dir);
+		stray = -1;
+	}
 	return ok ? 0 : -1;
 }
 
