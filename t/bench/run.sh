@@ -177,7 +177,8 @@ stop_all() {
 	done
 	sampler_pid='' peer_pid='' cgi_pid='' front_pid='' backends_pid=''
 }
-trap stop_all EXIT INT TERM
+trap stop_all EXIT
+trap 'stop_all; exit 130' INT TERM
 
 # nginx_head DIR MODULE...: the start of the config of a private nginx whose prefix is DIR, up to
 # inside its http block: the modules, 2 workers in the foreground, c2000's descriptors, no access
