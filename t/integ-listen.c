@@ -130,8 +130,9 @@ test_option_errors(void)
 		const char *expect;
 	} cases[] = {
 		{ { "-c", "@C", "--listen", "0.0.0.0:9000", NULL },
-		  "--listen 0.0.0.0:9000: that is every interface, and whoever can connect can crash "
-		  "fanout-cgi with one FastCGI record (README, section Security)" },
+		  "--listen 0.0.0.0:9000: that is every interface, and whoever can connect can send it "
+		  "any request, or crash --server threads with one FastCGI record (README, section "
+		  "Security)" },
 		{ { "-c", "@C", "--listen", "[::]:9000", NULL }, "--listen [::]:9000: that is every "
 		  "interface" },
 		{ { "-c", "@C", "--listen", "[::ffff:0.0.0.0]:9000", NULL }, "every interface" },
