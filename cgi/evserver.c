@@ -17,6 +17,7 @@
 
 #include "cgi/accept.h"
 #include "cgi/evloop.h"
+#include "cgi/metrics.h"
 #include "cgi/site.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -154,6 +155,7 @@ loop_main(void *arg)
 		log_msg("error", "an event loop failed: %s", strerror(errno));
 	loop_io_del(ev->loop, &ev->listen_io);
 	evbackend_destroy(&ev->backends);
+	metrics_request_threads(-1);
 	pthread_mutex_lock(&s->mu);
 	s->running--;
 	pthread_cond_broadcast(&s->changed);
@@ -197,7 +199,9 @@ loops_start(struct evserver *s, const struct server_opts *o)
 		pthread_mutex_lock(&s->mu);
 		s->running++;
 		pthread_mutex_unlock(&s->mu);
+		metrics_request_threads(1);
 		if (pthread_create(&s->loops[made].thread, NULL, loop_main, &s->loops[made]) != 0) {
+			metrics_request_threads(-1);
 			pthread_mutex_lock(&s->mu);
 			s->running--;
 			pthread_mutex_unlock(&s->mu);
