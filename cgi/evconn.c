@@ -2,7 +2,6 @@
  * request through the handler (backends on the loop, or a thread for the blocking executors),
  * its answer written without ever blocking the loop. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -14,7 +13,9 @@
 #include "cgi/handler.h"
 #include "cgi/metrics.h"
 #include "cgi/multi.h"
+#include "cgi/offload.h"
 #include "cgi/site.h"
+#include "cgi/vars.h"
 #include "common/log.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -28,7 +29,6 @@
 #define OUT_HIGH (256 * 1024)
 /* What GET_VALUES answers: connections and requests cost memory, not threads. */
 #define MAX_CONNS 10000
-#define OFFLOAD_STACK (256 * 1024)
 
 struct evreq;
 
@@ -40,6 +40,9 @@ struct evconn {
 	struct fcgi_conn codec;
 	struct buf out;			/* records not yet written */
 	size_t out_off;			/* of which this many are */
+	struct buf in;			/* bytes read but not yet parsed: the parse paused while
+					 * the output is high, and the socket is not read */
+	size_t in_off;
 	struct evreq *req;		/* the request in flight, from its BEGIN_REQUEST */
 	bool keep;			/* the web server keeps the connection after the request */
 	bool last;			/* close once the output is written: the request was
@@ -54,7 +57,7 @@ struct evreq {
 	struct evconn *conn;		/* NULL once the connection is closed */
 	struct evloop *ev;
 	uint16_t id;
-	char **params;			/* "NAME\0VALUE" of each pair, then NULL */
+	char **params;			/* "NAME=VALUE" of each pair, then NULL */
 	char *param_bytes;
 	struct http_io io;
 	struct cfg *cfg;
@@ -62,7 +65,7 @@ struct evreq {
 	fanout_group *group;
 	struct multi_run *run;		/* the multi executor's calls on the loop */
 	struct loop_timer deadline;
-	struct loop_job back;		/* a blocking run ended on its thread */
+	struct offload_job offload;	/* a blocking run, on a thread */
 	enum fanout_err err;
 	size_t body_bytes;
 	bool offloaded;
@@ -77,17 +80,8 @@ static const char *
 req_param(void *ctx, const char *name, size_t *cursor)
 {
 	struct evreq *r = ctx;
-	size_t len = strlen(name), i = cursor != NULL ? *cursor : 0;
 
-	for (; r->params != NULL && r->params[i] != NULL; i++)
-		if (strcmp(r->params[i], name) == 0) {
-			if (cursor != NULL)
-				*cursor = i + 1;
-			return r->params[i] + len + 1;
-		}
-	if (cursor != NULL)
-		*cursor = i;
-	return NULL;
+	return vars_env_param(r->params, name, cursor);
 }
 
 /* The answer goes out as STDOUT records, written when the request ends: one write for all. */
@@ -101,8 +95,8 @@ req_write(void *ctx, const char *data, size_t len)
 	return fcgi_write_stdout(&r->conn->out, r->id, data, len);
 }
 
-/* The pairs as NUL-terminated "NAME\0VALUE" strings (a NUL inside one ends it early, as
- * libfcgi's do). -1 if out of memory. */
+/* The pairs as "NAME=VALUE" strings, as libfcgi makes them (a NUL inside one ends it early).
+ * -1 if out of memory. */
 static int
 req_copy_params(struct evreq *r, const struct fcgi_event *ev)
 {
@@ -117,7 +111,7 @@ req_copy_params(struct evreq *r, const struct fcgi_event *ev)
 		r->params[n++] = r->param_bytes + at;
 		memcpy(r->param_bytes + at, p.name, p.name_len);
 		at += p.name_len;
-		r->param_bytes[at++] = '\0';
+		r->param_bytes[at++] = '=';
 		memcpy(r->param_bytes + at, p.value, p.value_len);
 		at += p.value_len;
 		r->param_bytes[at++] = '\0';
@@ -184,33 +178,22 @@ req_back(void *ctx)
 	req_finish(r);
 }
 
-static void *
-offload_main(void *arg)
+static void
+offload_run(void *ctx)
 {
-	struct evreq *r = arg;
+	struct evreq *r = ctx;
 
 	r->err = fanout_group_run(r->group);
-	loop_post(r->ev->loop, &r->back);
-	return NULL;
 }
 
-/* The blocking executors (threads, pool, serial) run on a thread of their own, never on the
- * loop; their group comes back through the loop's job queue. */
+/* The blocking executors (threads, pool, serial) run on an offload thread, never on the loop;
+ * their group comes back through the loop's job queue. */
 static void
 req_offload(struct evreq *r)
 {
-	pthread_attr_t attr;
-	pthread_t tid;
-	int rc = -1;
-
-	r->back = (struct loop_job){ .fn = req_back, .ctx = r };
-	if (pthread_attr_init(&attr) == 0) {
-		if (pthread_attr_setstacksize(&attr, OFFLOAD_STACK) == 0 &&
-		    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0)
-			rc = pthread_create(&tid, &attr, offload_main, r);
-		pthread_attr_destroy(&attr);
-	}
-	if (rc != 0) {
+	r->offload = (struct offload_job){ .run = offload_run, .ctx = r, .loop = r->ev->loop,
+		.back = { .fn = req_back, .ctx = r } };
+	if (offload_submit(&r->offload) != 0) {
 		r->err = FANOUT_ETHREAD;
 		req_finish(r);
 		return;
@@ -275,6 +258,18 @@ req_abandon(struct evreq *r)
 
 /* ---- The codec's events ---- */
 
+static bool
+output_high(const struct evconn *c)
+{
+	return c->out.len - c->out_off >= OUT_HIGH;
+}
+
+static bool
+input_pending(const struct evconn *c)
+{
+	return c->in_off < c->in.len;
+}
+
 static int
 on_record(void *ctx, const struct fcgi_event *ev)
 {
@@ -310,19 +305,27 @@ on_record(void *ctx, const struct fcgi_event *ev)
 			req_abandon(r);
 		break;
 	}
-	return c->closed ? -1 : 0;	/* the feed stops with the connection */
+	if (c->closed)
+		return -1;	/* the feed stops with the connection */
+	/* Answers not taken: parse no further (a peer that pipelines requests and never reads
+	 * would otherwise have every one answered into memory). */
+	return output_high(c) ? FCGI_PAUSE : 0;
 }
 
 /* ---- The connection ---- */
 
+/* What to wait for: the peer's bytes, unless parsing is paused or the output is high (then
+ * not even its half-close, which would be reported again and again); room to write, also when
+ * a paused parse may go on (the writable socket brings conn_event back at the next turn, where
+ * parsing is not nested in an answer). Errors and a full close are always reported. */
 static uint32_t
 conn_events(const struct evconn *c)
 {
-	uint32_t events = EPOLLRDHUP;
+	uint32_t events = 0;
 
-	if (c->out.len - c->out_off < OUT_HIGH)
-		events |= EPOLLIN;
-	if (c->out.len > c->out_off)
+	if (!input_pending(c) && !output_high(c))
+		events |= EPOLLIN | EPOLLRDHUP;
+	if (c->out.len > c->out_off || input_pending(c))
 		events |= EPOLLOUT;
 	return events;
 }
@@ -359,15 +362,59 @@ conn_flush(struct evconn *c)
 		conn_close(c);
 }
 
-/* Reads what is there and feeds the codec; false once the connection is closed. */
+/* Feeds len bytes to the codec: how many it took in *used, or false once the connection is
+ * closed (the codec refused them, or an event closed it). */
+static bool
+conn_feed(struct evconn *c, const char *bytes, size_t len, size_t *used)
+{
+	enum fcgi_rc rc = fcgi_conn_feed_some(&c->codec, bytes, len, used);
+
+	if (rc == FCGI_RC_OK)
+		return true;
+	if (rc != FCGI_RC_STOPPED || !c->closed)
+		log_msg("warning", "closing a FastCGI connection: %s", fcgi_rc_str(rc));
+	conn_close(c);
+	return false;
+}
+
+/* Parses bytes just read; what a pause leaves is kept in c->in. False once closed. */
+static bool
+conn_parse(struct evconn *c, const char *bytes, size_t len)
+{
+	size_t used;
+
+	if (!conn_feed(c, bytes, len, &used))
+		return false;
+	if (used < len && buf_append(&c->in, bytes + used, len - used) != 0) {
+		conn_close(c);		/* out of memory: the bytes cannot be kept */
+		return false;
+	}
+	return true;
+}
+
+/* Parses what a pause left, as far as the output allows. False once the connection is closed. */
+static bool
+conn_parse_pending(struct evconn *c)
+{
+	size_t used;
+
+	if (!conn_feed(c, c->in.data + c->in_off, c->in.len - c->in_off, &used))
+		return false;
+	if ((c->in_off += used) == c->in.len) {
+		buf_truncate(&c->in, 0);
+		c->in_off = 0;
+	}
+	return true;
+}
+
+/* Reads what is there and parses it; false once the connection is closed. */
 static bool
 conn_read(struct evconn *c)
 {
 	char chunk[READ_CHUNK];
 
-	for (int rounds = 0; rounds < 4 && !c->closed; rounds++) {
+	for (int rounds = 0; rounds < 4 && !input_pending(c) && !output_high(c); rounds++) {
 		ssize_t n = recv(c->io.fd, chunk, sizeof(chunk), 0);
-		enum fcgi_rc rc;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -378,17 +425,12 @@ conn_read(struct evconn *c)
 			return false;
 		}
 		c->active_at = fanout_now_us();
-		if ((rc = fcgi_conn_feed(&c->codec, chunk, (size_t)n)) != FCGI_RC_OK) {
-			if (rc != FCGI_RC_STOPPED || !c->closed)
-				log_msg("warning", "closing a FastCGI connection: %s",
-				    fcgi_rc_str(rc));
-			conn_close(c);
+		if (!conn_parse(c, chunk, (size_t)n))
 			return false;
-		}
-		if ((size_t)n < sizeof(chunk) || c->out.len - c->out_off >= OUT_HIGH)
+		if ((size_t)n < sizeof(chunk))
 			return true;
 	}
-	return !c->closed;
+	return true;
 }
 
 static void
@@ -398,9 +440,20 @@ conn_event(void *ctx, uint32_t events)
 
 	if (c->closed)
 		return;
+	if ((events & (EPOLLERR | EPOLLHUP)) && input_pending(c)) {
+		conn_close(c);	/* gone both ways: nothing pending can be answered */
+		return;
+	}
 	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !conn_read(c))
 		return;
-	conn_flush(c);
+	/* Each turn writes, then parses what a pause left while the output has room. */
+	for (;;) {
+		conn_flush(c);
+		if (c->closed || !input_pending(c) || output_high(c))
+			return;
+		if (!conn_parse_pending(c))
+			return;
+	}
 }
 
 /* Closes a connection that waits on its peer (for a request, its parameters or its answer's
@@ -427,6 +480,7 @@ conn_free(void *ctx)
 
 	fcgi_conn_free(&c->codec);
 	buf_free(&c->out);
+	buf_free(&c->in);
 	free(c);
 }
 

@@ -17,6 +17,7 @@
 
 #include "cgi/accept.h"
 #include "cgi/evloop.h"
+#include "cgi/metrics.h"
 #include "cgi/site.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -154,6 +155,7 @@ loop_main(void *arg)
 		log_msg("error", "an event loop failed: %s", strerror(errno));
 	loop_io_del(ev->loop, &ev->listen_io);
 	evbackend_destroy(&ev->backends);
+	metrics_request_threads(-1);
 	pthread_mutex_lock(&s->mu);
 	s->running--;
 	pthread_cond_broadcast(&s->changed);
@@ -197,7 +199,9 @@ loops_start(struct evserver *s, const struct server_opts *o)
 		pthread_mutex_lock(&s->mu);
 		s->running++;
 		pthread_mutex_unlock(&s->mu);
+		metrics_request_threads(1);
 		if (pthread_create(&s->loops[made].thread, NULL, loop_main, &s->loops[made]) != 0) {
+			metrics_request_threads(-1);
 			pthread_mutex_lock(&s->mu);
 			s->running--;
 			pthread_mutex_unlock(&s->mu);
@@ -265,22 +269,16 @@ evserver_run(int listen_fd, const struct server_opts *o, void (*reload)(void))
 {
 	struct evserver s;
 	size_t started;
-	int sig;
 
 	if (server_setup(&s, listen_fd, o) != 0) {
 		log_msg("error", "cannot serve: descriptor %d is not a listening socket, or out of "
 		    "memory", listen_fd);
 		return 1;
 	}
-	if ((started = loops_start(&s, o)) < o->loops) {
-		log_msg("error", "started %zu of %zu event loops", started, o->loops);
-		if (started == 0)
-			return 1;
-	}
-	log_msg("info", "serving FastCGI with %zu event loops", started);
-	sig = server_wait_for_stop(reload);
-	log_msg("info", "%s: stopping; requests in progress may finish", strsignal(sig));
-	site_set_draining();
+	started = loops_start(&s, o);
+	if (!server_started(started, o->loops, "event loops"))
+		return 1;
+	server_wait_and_drain(reload);
 	if (loops_stop(&s, o->grace_ms) > 0) {
 		/* Their requests still use the config: nothing may be freed under them. */
 		log_msg("warning", "exiting with requests still in progress after the grace");

@@ -163,8 +163,12 @@ fcgi_param_next(const struct fcgi_event *ev, size_t *pos, struct fcgi_param *p)
 static enum fcgi_rc
 emit(struct fcgi_conn *conn, struct fcgi_event *ev)
 {
+	int rc;
+
 	ev->request_id = conn->id;
-	return conn->on_event(conn->ctx, ev) == 0 ? FCGI_RC_OK : FCGI_RC_STOPPED;
+	if ((rc = conn->on_event(conn->ctx, ev)) == FCGI_PAUSE)
+		conn->pause = true;
+	return rc == 0 || rc == FCGI_PAUSE ? FCGI_RC_OK : FCGI_RC_STOPPED;
 }
 
 /* The rc of an append of ours (0 or -1). */
@@ -432,14 +436,31 @@ step(struct fcgi_conn *conn, const uint8_t *bytes, size_t len, size_t *used)
 }
 
 enum fcgi_rc
-fcgi_conn_feed(struct fcgi_conn *conn, const void *bytes, size_t len)
+fcgi_conn_feed_some(struct fcgi_conn *conn, const void *bytes, size_t len, size_t *used)
 {
 	const uint8_t *p = bytes;
 
-	while (conn->dead == FCGI_RC_OK && len > 0) {
-		size_t used = 0;
+	*used = 0;
+	conn->pause = false;
+	/* An event is emitted at the end of a step, its bytes counted: a pause stops cleanly. */
+	while (conn->dead == FCGI_RC_OK && *used < len && !conn->pause) {
+		size_t n = 0;
 
-		conn->dead = step(conn, p, len, &used);
+		conn->dead = step(conn, p + *used, len - *used, &n);
+		*used += n;
+	}
+	conn->pause = false;
+	return conn->dead;
+}
+
+enum fcgi_rc
+fcgi_conn_feed(struct fcgi_conn *conn, const void *bytes, size_t len)
+{
+	const uint8_t *p = bytes;
+	size_t used;
+
+	while (conn->dead == FCGI_RC_OK && len > 0) {
+		(void)fcgi_conn_feed_some(conn, p, len, &used);
 		p += used;
 		len -= used;
 	}

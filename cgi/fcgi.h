@@ -85,9 +85,12 @@ struct fcgi_param {
  * false past the last pair. The parser checked the pairs already. */
 bool fcgi_param_next(const struct fcgi_event *ev, size_t *pos, struct fcgi_param *p);
 
-/* Called for each event; non-zero stops the feed with FCGI_RC_STOPPED. ev's pointers are valid
- * during the call only (PARAMS: until the request ends). */
+/* Called for each event: 0 goes on; FCGI_PAUSE stops fcgi_conn_feed_some() after this event
+ * (the caller feeds the rest later: say once the answers it made are written); anything else
+ * stops the feed for good with FCGI_RC_STOPPED. ev's pointers are valid during the call only
+ * (PARAMS: until the request ends). */
 typedef int (*fcgi_event_fn)(void *ctx, const struct fcgi_event *ev);
+#define FCGI_PAUSE 1
 
 struct fcgi_limits {
 	size_t max_params_bytes;	/* the PARAMS stream of one request, in bytes */
@@ -102,6 +105,7 @@ struct fcgi_conn {
 	void *ctx;
 	struct buf *out;		/* where the codec's own answers go */
 	enum fcgi_rc dead;		/* FCGI_RC_OK while alive */
+	bool pause;			/* a callback returned FCGI_PAUSE */
 	uint8_t header[8];
 	size_t header_have;
 	int phase;			/* header, content or padding */
@@ -130,6 +134,11 @@ void fcgi_conn_init(struct fcgi_conn *conn, const struct fcgi_limits *limits,
 
 /* Parses len bytes, split anywhere: events through on_event, answers into out. */
 enum fcgi_rc fcgi_conn_feed(struct fcgi_conn *conn, const void *bytes, size_t len);
+
+/* The same, but stops after an event whose callback returned FCGI_PAUSE: *used says how many of
+ * the bytes were parsed; the others are to be fed again, later. */
+enum fcgi_rc fcgi_conn_feed_some(struct fcgi_conn *conn, const void *bytes, size_t len,
+    size_t *used);
 
 /* The request in flight is over (the caller wrote its END_REQUEST): the connection takes a
  * new BEGIN_REQUEST. Its parameters' memory is kept for the next request. */

@@ -231,7 +231,7 @@ transfer_begin(const struct fetch_request *req, struct fetch_reply *reply,
 			goto fail;
 		t->headers = more;
 	}
-	if (!fetch_pool_take(&t->p))
+	if (!fetch_pool_take(cache, &t->p))
 		goto fail;
 	if (cache == NULL && t->p.cache == NULL && (t->p.cache = fetch_cache_new()) == NULL)
 		goto fail;
@@ -241,7 +241,7 @@ transfer_begin(const struct fetch_request *req, struct fetch_reply *reply,
 	return t;
 fail:
 	if (t->p.easy != NULL)
-		fetch_pool_give_back(t->p);
+		fetch_pool_give_back(cache, t->p);
 	curl_slist_free_all(t->headers);
 	free(t);
 	reply_fail(reply, "out of memory, or an option curl refused");
@@ -301,7 +301,7 @@ transfer_end(struct fetch_transfer *t, CURLcode rc)
 	if (reply->kind != FETCH_OK)
 		reply_explain(t, rc, reply);
 	/* Giving back unhooks the error buffer and the sink, which are freed here. */
-	fetch_pool_give_back(t->p);
+	fetch_pool_give_back(t->cache, t->p);
 	curl_slist_free_all(t->headers);
 	free(t);
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 
 #include "cgi/fetch.h"
@@ -90,6 +91,22 @@ timer_changed(CURLM *multi, long timeout_ms, void *arg)
 	return 0;
 }
 
+/* Connections a loop's cache keeps: curl's default is 4 per transfer under way, a number that
+ * swings with the load on a loop, and past it curl closes kept connections only to open new
+ * ones a moment later. One eighth of the descriptors the process may open (at least 64, at most
+ * 4096): a few loops' caches full still leave most for the FastCGI connections. */
+static long
+loop_max_conns(void)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 64;
+	n = rl.rlim_cur / 8;
+	return n < 64 ? 64 : n > 4096 ? 4096 : (long)n;
+}
+
 struct fetch_cache *
 fetch_cache_new_on(const struct fetch_loop_hooks *hooks)
 {
@@ -108,7 +125,8 @@ fetch_cache_new_on(const struct fetch_loop_hooks *hooks)
 	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_changed) != CURLM_OK ||
 	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
 	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_changed) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, l) != CURLM_OK) {
+	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, l) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, loop_max_conns()) != CURLM_OK) {
 		fetch_cache_free(c);
 		return NULL;
 	}

@@ -37,6 +37,8 @@ fetch_cache_new(void)
 	return c;
 }
 
+static void pooled_cleanup(struct pooled p);
+
 void
 fetch_cache_free(struct fetch_cache *c)
 {
@@ -50,6 +52,9 @@ fetch_cache_free(struct fetch_cache *c)
 		curl_multi_cleanup(c->multi);
 	fetch_loop_free(c->loop);
 	conns_free(c->conns);
+	while (c->nidle > 0)
+		pooled_cleanup(c->idle[--c->nidle]);
+	free(c->idle);
 	free(c);
 }
 
@@ -102,10 +107,14 @@ fetch_pool_idle(void)
 }
 
 bool
-fetch_pool_take(struct pooled *p)
+fetch_pool_take(struct fetch_cache *on, struct pooled *p)
 {
 	bool found = false;
 
+	if (on != NULL && on->loop != NULL && on->nidle > 0) {
+		*p = on->idle[--on->nidle];
+		return true;
+	}
 	pthread_mutex_lock(&pool.mu);
 	if (pool.nidle > 0) {
 		*p = pool.idle[--pool.nidle];
@@ -117,8 +126,25 @@ fetch_pool_take(struct pooled *p)
 	return p->easy != NULL;
 }
 
+/* Keeps p in a loop cache's own idle list; false if it is full or out of memory. */
+static bool
+local_keep(struct fetch_cache *on, struct pooled p)
+{
+	if (on->nidle == on->idle_cap) {
+		size_t cap = on->idle_cap ? on->idle_cap * 2 : 64;
+		struct pooled *idle;
+
+		if (cap > POOL_MAX || (idle = realloc(on->idle, cap * sizeof(*idle))) == NULL)
+			return false;
+		on->idle = idle;
+		on->idle_cap = cap;
+	}
+	on->idle[on->nidle++] = p;
+	return true;
+}
+
 void
-fetch_pool_give_back(struct pooled p)
+fetch_pool_give_back(struct fetch_cache *on, struct pooled p)
 {
 	CURL *h = p.easy;
 	bool kept = false;
@@ -131,6 +157,8 @@ fetch_pool_give_back(struct pooled p)
 	(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	(void)curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
 	(void)curl_easy_setopt(h, CURLOPT_PREREQDATA, NULL);
+	if (on != NULL && on->loop != NULL && local_keep(on, p))
+		return;
 	pthread_mutex_lock(&pool.mu);
 	if (pool.nidle < pool.max) {
 		pool.idle[pool.nidle++] = p;

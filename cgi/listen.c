@@ -83,7 +83,8 @@ listen_classify(const char *addr, struct buf *err)
 	}
 	if (is_every_interface(&ss)) {
 		(void)buf_printf(err, "--listen %s: that is every interface, and whoever can connect "
-		    "can crash fanout-cgi with one FastCGI record (README, section Security); use a "
+		    "can send it any request, or crash --server threads with one FastCGI record "
+		    "(README, section Security); use a "
 		    "Unix socket (/run/fanout-cgi/fanout.sock) or name one address (127.0.0.1:9000)",
 		    addr);
 		return LISTEN_EVERY;

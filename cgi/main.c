@@ -37,14 +37,14 @@ static const char usage[] =
     "                           IP:PORT (0.0.0.0 and [::] are refused); without it, serve the\n"
     "                           socket inherited on fd 0 (spawn-fcgi, mod_fcgid), or one plain\n"
     "                           CGI request when started as CGI. Whoever can connect can crash\n"
-    "                           the FastCGI parser (README, Security)\n"
+    "                           libfcgi's parser, that of --server threads (README, Security)\n"
     "      --socket-mode MODE   the Unix socket's mode, octal (default 0660: its owner and\n"
     "                           group may connect, nobody else), set before it listens\n"
     "      --socket-group GROUP the Unix socket's group, name or number (default: the\n"
     "                           process's): give the web server's (www-data)\n"
-    "      --server MODEL       event: event loops own the connections and the backends'\n"
-    "                           sockets; threads: the classic model, libfcgi and a thread\n"
-    "                           per connection (default threads)\n"
+    "      --server MODEL       event (default): event loops own the connections and the\n"
+    "                           backends' sockets; threads: the classic model, libfcgi and\n"
+    "                           a thread per connection\n"
     "      --loops N            event loops of --server event (default: one per CPU)\n"
     "  -t, --threads N          request threads of --server threads (default 16)\n"
     "      --idle-timeout S     close a FastCGI connection that leaves a read or a write\n"
@@ -118,8 +118,9 @@ listen_check(const struct options *o)
 		return -1;
 	}
 	if (kind == LISTEN_UNIX && (o->perm.mode & 0002) != 0)
-		log_msg("warning", "--socket-mode %04o: every local user may connect, and can crash "
-		    "fanout-cgi with one FastCGI record (README, section Security)",
+		log_msg("warning", "--socket-mode %04o: every local user may connect, send any "
+		    "request, and crash --server threads with one FastCGI record (README, section "
+		    "Security)",
 		    (unsigned)o->perm.mode);
 	return 0;
 }

@@ -46,17 +46,8 @@ static const char *
 fcgi_param(void *ctx, const char *name, size_t *cursor)
 {
 	FCGX_Request *req = ctx;
-	size_t len = strlen(name), i = cursor != NULL ? *cursor : 0;
 
-	for (; req->envp != NULL && req->envp[i] != NULL; i++)
-		if (strncmp(req->envp[i], name, len) == 0 && req->envp[i][len] == '=') {
-			if (cursor != NULL)
-				*cursor = i + 1;
-			return req->envp[i] + len + 1;
-		}
-	if (cursor != NULL)
-		*cursor = i;
-	return NULL;
+	return vars_env_param(req->envp, name, cursor);
 }
 
 static int
@@ -219,8 +210,10 @@ request_thread(void *arg)
 	return NULL;
 }
 
-int
-server_wait_for_stop(void (*reload)(void))
+/* Waits for SIGTERM or SIGINT (returned), calling reload() at each SIGHUP meanwhile; -1 if
+ * sigwait fails. */
+static int
+wait_for_stop(void (*reload)(void))
 {
 	sigset_t set;
 	int sig;
@@ -236,6 +229,27 @@ server_wait_for_stop(void (*reload)(void))
 			return sig;
 		reload();
 	}
+}
+
+bool
+server_started(size_t started, size_t wanted, const char *what)
+{
+	if (started < wanted)
+		log_msg("error", "started %zu of %zu %s", started, wanted, what);
+	if (started == 0)
+		return false;
+	log_msg("info", "serving FastCGI with %zu %s", started, what);
+	return true;
+}
+
+void
+server_wait_and_drain(void (*reload)(void))
+{
+	int sig = wait_for_stop(reload);
+
+	log_msg("info", "%s: stopping; requests in progress may finish",
+	    sig > 0 ? strsignal(sig) : "sigwait failed");
+	site_set_draining();
 }
 
 /* Waits until every thread has ended, or grace_ms has passed, or no request is being served and
@@ -344,7 +358,6 @@ server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(vo
 {
 	struct server s;
 	size_t started, left;
-	int sig;
 
 	if (getenv("FCGI_WEB_SERVER_ADDRS") != NULL && *getenv("FCGI_WEB_SERVER_ADDRS") != '\0') {
 		/* libfcgi's own accept applied it; ours does not. Refused rather than ignored. */
@@ -359,15 +372,10 @@ server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(vo
 		    "server's locks and watcher thread cannot be made", listen_fd);
 		return 1;
 	}
-	if ((started = threads_start(&s, o->threads)) < o->threads) {
-		log_msg("error", "started %zu of %zu request threads", started, o->threads);
-		if (started == 0)
-			return 1;
-	}
-	log_msg("info", "serving FastCGI with %zu threads", started);
-	sig = server_wait_for_stop(reload);
-	log_msg("info", "%s: stopping; requests in progress may finish", strsignal(sig));
-	site_set_draining();
+	started = threads_start(&s, o->threads);
+	if (!server_started(started, o->threads, "threads"))
+		return 1;
+	server_wait_and_drain(reload);
 	atomic_store(&s.stopping, true);
 	acceptor_stop(&s.acceptor);
 	if ((left = drain(&s, o->grace_ms)) > 0) {

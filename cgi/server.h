@@ -2,6 +2,7 @@
 #ifndef CGI_SERVER_H
 #define CGI_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cgi/config.h"
@@ -31,9 +32,14 @@ struct server_opts {
  * (server_block_signals). */
 int server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(void));
 
-/* Waits for SIGTERM or SIGINT (returned), calling reload() at each SIGHUP meanwhile; -1 if
- * sigwait fails. With the signals blocked (server_block_signals). */
-int server_wait_for_stop(void (*reload)(void));
+/* For both servers: logs how many of `wanted` workers (`what`: "threads", "event loops")
+ * started; false if none did. */
+bool server_started(size_t started, size_t wanted, const char *what);
+
+/* For both servers: waits for SIGTERM or SIGINT, calling reload() at each SIGHUP meanwhile, then
+ * logs the stop and turns the health check to draining. With the signals blocked
+ * (server_block_signals). */
+void server_wait_and_drain(void (*reload)(void));
 
 /* Serves the one request of a plain CGI invocation (environment, stdout). Returns the exit
  * status. */

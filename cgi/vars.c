@@ -272,3 +272,19 @@ vars_unref(struct req_vars *v)
 	cfg_unref(v->cfg);
 	free(v);
 }
+
+const char *
+vars_env_param(char *const *env, const char *name, size_t *cursor)
+{
+	size_t len = strlen(name), i = cursor != NULL ? *cursor : 0;
+
+	for (; env != NULL && env[i] != NULL; i++)
+		if (strncmp(env[i], name, len) == 0 && env[i][len] == '=') {
+			if (cursor != NULL)
+				*cursor = i + 1;
+			return env[i] + len + 1;
+		}
+	if (cursor != NULL)
+		*cursor = i;
+	return NULL;
+}

@@ -39,6 +39,9 @@ struct req_vars {
  */
 typedef const char *(*vars_param_fn)(void *ctx, const char *name, size_t *cursor);
 
+/* A vars_param_fn over an environment: env holds "NAME=VALUE" strings, NULL-terminated. */
+const char *vars_env_param(char *const *env, const char *name, size_t *cursor);
+
 /* The longest value of a forwarded header, its repeated lines combined: twice what one line may
  * be behind nginx's default buffers (8 KiB), so that no single line nginx passes is refused. */
 #define VARS_MAX_HEADER 16384

@@ -2,7 +2,7 @@
 # browser.sh - the demo page in headless Chromium, through the demo stack (www/demo.sh): runs
 # serial and threads, checks from the DOM that threads took well under serial and that every
 # backend's bar is drawn, and saves a screenshot. Skipped (77) without chromium or nginx's echo
-# module. Run by `make check` from the build directory.
+# module. Run by `make check` from the build directory, once per server (t/server.sh).
 set -u
 
 srcdir=${srcdir:-.}
@@ -45,8 +45,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The server under test (t/server.sh sets it), or fanout-cgi's default.
 FANOUT_CGI=$build/fanout-cgi DEMO_PORT=$port DEMO_BACKEND_PORT=$backend_port DEMO_DIR=$run \
-	sh "$top/www/demo.sh" >"$build/t/browser-demo.out" 2>&1 &
+	DEMO_SERVER=${FANOUT_TEST_SERVER:-} sh "$top/www/demo.sh" >"$build/t/browser-demo.out" 2>&1 &
 demo_pid=$!
 i=0
 until grep -q "fcgi-fanout demo:" "$build/t/browser-demo.out" 2>/dev/null; do

@@ -51,28 +51,35 @@ fcgi_pair(struct buf *out, const char *name, const char *value)
 }
 
 bool
-fcgi_begin(struct buf *out, bool keep_conn)
+fcgi_begin(struct buf *out, unsigned request_id, bool keep_conn)
 {
 	const unsigned char body[8] = { 0, FCGI_ROLE_RESPONDER, keep_conn ? FCGI_FLAG_KEEP_CONN : 0 };
 
-	return fcgi_record(out, FCGI_TYPE_BEGIN_REQUEST, 1, body, sizeof(body), 0);
+	return fcgi_record(out, FCGI_TYPE_BEGIN_REQUEST, request_id, body, sizeof(body), 0);
+}
+
+bool
+fcgi_build_get_id(struct buf *out, unsigned request_id, const char *uri, bool keep_conn,
+    enum fcgi_get_upto upto)
+{
+	struct buf params = BUF_INIT;
+	bool ok = fcgi_begin(out, request_id, keep_conn);
+
+	if (ok && upto >= FCGI_GET_PARAMS)
+		ok = fcgi_pair(&params, "REQUEST_METHOD", "GET") &&
+		    fcgi_pair(&params, "REQUEST_URI", uri) &&
+		    fcgi_record(out, FCGI_TYPE_PARAMS, request_id, params.data, params.len, 0);
+	if (ok && upto >= FCGI_GET_WHOLE)
+		ok = fcgi_record(out, FCGI_TYPE_PARAMS, request_id, NULL, 0, 0) &&
+		    fcgi_record(out, FCGI_TYPE_STDIN, request_id, NULL, 0, 0);
+	buf_free(&params);
+	return ok;
 }
 
 bool
 fcgi_build_get(struct buf *out, const char *uri, bool keep_conn, enum fcgi_get_upto upto)
 {
-	struct buf params = BUF_INIT;
-	bool ok = fcgi_begin(out, keep_conn);
-
-	if (ok && upto >= FCGI_GET_PARAMS)
-		ok = fcgi_pair(&params, "REQUEST_METHOD", "GET") &&
-		    fcgi_pair(&params, "REQUEST_URI", uri) &&
-		    fcgi_record(out, FCGI_TYPE_PARAMS, 1, params.data, params.len, 0);
-	if (ok && upto >= FCGI_GET_WHOLE)
-		ok = fcgi_record(out, FCGI_TYPE_PARAMS, 1, NULL, 0, 0) &&
-		    fcgi_record(out, FCGI_TYPE_STDIN, 1, NULL, 0, 0);
-	buf_free(&params);
-	return ok;
+	return fcgi_build_get_id(out, 1, uri, keep_conn, upto);
 }
 
 /* Connects a new close-on-exec stream socket to sa; -1 on error. */
@@ -172,26 +179,32 @@ await(int fd, short events, int64_t until)
 	return await_any(&p, 1, until);
 }
 
-bool
-fcgi_send(int fd, const void *data, size_t len, int timeout_ms)
+size_t
+fcgi_send_some(int fd, const void *data, size_t len, int timeout_ms)
 {
 	int64_t until = clock_now_us() + timeout_ms * 1000LL;
 	const char *p = data;
+	size_t sent = 0;
 
-	while (len > 0) {
+	while (sent < len) {
 		ssize_t n;
 
 		if (!await(fd, POLLOUT, until))
-			return false;
-		if ((n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0) {
+			break;
+		if ((n = send(fd, p + sent, len - sent, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
-			return false;
+			break;
 		}
-		p += n;
-		len -= (size_t)n;
+		sent += (size_t)n;
 	}
-	return true;
+	return sent;
+}
+
+bool
+fcgi_send(int fd, const void *data, size_t len, int timeout_ms)
+{
+	return fcgi_send_some(fd, data, len, timeout_ms) == len;
 }
 
 bool
@@ -219,35 +232,71 @@ record_len(const struct buf *in)
 	return in->len >= total ? total : 0;
 }
 
+/* One record read: its header's fields, and its content (in the reader's buffer). */
+struct record {
+	unsigned type, id;
+	const unsigned char *content;
+	size_t len;
+};
+
+/* A connection's records, read one at a time with a deadline (clock_now_us). */
+struct reader {
+	int fd;
+	int64_t until;
+	struct buf in;		/* what was read and not yet taken */
+	size_t taken;		/* the length of the record last returned, at the start of in */
+};
+
+/* The next record into *r, valid until the next call; false if the connection ended first, a
+ * read failed, the record's version is not 1, memory ran out, or the deadline passed. */
+static bool
+next_record(struct reader *rd, struct record *r)
+{
+	char chunk[4096];
+	size_t total;
+
+	if (rd->taken > 0) {
+		memmove(rd->in.data, rd->in.data + rd->taken, rd->in.len - rd->taken);
+		buf_truncate(&rd->in, rd->in.len - rd->taken);
+		rd->taken = 0;
+	}
+	while ((total = record_len(&rd->in)) == 0) {
+		ssize_t n;
+
+		if (!await(rd->fd, POLLIN, rd->until))
+			return false;
+		if ((n = recv(rd->fd, chunk, sizeof(chunk), MSG_DONTWAIT)) > 0) {
+			if (buf_append(&rd->in, chunk, (size_t)n) != 0)
+				return false;
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return false;
+	}
+	r->content = (const unsigned char *)rd->in.data;
+	r->type = r->content[1];
+	r->id = (unsigned)r->content[2] << 8 | r->content[3];
+	r->len = (size_t)r->content[4] << 8 | r->content[5];
+	rd->taken = total;
+	if (r->content[0] != 1)
+		return false;
+	r->content += HEADER_LEN;
+	return true;
+}
+
 /* fcgi_read_answer with a deadline (clock_now_us) for its end. */
 static bool
 read_answer_until(int fd, int64_t until, struct buf *out)
 {
-	struct buf in = BUF_INIT;
-	char chunk[4096];
-	bool done = false, failed = false;
+	struct reader rd = { .fd = fd, .until = until, .in = BUF_INIT };
+	struct record r;
+	bool done = false;
 
-	while (!done && !failed) {
-		size_t total = record_len(&in);
-		ssize_t n;
-
-		if (total > 0) {
-			const unsigned char *h = (const unsigned char *)in.data;
-
-			done = h[1] == FCGI_TYPE_END_REQUEST;
-			failed = h[0] != 1 || (h[1] == FCGI_TYPE_STDOUT &&
-			    buf_append(out, in.data + HEADER_LEN, ((size_t)h[4] << 8 | h[5])) != 0);
-			memmove(in.data, in.data + total, in.len - total);
-			buf_truncate(&in, in.len - total);
-		} else if (!await(fd, POLLIN, until))
-			failed = true;
-		else if ((n = recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT)) > 0)
-			failed = buf_append(&in, chunk, (size_t)n) != 0;
-		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			failed = true;
+	while (!done && next_record(&rd, &r)) {
+		if (r.type == FCGI_TYPE_STDOUT && buf_append(out, r.content, r.len) != 0)
+			break;
+		done = r.type == FCGI_TYPE_END_REQUEST;
 	}
-	buf_free(&in);
-	return done && !failed;
+	buf_free(&rd.in);
+	return done;
 }
 
 bool
@@ -256,9 +305,8 @@ fcgi_read_answer(int fd, int timeout_ms, struct buf *out)
 	return read_answer_until(fd, clock_now_us() + timeout_ms * 1000LL, out);
 }
 
-/* The status of a CGI answer: its "Status: NNN" line, 200 without one, -1 if malformed. */
-static int
-answer_status(const char *answer)
+int
+fcgi_answer_status(const char *answer)
 {
 	if (strncmp(answer, "Status: ", 8) != 0)
 		return 200;
@@ -276,11 +324,67 @@ fcgi_get(const char *path, const char *uri, int timeout_ms)
 
 	if (fd >= 0 && fcgi_send_get(fd, uri, false, FCGI_GET_WHOLE, timeout_ms) &&
 	    read_answer_until(fd, until, &out))
-		status = answer_status(buf_str(&out));
+		status = fcgi_answer_status(buf_str(&out));
 	if (fd >= 0)
 		close(fd);
 	buf_free(&out);
 	return status;
+}
+
+void
+fcgi_ends_init(struct fcgi_ends *e, const unsigned *ids, size_t n)
+{
+	*e = (struct fcgi_ends){ .n = n < FCGI_IDS_MAX ? n : FCGI_IDS_MAX };
+	for (size_t i = 0; i < e->n; i++) {
+		e->ids[i] = ids[i];
+		e->protocol_status[i] = -1;
+		e->out[i] = (struct buf)BUF_INIT;
+	}
+}
+
+void
+fcgi_ends_free(struct fcgi_ends *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		buf_free(&e->out[i]);
+}
+
+/* Files one record under its awaited request in e (a stray if none awaits it); false when
+ * memory ran out. */
+static bool
+file_record(struct fcgi_ends *e, const struct record *r)
+{
+	size_t i = 0;
+
+	while (i < e->n && (e->ids[i] != r->id || e->protocol_status[i] >= 0))
+		i++;
+	if (i == e->n)
+		e->strays++;
+	else if (r->type == FCGI_TYPE_STDOUT)
+		return buf_append(&e->out[i], r->content, r->len) == 0;
+	else if (r->type == FCGI_TYPE_END_REQUEST && r->len >= 8) {
+		e->app_status[i] = (unsigned)r->content[0] << 24 | (unsigned)r->content[1] << 16 |
+		    (unsigned)r->content[2] << 8 | r->content[3];
+		e->protocol_status[i] = r->content[4];
+	}
+	return true;
+}
+
+bool
+fcgi_read_ends(int fd, int timeout_ms, struct fcgi_ends *e)
+{
+	struct reader rd = { .fd = fd, .until = clock_now_us() + timeout_ms * 1000LL,
+		.in = BUF_INIT };
+	struct record r;
+	size_t ended = 0;
+
+	while (ended < e->n && next_record(&rd, &r) && file_record(e, &r)) {
+		ended = 0;
+		for (size_t i = 0; i < e->n; i++)
+			ended += e->protocol_status[i] >= 0;
+	}
+	buf_free(&rd.in);
+	return ended == e->n;
 }
 
 /* What the peer did on fd, once read: closed it (abruptly too: a reset), nothing yet, or an

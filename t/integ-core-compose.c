@@ -41,12 +41,16 @@ test_composition(void)
 	reply_free(&r);
 }
 
-/* Three backends of 100 ms: threads and pool overlap them, serial adds them up. */
+/* Three backends of 100 ms: threads and pool overlap them, serial adds them up. (The pool's
+ * workers, and the event server's offload thread, start with the first pool request: that one is
+ * not measured.) */
 void
 test_overlap(void)
 {
 	struct reply r;
 
+	get("/api/pool", NULL, &r);
+	reply_free(&r);
 	get("/api/threads", NULL, &r);
 	CU_ASSERT_EQUAL(r.status, 200);
 	CU_ASSERT(r.ms < 200);

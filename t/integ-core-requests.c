@@ -154,14 +154,15 @@ void
 test_inherited_socket(void)
 {
 	char config[PATH_LEN], err_file[PATH_LEN], out_file[PATH_LEN], connect_to[32];
-	char *argv[] = { FANOUT_CGI, "-c", (char *)path_to(config, "fanout.json"), NULL };
+	char *argv[INTEG_ARGV_MAX] = { FANOUT_CGI, "-c", (char *)path_to(config, "fanout.json") };
 	char *client[] = { "/usr/bin/cgi-fcgi", "-bind", "-connect", connect_to, NULL };
 	char *envp[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/api/compose/inherited", NULL };
 	struct buf out = BUF_INIT;
 	int port = 0, fd = integ_listen(&port);
 	pid_t server, pid;
+	size_t n = 3;
 
-	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(fd >= 0 && integ_cgi_args(argv, &n, INTEG_ARGV_MAX, NULL));
 	server = integ_spawn(argv, NULL, fd, NULL, path_to(err_file, "fd0.err"));
 	close(fd);
 	CU_ASSERT_FATAL(server > 0);

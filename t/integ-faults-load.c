@@ -10,25 +10,6 @@
 #include "t/integ-faults.h"
 #include "t/unit.h"
 
-/* A line of /proc/PID/status of fanout-cgi, as a number; -1 if absent. */
-static long
-cgi_status(const char *field)
-{
-	char path[64], line[256];
-	size_t len = strlen(field);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)env.cgi);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, field, len) == 0 && line[len] == ':')
-			v = integ_parse_int(line + len + 1);
-	fclose(f);
-	return v;
-}
-
 /* More concurrent requests than the bound admits: the excess gets 503 + Retry-After at once,
  * the thread count stays bounded, and afterwards everything is served again. */
 static void *
@@ -62,7 +43,7 @@ overload_once(void)
 	for (int i = 0; i < N; i++)
 		CU_ASSERT_FATAL(pthread_create(&tid[i], NULL, burst_one, &b[i]) == 0);
 	for (int i = 0; i < 20; i++) {	/* samples while the burst is served */
-		long t = cgi_status("Threads");
+		long t = integ_proc_status(env.cgi, "Threads");
 
 		threads_max = t > threads_max ? t : threads_max;
 		clock_sleep_us(10000);

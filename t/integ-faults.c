@@ -1,7 +1,6 @@
 /* integ-faults.c - the fault suite: broken backends, hostile requests, overload, signals. This
  * part holds the stack's config, the helpers that request, read metrics and count descriptors,
  * and the runner; the tests are in integ-faults-{backends,load,ops}.c. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -51,23 +50,6 @@ const char config_text[] =
 
 const char *const cgi_args[] = { "--threads", THREADS, "--log-format", "json", NULL };
 
-/* Open file descriptors of fanout-cgi, or -1. */
-static int
-cgi_fds(void)
-{
-	char dir[64];
-	DIR *d;
-	int n = 0;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)env.cgi);
-	if ((d = opendir(dir)) == NULL)
-		return -1;
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n - 2;	/* . and .. */
-}
-
 bool
 request(const char *method, const char *path, const char *const *headers, struct reply *r)
 {
@@ -112,7 +94,7 @@ settled_fds(void)
 {
 	int64_t until = clock_now_us() + SETTLE_MS * 1000;
 	struct reply r;
-	int fds = cgi_fds(), last = -1;
+	int fds = integ_proc_fds(env.cgi), last = -1;
 
 	CU_ASSERT_FATAL(request(NULL, "/api/healthz", NULL, &r));
 	CU_ASSERT_EQUAL(r.status, 200);
@@ -121,7 +103,7 @@ settled_fds(void)
 	while (fds != last && clock_now_us() < until) {
 		last = fds;
 		clock_sleep_us(100000);
-		fds = cgi_fds();
+		fds = integ_proc_fds(env.cgi);
 	}
 	return fds;
 }

@@ -39,17 +39,16 @@ run_argv(const struct solo *s, const char *const *args, const char *err_name)
 	return rc;
 }
 
-/* The same with fanout-cgi and its args. */
+/* The same with fanout-cgi, the server under test and args (integ_cgi_args). */
 static int
 run(const struct solo *s, const char *const *args, const char *err_name)
 {
-	const char *argv[ARGS_MAX] = { FANOUT_CGI };
+	char *argv[ARGS_MAX] = { FANOUT_CGI };
 	size_t n = 1;
 
-	for (; *args != NULL && n < ARGS_MAX - 1; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	return run_argv(s, argv, err_name);
+	if (!integ_cgi_args(argv, &n, ARGS_MAX, args))
+		return -1;
+	return run_argv(s, (const char *const *)argv, err_name);
 }
 
 /* The socket's mode bits and group; false if it is not a socket. */
@@ -131,8 +130,9 @@ test_option_errors(void)
 		const char *expect;
 	} cases[] = {
 		{ { "-c", "@C", "--listen", "0.0.0.0:9000", NULL },
-		  "--listen 0.0.0.0:9000: that is every interface, and whoever can connect can crash "
-		  "fanout-cgi with one FastCGI record (README, section Security)" },
+		  "--listen 0.0.0.0:9000: that is every interface, and whoever can connect can send it "
+		  "any request, or crash --server threads with one FastCGI record (README, section "
+		  "Security)" },
 		{ { "-c", "@C", "--listen", "[::]:9000", NULL }, "--listen [::]:9000: that is every "
 		  "interface" },
 		{ { "-c", "@C", "--listen", "[::ffff:0.0.0.0]:9000", NULL }, "every interface" },

@@ -248,11 +248,13 @@ lean_calls(void)
 static void
 test_lean_or_curl(void)
 {
-	static const char *const event_args[] = { "--server", "event", "--loops", "1", NULL };
 	char user[64];
 	double before;
 
-	CU_ASSERT_FATAL(integ_stop(env.cgi) == 0 && integ_stack_start_cgi(&env, event_args));
+	if (integ_threads_server()) {
+		printf("\n    the threads server: no lean client to check ");
+		return;
+	}
 	before = lean_calls();
 	CU_ASSERT_EQUAL(get("curl", "u/kim", user, sizeof(user), NULL), 200);
 	CU_ASSERT_STRING_EQUAL(user, "kim");
@@ -271,6 +273,11 @@ suite_init(void)
 	    integ_stack_start(&env, buf_str(&config), integ_nginx_conf, cgi_args);
 
 	buf_free(&config);
+	if (!ok && stray > 0) {	/* CUnit does not call cleanup when init fails */
+		(void)integ_stop(stray);
+		(void)integ_remove_tree(stray_dir);
+		stray = -1;
+	}
 	return ok ? 0 : -1;
 }
 

@@ -124,13 +124,12 @@ bool
 integ_stack_start_cgi(struct integ_stack *env, const char *const *cgi_args)
 {
 	char listen[32], config[INTEG_PATH_LEN], err[INTEG_PATH_LEN];
-	char *argv[16] = { FANOUT_CGI, "-c", (char *)integ_path(env, config, "fanout.json"),
-		"--listen", listen };
+	char *argv[INTEG_ARGV_MAX] = { FANOUT_CGI, "-c",
+		(char *)integ_path(env, config, "fanout.json"), "--listen", listen };
 	size_t n = 5;
 
-	for (size_t i = 0; cgi_args != NULL && cgi_args[i] != NULL && n < 15; i++)
-		argv[n++] = (char *)cgi_args[i];
-	argv[n] = NULL;
+	if (!integ_cgi_args(argv, &n, INTEG_ARGV_MAX, cgi_args))
+		return false;
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", env->cgi_port);
 	env->cgi = integ_spawn(argv, NULL, -1, NULL, integ_path(env, err, "fanout.err"));
 	return env->cgi > 0 && integ_wait_port(env->cgi_port, 5000);

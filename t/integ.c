@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -120,6 +121,40 @@ integ_stop(pid_t pid)
 }
 
 long
+integ_proc_status(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t len = strlen(field);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, len) == 0 && line[len] == ':')
+			v = strtol(line + len + 1, NULL, 10);	/* "VmRSS:   1234 kB" */
+	fclose(f);
+	return v;
+}
+
+int
+integ_proc_fds(pid_t pid)
+{
+	char dir[64];
+	DIR *d;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n - 2;	/* . and .. */
+}
+
+long
 integ_parse_int(const char *s)
 {
 	char *end;
@@ -129,6 +164,54 @@ integ_parse_int(const char *s)
 	n = strtol(s, &end, 10);
 	end += strspn(end, " \t\r\n");
 	return errno != 0 || end == s || *end != '\0' || n < 0 ? -1 : n;
+}
+
+const char *
+integ_server(void)
+{
+	const char *server = getenv("FANOUT_TEST_SERVER");
+
+	return server != NULL && server[0] != '\0' ? server : NULL;
+}
+
+bool
+integ_threads_server(void)
+{
+	const char *server = integ_server();
+
+	return server == NULL || strcmp(server, "threads") == 0;
+}
+
+/* Whether arg is an option of the threads server alone (each takes one value). */
+static bool
+threads_only(const char *arg)
+{
+	return strcmp(arg, "--threads") == 0 || strcmp(arg, "-t") == 0;
+}
+
+bool
+integ_cgi_args(char **argv, size_t *n, size_t max, const char *const *args)
+{
+	size_t at = *n;
+
+	if (integ_server() != NULL) {
+		if (at + 2 >= max)
+			return false;
+		argv[at++] = "--server";
+		argv[at++] = (char *)integ_server();
+	}
+	for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
+		if (!integ_threads_server() && threads_only(args[i]) && args[i + 1] != NULL) {
+			i++;	/* and its value */
+			continue;
+		}
+		if (at + 1 >= max)
+			return false;
+		argv[at++] = (char *)args[i];
+	}
+	argv[at] = NULL;
+	*n = at;
+	return true;
 }
 
 static int

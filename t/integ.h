@@ -40,6 +40,12 @@ int integ_stop(pid_t pid);
 /* Waits up to timeout_ms for pid to exit; returns its exit status, or -1. */
 int integ_wait_exit(pid_t pid, int timeout_ms);
 
+/* A number field of /proc/PID/status ("VmRSS": kB, "Threads"), or -1. */
+long integ_proc_status(pid_t pid, const char *field);
+
+/* How many descriptors process pid has open (/proc/PID/fd), or -1. */
+int integ_proc_fds(pid_t pid);
+
 /* The decimal number s (surrounding white space allowed), or -1. */
 long integ_parse_int(const char *s);
 
@@ -72,6 +78,22 @@ bool integ_header(const struct reply *r, const char *name, char *out, size_t siz
 
 void reply_free(struct reply *r);
 
+/* The server the suite runs fanout-cgi with: FANOUT_TEST_SERVER ("threads" or "event"; t/server.sh
+ * sets it when `make check` runs a suite once per server), or NULL when unset: fanout-cgi's
+ * default, the threads server. */
+const char *integ_server(void);
+
+/* Whether that is the threads server (libfcgi, a thread per connection): what --threads and the
+ * cases about request threads apply to. */
+bool integ_threads_server(void);
+
+/* Appends fanout-cgi's options to argv from argv[*n]: --server SERVER when one is chosen, then
+ * args (NULL-terminated, or NULL) but those another server does not have (--threads N goes to
+ * the threads server only), then the NULL that ends argv; *n counts them. False if that would
+ * not fit in max entries (argv is then not to be used). */
+bool integ_cgi_args(char **argv, size_t *n, size_t max, const char *const *args);
+#define INTEG_ARGV_MAX 24	/* entries of a fanout-cgi argv the tests build, NULL included */
+
 /* Programs, relative to the build directory where `make check` runs the tests. */
 #define FANOUT_CGI "./fanout-cgi"
 #define MOCK "./t/mock-backend"
@@ -99,8 +121,8 @@ extern const char integ_apache_conf[];
 /* Starts the stack: config_text and front_text (nginx's or Apache's) are written to fanout.json
  * and front.conf with
  * @D@ (the directory), @M@ (mock), @X@ (closed), @C@ (fanout-cgi) and @N@ (the front) replaced;
- * fanout-cgi gets cgi_args (NULL-terminated) after its own. False, with everything started
- * stopped again, if a part did not start. */
+ * fanout-cgi gets cgi_args (NULL-terminated) after its own, as integ_cgi_args gives them.
+ * False, with everything started stopped again, if a part did not start. */
 bool integ_stack_start(struct integ_stack *st, const char *config_text, const char *front_text,
     const char *const *cgi_args);
 
@@ -108,7 +130,8 @@ bool integ_stack_start(struct integ_stack *st, const char *config_text, const ch
  * fanout-cgi's stderr holds a sanitizer report; the directory is then kept. */
 bool integ_stack_stop(struct integ_stack *st);
 
-/* Starts fanout-cgi alone again (after a test stopped it); false if it does not listen. */
+/* Starts fanout-cgi alone again (after a test stopped it), with cgi_args as integ_stack_start;
+ * false if it does not listen. */
 bool integ_stack_start_cgi(struct integ_stack *st, const char *const *cgi_args);
 
 /* The value of the metric line that starts with `series` (name and labels) in what the stack's

@@ -36,12 +36,11 @@ pid_t
 solo_spawn(const struct solo *s, const char *const *args, const char *err_name)
 {
 	char config[INTEG_PATH_LEN], err[INTEG_PATH_LEN];
-	char *argv[16] = { FANOUT_CGI, "-c", config, "--listen", (char *)s->sock };
+	char *argv[INTEG_ARGV_MAX] = { FANOUT_CGI, "-c", config, "--listen", (char *)s->sock };
 	size_t n = 5;
 
-	for (size_t i = 0; args != NULL && args[i] != NULL && n < 15; i++)
-		argv[n++] = (char *)args[i];
-	argv[n] = NULL;
+	if (!integ_cgi_args(argv, &n, INTEG_ARGV_MAX, args))
+		return -1;
 	snprintf(config, sizeof(config), "%s/fanout.json", s->dir);
 	snprintf(err, sizeof(err), "%s/%s", s->dir, err_name);
 	return integ_spawn(argv, NULL, -1, NULL, err);

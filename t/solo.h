@@ -19,8 +19,9 @@ struct solo {
 /* Makes the directory and the config; false on error. */
 bool solo_init(struct solo *s);
 
-/* Starts fanout-cgi -c DIR/fanout.json --listen DIR/fanout.sock, then args (NULL-terminated,
- * or NULL); its stderr goes to DIR/err_name. Returns the pid, or -1. Does not wait. */
+/* Starts fanout-cgi -c DIR/fanout.json --listen DIR/fanout.sock, then the server under test and
+ * args (NULL-terminated, or NULL) as integ_cgi_args gives them; its stderr goes to
+ * DIR/err_name. Returns the pid, or -1. Does not wait. */
 pid_t solo_spawn(const struct solo *s, const char *const *args, const char *err_name);
 
 /* Waits up to timeout_ms for pid to answer its health check with 200; false if it did not, or

@@ -10,6 +10,7 @@
 
 const struct fcgi_limits limits = { 4096, 100, 50 };
 bool hold_requests;
+static bool pause_at_params;	/* on_event answers FCGI_PAUSE to each PARAMS */
 
 static void
 log_bytes(struct buf *log, const uint8_t *p, size_t n)
@@ -42,6 +43,8 @@ on_event(void *ctx, const struct fcgi_event *ev)
 			log_bytes(&r->log, (const uint8_t *)";", 1);
 		}
 		CU_ASSERT(pos == ev->len);
+		if (pause_at_params)
+			return FCGI_PAUSE;
 		break;
 	case FCGI_EV_STDIN:
 		CU_ASSERT_FATAL(buf_puts(&r->log, "[stdin]") == 0);
@@ -307,6 +310,38 @@ test_nginx_capture(void)
 	    "[stdin]hello[end]");
 }
 
+/* Three requests in one buffer, the callback pausing at each one's parameters: each feed stops
+ * right after them, what it took counted, and the rest parses on from there. */
+static void
+test_pause(void)
+{
+	struct buf in = BUF_INIT, pairs = BUF_INIT;
+	struct run r;
+	size_t at = 0, used, feeds = 0;
+
+	pair(&pairs, "REQUEST_URI", "/x", false);
+	for (uint16_t id = 1; id <= 3; id++)
+		request(&in, id, &pairs, "", 0);
+	memset(&r, 0, sizeof(r));
+	fcgi_conn_init(&r.conn, &limits, on_event, &r, &r.out);
+	pause_at_params = true;
+	while (at < in.len && feeds++ < 10) {
+		CU_ASSERT_EQUAL(fcgi_conn_feed_some(&r.conn, in.data + at, in.len - at, &used),
+		    FCGI_RC_OK);
+		CU_ASSERT(used > 0);
+		at += used;
+	}
+	pause_at_params = false;
+	CU_ASSERT_EQUAL(at, in.len);
+	CU_ASSERT_EQUAL(feeds, 4);	/* three pauses, then the last STDIN */
+	expect(&r, FCGI_RC_OK, "[begin 1 keep][params 1 1]REQUEST_URI=/x;[end]"
+	    "[begin 2 keep][params 2 1]REQUEST_URI=/x;[end][begin 3 keep][params 3 1]"
+	    "REQUEST_URI=/x;[end]");
+	run_free(&r);
+	buf_free(&in);
+	buf_free(&pairs);
+}
+
 int
 main(void)
 {
@@ -325,6 +360,7 @@ main(void)
 		{ "the writers byte for byte", test_writers },
 		{ "a request from cgi-fcgi", test_cgi_fcgi_capture },
 		{ "a request from nginx", test_nginx_capture },
+		{ "a pause stops after the event, the rest parses on", test_pause },
 		{ NULL, NULL },
 	};
 

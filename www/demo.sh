@@ -8,6 +8,7 @@
 #                                           they fail
 #   DEMO_PORT=9080 DEMO_BACKEND_PORT=9081   other ports
 #   FANOUT_CGI=build/fanout-cgi             use that program: no install, no build (the tests)
+#   DEMO_SERVER=event                       fanout-cgi --server event (or threads)
 #
 # The backends are fake services with fixed delays: profile 40 ms, orders 70 ms,
 # recommendations 60 ms (it needs the profile's segment), weather 30 ms, and flaky, which
@@ -108,9 +109,16 @@ http {
 }
 EOF
 
+# The server: fanout-cgi's default, or DEMO_SERVER's; --threads is the threads server's alone.
+case ${DEMO_SERVER:-} in
+"") server_args="--threads 16" ;;
+threads) server_args="--server threads --threads 16" ;;
+*) server_args="--server $DEMO_SERVER" ;;
+esac
 # As the systemd unit runs it: glibc's per-thread malloc caches off (README "Memory over time").
+# shellcheck disable=SC2086 # server_args: several words
 GLIBC_TUNABLES=glibc.malloc.tcache_count=0 "$FANOUT_CGI" -c "$run/fanout.json" \
-	--listen "$run/fanout.sock" --threads 16 2>"$run/fanout-cgi.log" &
+	--listen "$run/fanout.sock" $server_args 2>"$run/fanout-cgi.log" &
 cgi_pid=$!
 /usr/sbin/nginx -p "$run" -c "$run/nginx.conf" -e "$run/nginx-error.log" &
 nginx_pid=$!

@@ -1,26 +1,63 @@
 #!/bin/sh
-# run.sh - the benchmark: wrk -> nginx -> fanout-cgi -> fast backends, for every executor, two
-# backend profiles and three concurrencies, beside the ceiling (nginx proxying to one backend) and
-# two peers a user would pick instead, answering the same page from the same backends: nginx + Lua
-# (ngx.location.capture_multi) and a Go aggregator of the standard library (t/bench/peer-go).
+# run.sh - the benchmark: wrk -> nginx -> fanout-cgi -> fast backends, for each of fanout-cgi's
+# servers and executors, three backend profiles and several concurrencies, beside the ceiling (nginx
+# proxying to one backend) and two peers a user would pick instead, answering the same page from the
+# same backends: nginx + Lua (ngx.location.capture_multi) and a Go aggregator of the standard
+# library (t/bench/peer-go).
 #
-#   sh t/bench/run.sh                 everything (under 10 minutes); results in build/bench/
-#   BENCH_SECONDS=4 BENCH_EXECUTORS="pool" BENCH_CONNECTIONS="64" sh t/bench/run.sh
-#   BENCH_PEERS="go" ...              only the Go peer (default "lua go"; "" for none)
-#   BENCH_CGI_WRAPPER="valgrind --tool=massif" ...   runs fanout-cgi under a profiler
+#   sh t/bench/run.sh                 everything (about 10 minutes); results in build/bench/
+#   BENCH_SECONDS=4 BENCH_SERVERS=event BENCH_EXECUTORS=multi BENCH_PROFILES=zero \
+#     BENCH_CONNECTIONS=64 sh t/bench/run.sh
+#   BENCH_ZERO_CONNECTIONS=64 BENCH_SLOW_CONNECTIONS=256 sh t/bench/run.sh
+#                                     issue 13's target rows in one run, each beside the peers:
+#                                     0 ms at 64 connections, 20/30/50 ms at 256, 2,000 clients
 #
-# It installs what it needs, builds, starts one private nginx (front and backends, 127.0.0.1),
-# restarts fanout-cgi and each peer for every row (so peak RSS and CPU belong to that row), prints
-# a table, writes results.csv and results.png, and stops every process it started, by pid.
+# Knobs, from the environment [default]:
+#   BENCH_SECONDS [6]         each row's measured run, after 1 s of warm-up
+#   BENCH_PROFILES [zero slow c2000]
+#                             zero: backends that answer at once; slow: backends of 20, 30, 50 ms;
+#                             c2000: slow's backends and 2,000 clients, the front keeping up to
+#                             1,024 FastCGI connections (nginx `keepalive 1024`), fanout-cgi with its
+#                             default options (neither BENCH_CGI_THREADS nor BENCH_LOOPS)
+#   BENCH_CONNECTIONS [16 64 256]      wrk's connections for zero and slow
+#   BENCH_ZERO_CONNECTIONS, BENCH_SLOW_CONNECTIONS [BENCH_CONNECTIONS]   the same, one profile's
+#   BENCH_C2000_CONNECTIONS [2000]     wrk's connections for c2000
+#   BENCH_SERVERS [event threads]      fanout-cgi's servers (--server S). A fanout-cgi without
+#                             --server runs its only one, threads, and the event rows are skipped
+#   BENCH_EXECUTORS [threads pool serial multi]
+#   BENCH_CGI_THREADS [300]   --threads N of the threads server
+#   BENCH_LOOPS [fanout-cgi's default]  --loops N of the event server
+#   BENCH_KEEP_CONN [on]      the front's fastcgi_keep_conn
+#   BENCH_LOG_FORMAT [off]    fanout-cgi's access log (it costs a write(2) per request)
+#   BENCH_PEERS [lua go]      the peers, "" for none
+#   BENCH_CGI_WRAPPER []      a command to run fanout-cgi under ("valgrind --tool=massif")
+#   BENCH_PORT [18480]        the first of the five 127.0.0.1 ports it listens on
+#   BENCH_OUT [build/bench]   where everything is written
+#
+# results.csv has a line per row: profile, server (event, threads; "-" for the ceiling and the
+# peers), executor (an executor, or ceiling, lua, go), connections, rps, p50_ms, p99_ms, non2xx
+# and socket_errors (wrk's counts), rss_mb (peak, VmHWM: fanout-cgi's, or the peer's processes
+# summed), threads (peak), cpu_us_per_req_cgi (CPU time per request of fanout-cgi; of a peer's
+# processes), cpu_us_per_req_with_front (the same plus the front nginx's master and workers; the
+# ceiling's is the front alone; a peer has no front, it is its cgi figure), ratio (req/s over the
+# ceiling's) and ratio_best_peer (over the faster peer's; "-" without peers), both at the same
+# profile and connections.
+#
+# It installs what it needs, builds, starts two private nginx (the front; the backends), restarts
+# fanout-cgi and each peer for every row (so peak RSS and CPU belong to that row), prints a table,
+# writes results.csv and results.png, and stops every process it started, by pid.
+# shellcheck disable=SC2086,SC3045 # lists of pids and options split on purpose; dash's ulimit -Hn
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${BENCH_OUT:-$top/build/bench}
 seconds=${BENCH_SECONDS:-6}
-executors=${BENCH_EXECUTORS:-threads pool serial multi}
+profiles=${BENCH_PROFILES:-zero slow c2000}
 connections=${BENCH_CONNECTIONS:-16 64 256}
-profiles=${BENCH_PROFILES:-zero slow}
+servers=${BENCH_SERVERS-event threads}
+executors=${BENCH_EXECUTORS:-threads pool serial multi}
 cgi_threads=${BENCH_CGI_THREADS:-300}
+loops=${BENCH_LOOPS:-}
 keep_conn=${BENCH_KEEP_CONN:-on}
 peers=${BENCH_PEERS-lua go}
 front=${BENCH_PORT:-18480}
@@ -28,11 +65,54 @@ backend=$((front + 1))
 cgi_port=$((front + 2))
 lua_port=$((front + 3))
 go_port=$((front + 4))
+cgi=$top/build/fanout-cgi
+
+# must_be_among KNOB ALLOWED VALUE...: exits 2 on the first VALUE of KNOB that is not ALLOWED.
+must_be_among() {
+	knob=$1 allowed=$2
+	shift 2
+	for v in "$@"; do
+		case " $allowed " in
+		*" $v "*) ;;
+		*) echo "run.sh: unknown '$v' in $knob ($allowed)" >&2; exit 2 ;;
+		esac
+	done
+}
+must_be_among BENCH_PROFILES "zero slow c2000" $profiles
+must_be_among BENCH_SERVERS "event threads" $servers
+must_be_among BENCH_PEERS "lua go" $peers
+
+# c2000's clients need more descriptors than the usual 1,024: wrk, each nginx, fanout-cgi (its
+# FastCGI connections and up to three backend connections per request) inherit this limit.
+nofile=$(ulimit -Hn)
+if [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; then
+	nofile=65536
+fi
+ulimit -n "$nofile"
+case " $profiles " in *" c2000 "*)
+	[ "$nofile" -ge 10240 ] || echo "run.sh: the descriptor limit (ulimit -Hn) is $nofile;" \
+		"c2000 needs about 10,000: expect socket errors" >&2
+esac
 
 FANOUT_EXTRA_PACKAGES="wrk gnuplot-nox libnginx-mod-http-echo curl" sh "$top/t/check.sh" build
 
-mkdir -p "$out/tmp" "$out/lua"
-rm -f "$out/results.csv"
+# A fanout-cgi without --server (before the event server) has the threads server only.
+if "$cgi" --help 2>&1 | grep -q -- '--server'; then
+	server_option=yes
+else
+	server_option=
+	case " $servers " in *" event "*)
+		echo "run.sh: skipping the event server's rows: this fanout-cgi has no --server option" >&2
+	esac
+	kept=
+	for s in $servers; do
+		[ "$s" = event ] || kept="$kept $s"
+	done
+	servers=$kept
+fi
+
+mkdir -p "$out/front/tmp" "$out/backends/tmp" "$out/lua/tmp"
+rm -f "$out/results.csv" "$out/rows.csv" "$out/fanout.err" "$out"/series-*.dat
 
 # The Debian package a peer needs, and whether what the run uses of it is there.
 peer_package() {
@@ -47,12 +127,6 @@ peer_present() {
 }
 # Each peer's package is installed on its own, so that one that cannot be installed skips only
 # that peer (the build is done by then: a failure here is the install's).
-for peer in $peers; do
-	case $peer in
-	lua | go) ;;
-	*) echo "run.sh: unknown peer '$peer' in BENCH_PEERS (lua, go)" >&2; exit 2 ;;
-	esac
-done
 ready_peers=
 for peer in $peers; do
 	if FANOUT_EXTRA_PACKAGES=$(peer_package "$peer") sh "$top/t/check.sh" build >/dev/null 2>&1 &&
@@ -69,51 +143,104 @@ peers=$ready_peers
 # its cache in the build tree.
 case " $peers " in *" go "*)
 	mkdir -p "$out/go"
-	if ! GOCACHE=$out/go/cache GOPATH=$out/go/path GOPROXY=off GOFLAGS= GOTOOLCHAIN=local \
+	if ! GOCACHE=$out/go/cache GOPATH=$out/go/path GOPROXY=off GOFLAGS='' GOTOOLCHAIN=local \
 		go build -o "$out/peer-go" "$top/t/bench/peer-go/main.go" 2>"$out/go/build.log"; then
 		echo "run.sh: skipping the go peer: it did not build (see $out/go/build.log)" >&2
 		peers=$(echo "$peers" | sed 's/ go//')
 	fi
 esac
 
-nginx_pid=
+front_pid=
+backends_pid=
 cgi_pid=
 peer_pid=
-measured=
 sampler_pid=
-stop_all() {
-	for pid in $sampler_pid $peer_pid $cgi_pid $nginx_pid; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+measured=
+fronted=
+
+# Stops a process this script started: SIGTERM, then SIGKILL if it has not gone within 10 s (a
+# drain that never ends must not hold the run).
+stop_pid() {
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null || true
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
+		i=$((i + 1))
+		sleep 0.1
 	done
-	sampler_pid= peer_pid= cgi_pid= nginx_pid=
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
 }
-trap stop_all EXIT INT TERM
+stop_all() {
+	for pid in $sampler_pid $peer_pid $cgi_pid $front_pid $backends_pid; do
+		stop_pid "$pid"
+	done
+	sampler_pid='' peer_pid='' cgi_pid='' front_pid='' backends_pid=''
+}
+trap stop_all EXIT
+trap 'stop_all; exit 130' INT TERM
 
-# About 200 bytes of JSON, as the backends of the issue's reference figures answer.
-json='{"id":42,"name":"Alice Example","segment":"gold","country":"CH","orders":[{"id":1,"total":12.5},{"id":2,"total":99.9}],"tags":["new","mobile","newsletter"],"updated":"2026-11-26T12:00:00Z"}'
-
-cat > "$out/nginx.conf" <<EOF
-load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
+# nginx_head DIR MODULE...: the start of the config of a private nginx whose prefix is DIR, up to
+# inside its http block: the modules, 2 workers in the foreground, c2000's descriptors, no access
+# log, kept client connections, temporary files in DIR/tmp.
+nginx_head() {
+	prefix=$1
+	shift
+	for module in "$@"; do
+		echo "load_module /usr/lib/nginx/modules/$module;"
+	done
+	cat <<EOF
 worker_processes 2;
+worker_rlimit_nofile $nofile;
 daemon off;
-pid $out/nginx.pid;
-error_log $out/nginx-error.log warn;
+pid $prefix/nginx.pid;
+error_log $prefix/error.log warn;
 events { worker_connections 8192; }
 http {
     access_log off;
     keepalive_requests 1000000;
-    client_body_temp_path $out/tmp; fastcgi_temp_path $out/tmp; proxy_temp_path $out/tmp;
-    uwsgi_temp_path $out/tmp; scgi_temp_path $out/tmp;
+    client_body_temp_path $prefix/tmp; fastcgi_temp_path $prefix/tmp; proxy_temp_path $prefix/tmp;
+    uwsgi_temp_path $prefix/tmp; scgi_temp_path $prefix/tmp;
+EOF
+}
 
+# About 200 bytes of JSON, as the backends of the issue's reference figures answer.
+json='{"id":42,"name":"Alice Example","segment":"gold","country":"CH","orders":[{"id":1,"total":12.5},{"id":2,"total":99.9}],"tags":["new","mobile","newsletter"],"updated":"2026-11-26T12:00:00Z"}'
+
+# The backends: an nginx of their own, so that the front's CPU is the front's alone.
+{
+	nginx_head "$out/backends" ngx_http_echo_module.so
+	cat <<EOF
+    server {
+        listen 127.0.0.1:$backend backlog=4096;
+        default_type application/json;
+        location = /zero { return 200 '$json'; }
+        location = /d20 { echo_sleep 0.020; echo '$json'; }
+        location = /d30 { echo_sleep 0.030; echo '$json'; }
+        location = /d50 { echo_sleep 0.050; echo '$json'; }
+    }
+}
+EOF
+} > "$out/backends/nginx.conf"
+
+# The front: fanout-cgi over kept FastCGI connections, and the ceiling (one proxied backend).
+{
+	nginx_head "$out/front"
+	cat <<EOF
     upstream fanout { server 127.0.0.1:$cgi_port; keepalive 128; }
+    upstream fanout_c2000 { server 127.0.0.1:$cgi_port; keepalive 1024; }
     upstream backend { server 127.0.0.1:$backend; keepalive 128; }
 
-    server {                                    # the front
+    server {
         listen 127.0.0.1:$front backlog=4096;
         location /api/ {
             include /etc/nginx/fastcgi_params;
             fastcgi_pass fanout;
+            fastcgi_keep_conn $keep_conn;
+        }
+        location ~ ^/api/[a-z]+/c2000\$ {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_pass fanout_c2000;
             fastcgi_keep_conn $keep_conn;
         }
         location = /ceiling/zero {
@@ -125,33 +252,16 @@ http {
             proxy_set_header Connection "";
         }
     }
-    server {                                    # the backends
-        listen 127.0.0.1:$backend backlog=4096;
-        default_type application/json;
-        location = /zero { return 200 '$json'; }
-        location = /d20 { echo_sleep 0.020; echo '$json'; }
-        location = /d30 { echo_sleep 0.030; echo '$json'; }
-        location = /d50 { echo_sleep 0.050; echo '$json'; }
-    }
 }
 EOF
+} > "$out/front/nginx.conf"
 
 # The nginx + Lua peer, an nginx of its own (so that its workers' CPU and memory are the peer's
 # alone): the page's three backend calls as subrequests made concurrently by capture_multi, over
 # kept connections sized for the concurrency, as the Go peer's.
-cat > "$out/lua/nginx.conf" <<EOF
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-worker_processes 2;
-daemon off;
-pid $out/lua/nginx.pid;
-error_log $out/lua/error.log warn;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $out/tmp; fastcgi_temp_path $out/tmp; proxy_temp_path $out/tmp;
-    uwsgi_temp_path $out/tmp; scgi_temp_path $out/tmp;
+{
+	nginx_head "$out/lua" ndk_http_module.so ngx_http_lua_module.so
+	cat <<EOF
     upstream backend { server 127.0.0.1:$backend; keepalive 1024; }
     init_by_lua_block {
         -- One page: the three backends at once, then one document as fanout-cgi's.
@@ -185,6 +295,21 @@ http {
     }
 }
 EOF
+} > "$out/lua/nginx.conf"
+
+# The page a profile asks of the ceiling and the peers: c2000's backends are slow's.
+page_of() {
+	case $1 in zero) echo zero ;; *) echo slow ;; esac
+}
+
+# The connection counts measured for a profile.
+connections_of() {
+	case $1 in
+	zero) echo "${BENCH_ZERO_CONNECTIONS:-$connections}" ;;
+	slow) echo "${BENCH_SLOW_CONNECTIONS:-$connections}" ;;
+	c2000) echo "${BENCH_C2000_CONNECTIONS:-2000}" ;;
+	esac
+}
 
 # One endpoint per executor and profile: three backends each.
 endpoint() { # executor profile path1 path2 path3
@@ -200,13 +325,11 @@ endpoint() { # executor profile path1 path2 path3
 		printf '%s' "$sep"; endpoint "$ex" zero zero zero zero; sep=',
 '
 		printf '%s' "$sep"; endpoint "$ex" slow d20 d30 d50
+		printf '%s' "$sep"; endpoint "$ex" c2000 d20 d30 d50
 	done
 	printf '\n ]}\n'
 } > "$out/fanout.json"
-"$top/build/fanout-cgi" --check-config "$out/fanout.json" >/dev/null
-
-/usr/sbin/nginx -p "$out" -c "$out/nginx.conf" -e "$out/nginx-error.log" &
-nginx_pid=$!
+"$cgi" --check-config "$out/fanout.json" >/dev/null
 
 # Waits until `curl URL` answers 200 (a readiness probe, bounded to 10 s).
 wait_ok() {
@@ -217,25 +340,34 @@ wait_ok() {
 		sleep 0.05
 	done
 }
-wait_ok "http://127.0.0.1:$front/ceiling/zero"
 
-cgi_start() {
-	# The access log is off, as when the README's figures were made (it costs a write(2) per
-	# request); BENCH_LOG_FORMAT=text measures it on.
-	${BENCH_CGI_WRAPPER:-} "$top/build/fanout-cgi" -c "$out/fanout.json" --listen "127.0.0.1:$cgi_port" \
-		--threads "$cgi_threads" --log-format "${BENCH_LOG_FORMAT:-off}" 2>>"$out/fanout.err" &
+/usr/sbin/nginx -p "$out/backends" -c "$out/backends/nginx.conf" -e "$out/backends/error.log" &
+backends_pid=$!
+/usr/sbin/nginx -p "$out/front" -c "$out/front/nginx.conf" -e "$out/front/error.log" &
+front_pid=$!
+wait_ok "http://127.0.0.1:$backend/zero"
+wait_ok "http://127.0.0.1:$front/ceiling/zero"
+front_pids="$front_pid $(pgrep -P "$front_pid" | tr '\n' ' ')"
+
+# Starts fanout-cgi as SERVER for a row of PROFILE. c2000 keeps fanout-cgi's defaults, as a user
+# who sizes nothing; the access log is off unless BENCH_LOG_FORMAT.
+cgi_start() { # server profile
+	options=
+	[ -z "$server_option" ] || options="--server $1"
+	if [ "$2" != c2000 ]; then
+		case $1 in
+		threads) options="$options --threads $cgi_threads" ;;
+		event) [ -z "$loops" ] || options="$options --loops $loops" ;;
+		esac
+	fi
+	${BENCH_CGI_WRAPPER:-} "$cgi" -c "$out/fanout.json" --listen "127.0.0.1:$cgi_port" $options \
+		--log-format "${BENCH_LOG_FORMAT:-off}" 2>>"$out/fanout.err" &
 	cgi_pid=$!
 }
 
-cgi_stop() {
-	kill "$cgi_pid" 2>/dev/null || true
-	wait "$cgi_pid" 2>/dev/null || true
-	cgi_pid=
-}
-
-# The peers, one row each: started, answering, measured, stopped by pid. For nginx + Lua the
-# measured processes are its master and workers.
-peer_start() { # peer profile connections
+# The peers, one row each: started, answering, measured, stopped by pid. The measured processes
+# are the whole peer: for nginx + Lua its master and workers.
+peer_start() { # peer page connections
 	case $1 in
 	lua)
 		/usr/sbin/nginx -p "$out/lua" -c "$out/lua/nginx.conf" -e "$out/lua/error.log" &
@@ -253,26 +385,26 @@ peer_start() { # peer profile connections
 	esac
 }
 
-peer_stop() {
-	kill "$peer_pid" 2>/dev/null || true
-	wait "$peer_pid" 2>/dev/null || true
-	peer_pid= measured=
-}
-
-peer_url() { # peer profile
+peer_url() { # peer page
 	case $1 in
 	lua) echo "http://127.0.0.1:$lua_port/$2" ;;
 	go) echo "http://127.0.0.1:$go_port/$2" ;;
 	esac
 }
 
-# CPU ticks (user + system) of processes, summed.
+# CPU ticks (user + system, all threads) of processes, summed; 0 for none.
 cpu_ticks() {
 	t=0
 	for p in "$@"; do
 		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
 	done
 	echo "$t"
+}
+
+# Microseconds of CPU per request: ticks requests.
+per_request() {
+	awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" \
+		'BEGIN { printf "%.0f", (n > 0 ? t * 1000000 / hz / n : 0) }'
 }
 
 # The sum over processes of a /proc/PID/status field in kB (VmHWM, Threads).
@@ -289,7 +421,6 @@ status_sum() { # field pid...
 sample_threads() {
 	max=$1
 	shift
-	echo 0 > "$max"
 	while kill -0 "$1" 2>/dev/null; do
 		n=$(status_sum Threads "$@")
 		[ "${n:-0}" -gt "$(cat "$max")" ] && echo "$n" > "$max"
@@ -297,7 +428,7 @@ sample_threads() {
 	done
 }
 
-# wrk's figures as "rps p50_ms p99_ms errors requests".
+# wrk's figures as "rps p50_ms p99_ms non2xx socket_errors requests".
 wrk_figures() {
 	awk '
 	function ms(v) {
@@ -310,100 +441,172 @@ wrk_figures() {
 	/^ +99%/ { p99 = ms($2) }
 	/requests in/ { requests = $1 }
 	/^Requests\/sec:/ { rps = $2 }
-	/Non-2xx or 3xx responses:/ { errors += $NF }
-	/Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
-	END { printf "%.0f %.2f %.2f %d %d\n", rps, p50, p99, errors, requests }' "$1"
+	/Non-2xx or 3xx responses:/ { non2xx += $NF }
+	/Socket errors:/ { gsub(/,/, ""); socket += $4 + $6 + $8 + $10 }
+	END { printf "%.0f %.2f %.2f %d %d %d\n", rps, p50, p99, non2xx, socket, requests }' "$1"
 }
 
-# One row: profile executor connections url. $measured names the processes whose CPU, peak RSS
-# and threads are the row's (fanout-cgi, or a peer's); empty for the ceiling.
+row_format='%-5s %-7s %-8s %5s %7s %8s %8s %7s %7s %7s %7s %7s %7s\n'
+
+# One row: profile server executor connections url. $measured names the row's own processes
+# (fanout-cgi, or a peer's), empty for the ceiling; $fronted the front nginx's when the row goes
+# through it. CPU counts from the end of the warm-up to the end of the run.
 measure() {
-	profile=$1 ex=$2 conns=$3 url=$4
-	pids=${measured:-$nginx_pid}
+	profile=$1 server=$2 ex=$3 conns=$4 url=$5
 	wrk -t2 -c"$conns" -d1s "$url" >/dev/null 2>&1 || true	# warm-up: connections, caches
-	ticks0=$(cpu_ticks $pids)
-	sample_threads "$out/threads.max" $pids &
-	sampler_pid=$!
-	wrk -t2 -c"$conns" -d"${seconds}s" --latency --timeout 5s "$url" > "$out/wrk.txt" 2>&1
-	ticks1=$(cpu_ticks $pids)
-	kill "$sampler_pid" 2>/dev/null || true
-	wait "$sampler_pid" 2>/dev/null || true
-	sampler_pid=
-	set -- $(wrk_figures "$out/wrk.txt")
-	rss=$(status_sum VmHWM $pids | awk '{ printf "%.1f", $1 / 1024 }')
-	threads=$(cat "$out/threads.max")
-	cpu_us=$(awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" -v n="$5" \
-		'BEGIN { printf "%.0f", (n > 0 ? t * 1000000 / hz / n : 0) }')
-	if [ -z "$measured" ]; then	# the ceiling: no fanout-cgi or peer to measure
-		rss=- threads=- cpu_us=-
+	own0=$(cpu_ticks $measured) front0=$(cpu_ticks $fronted)
+	echo 0 > "$out/threads.max"
+	if [ -n "$measured" ]; then
+		sample_threads "$out/threads.max" $measured &
+		sampler_pid=$!
 	fi
-	echo "$profile,$ex,$conns,$1,$2,$3,$4,$rss,$threads,$cpu_us" >> "$out/rows.csv"
-	printf '%-6s %-8s %5s %9s %9s %9s %7s %8s %8s %9s\n' "$profile" "$ex" "$conns" "$1" "$2" \
-		"$3" "$4" "$rss" "$threads" "$cpu_us"
+	wrk -t2 -c"$conns" -d"${seconds}s" --latency --timeout 5s "$url" > "$out/wrk.txt" 2>&1
+	own1=$(cpu_ticks $measured) front1=$(cpu_ticks $fronted)
+	stop_pid "$sampler_pid"
+	sampler_pid=
+	# shellcheck disable=SC2046 # six words
+	set -- $(wrk_figures "$out/wrk.txt")
+	rss=- threads=- cpu_cgi=-
+	if [ -n "$measured" ]; then
+		rss=$(status_sum VmHWM $measured | awk '{ printf "%.1f", $1 / 1024 }')
+		threads=$(cat "$out/threads.max")
+		cpu_cgi=$(per_request $((own1 - own0)) "$6")
+	fi
+	cpu_all=$(per_request $((own1 - own0 + front1 - front0)) "$6")
+	echo "$profile,$server,$ex,$conns,$1,$2,$3,$4,$5,$rss,$threads,$cpu_cgi,$cpu_all" >> "$out/rows.csv"
+	# shellcheck disable=SC2059 # the format is the table's
+	printf "$row_format" "$profile" "$server" "$ex" "$conns" "$1" "$2" "$3" "$4" "$5" "$rss" \
+		"$threads" "$cpu_cgi" "$cpu_all"
 }
 
-rm -f "$out/rows.csv" "$out/fanout.err"
-printf '%-6s %-8s %5s %9s %9s %9s %7s %8s %8s %9s\n' profile executor conns req/s p50_ms \
-	p99_ms errors rss_MB threads cpu_us/req
+echo "CPU: µs per request, of fanout-cgi (or the peer) alone (cgi_us) and with the front nginx (all_us)"
+# shellcheck disable=SC2059
+printf "$row_format" profile server executor conns req/s p50_ms p99_ms non2xx sockerr rss_MB \
+	threads cgi_us all_us
 for profile in $profiles; do
-	for conns in $connections; do
-		measure "$profile" ceiling "$conns" "http://127.0.0.1:$front/ceiling/$profile"
-		for ex in $executors; do
-			cgi_start
-			wait_ok "http://127.0.0.1:$front/api/$ex/$profile"
-			measured=$cgi_pid
-			measure "$profile" "$ex" "$conns" "http://127.0.0.1:$front/api/$ex/$profile"
-			measured=
-			cgi_stop
+	page=$(page_of "$profile")
+	for conns in $(connections_of "$profile"); do
+		fronted=$front_pids
+		measure "$profile" - ceiling "$conns" "http://127.0.0.1:$front/ceiling/$page"
+		for server in $servers; do
+			for ex in $executors; do
+				cgi_start "$server" "$profile"
+				wait_ok "http://127.0.0.1:$front/api/$ex/$profile"
+				measured=$cgi_pid
+				measure "$profile" "$server" "$ex" "$conns" \
+					"http://127.0.0.1:$front/api/$ex/$profile"
+				measured=
+				stop_pid "$cgi_pid"
+				cgi_pid=
+			done
 		done
+		fronted=
 		for peer in $peers; do
-			peer_start "$peer" "$profile" "$conns"
-			measure "$profile" "$peer" "$conns" "$(peer_url "$peer" "$profile")"
-			peer_stop
+			peer_start "$peer" "$page" "$conns"
+			measure "$profile" - "$peer" "$conns" "$(peer_url "$peer" "$page")"
+			measured=
+			stop_pid "$peer_pid"
+			peer_pid=
 		done
 	done
 done
 stop_all
 
 # Every row's throughput as a ratio of the ceiling's and of the best peer's (same profile and
-# concurrency; "-" when no peer ran).
-awk -F, 'BEGIN { OFS = ","; print "profile,executor,connections,rps,p50_ms,p99_ms,errors,rss_mb,threads,cpu_us_per_req,ratio,ratio_best_peer" }
-	{ row[NR] = $0; k = $1 "," $3; if ($2 == "ceiling") ceil[k] = $4
-	  if (($2 == "lua" || $2 == "go") && $4 > best[k]) best[k] = $4 }
-	END { for (i = 1; i <= NR; i++) { split(row[i], f, ","); k = f[1] "," f[3]; c = ceil[k]
-		printf "%s,%.2f,%s\n", row[i], (c > 0 ? f[4] / c : 0),
-			(best[k] > 0 ? sprintf("%.2f", f[4] / best[k]) : "-") } }' \
+# connections; "-" when no peer ran).
+awk -F, 'BEGIN { OFS = ","; print "profile,server,executor,connections,rps,p50_ms,p99_ms,non2xx,socket_errors,rss_mb,threads,cpu_us_per_req_cgi,cpu_us_per_req_with_front,ratio,ratio_best_peer" }
+	{ row[NR] = $0; k = $1 "," $4; if ($3 == "ceiling") ceil[k] = $5
+	  if (($3 == "lua" || $3 == "go") && $5 > best[k]) best[k] = $5 }
+	END { for (i = 1; i <= NR; i++) { split(row[i], f, ","); k = f[1] "," f[4]; c = ceil[k]
+		printf "%s,%.2f,%s\n", row[i], (c > 0 ? f[5] / c : 0),
+			(best[k] > 0 ? sprintf("%.2f", f[5] / best[k]) : "-") } }' \
 	"$out/rows.csv" > "$out/results.csv"
+
+# A row's name: server/executor for fanout-cgi, else ceiling, lua or go.
+# shellcheck disable=SC2016 # awk's fields
+name_awk='function name() { return $2 == "-" ? $3 : $2 "/" $3 }
+'
 echo
-echo "ratio to the ceiling (nginx proxying straight to one backend) and to the best peer:"
-awk -F, 'NR > 1 && $2 != "ceiling" {
-	printf "  %-5s %-8s %4s connections: %s x ceiling, %s x best peer\n", $1, $2, $3, $11, $12 }' \
+echo "req/s over the ceiling's (nginx proxying straight to one backend) and over the best peer's:"
+awk -F, "$name_awk"'
+	NR > 1 && $3 != "ceiling" {
+	printf "  %-5s %-15s %4s connections: %s x ceiling, %s x best peer\n", $1, name(), $4, $14, $15 }' \
 	"$out/results.csv"
 
-# The chart: req/s by concurrency, one line per executor, for each backend profile. Each line's
-# points go to a file of their own, so that gnuplot draws them joined.
-cols=$(awk -F, 'NR > 1 { print $2 }' "$out/results.csv" | awk '!seen[$0]++' | tr '\n' ' ')
+# Issue 13's targets, for each server its fastest executor in the row, where the run has the row.
+awk -F, '
+function mark(ok) { return ok ? "met" : "NOT met" }
+function over(a, b) { return b > 0 ? sprintf("%.3f", a / b) : "-" }
+NR > 1 && $2 == "-" { other[$1 "," $4, $3] = $5 }
+NR > 1 && $2 != "-" {
+	k = $1 "," $4
+	if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 }
+	if (!((k, $2) in fastest) || $5 > fastest[k, $2]) { fastest[k, $2] = $5; row[k, $2] = $0 }
+}
+END {
+	for (i = 1; i <= n; i++) {
+		s = order[i]
+		if (("zero,64", s) in row) {
+			split(row["zero,64", s], f, ",")
+			lua = other["zero,64", "lua"]; go = other["zero,64", "go"]
+			printf "  0 ms, 64 connections, %s/%s: %s x lua (>= 0.6: %s), %s x go (>= 1.5: %s), " \
+				"%s us/req with its front (<= 80: %s)\n", s, f[3], over(f[5], lua),
+				mark(lua > 0 && f[5] >= 0.6 * lua), over(f[5], go), mark(go > 0 && f[5] >= 1.5 * go),
+				f[13], mark(f[13] <= 80)
+		}
+		if (("slow,256", s) in row) {
+			split(row["slow,256", s], f, ",")
+			c = other["slow,256", "ceiling"]
+			printf "  20/30/50 ms, 256 connections, %s/%s: %s x ceiling (>= 0.98: %s), p99 %s ms " \
+				"(<= 60: %s), %s MB (<= 16: %s)\n", s, f[3], over(f[5], c),
+				mark(c > 0 && f[5] >= 0.98 * c), f[7], mark(f[7] <= 60), f[10], mark(f[10] <= 16)
+		}
+		if (("c2000,2000", s) in row) {
+			split(row["c2000,2000", s], f, ",")
+			lua = other["c2000,2000", "lua"]
+			printf "  2,000 clients, %s/%s: %s x lua (>= 0.6: %s), %d errors (none: %s), p99 %s x p50 " \
+				"(<= 3: %s), %s MB (<= 30: %s)\n", s, f[3], over(f[5], lua),
+				mark(lua > 0 && f[5] >= 0.6 * lua), f[8] + f[9], mark(f[8] + f[9] == 0),
+				over(f[7], f[6]), mark(f[6] > 0 && f[7] <= 3 * f[6]), f[10], mark(f[10] <= 30)
+		}
+	}
+}' "$out/results.csv" > "$out/targets.txt"
+if [ -s "$out/targets.txt" ]; then
+	echo
+	echo "issue 13's targets, each server's fastest executor in the row:"
+	cat "$out/targets.txt"
+fi
+
+# The chart: req/s by concurrency, one line per server/executor and peer, for zero and slow (c2000
+# has one concurrency). Each line's points go to a file of their own, so that gnuplot draws them
+# joined.
+charted=
 for profile in $profiles; do
-	for c in $cols; do
-		awk -F, -v p="$profile" -v c="$c" '$1 == p && $2 == c { print $3, $4 }' \
-			"$out/results.csv" > "$out/series-$profile-$c.dat"
+	[ "$profile" = c2000 ] || charted="$charted $profile"
+done
+[ -n "$charted" ] || { echo; echo "wrote $out/results.csv"; exit 0; }
+names=$(awk -F, "$name_awk"' NR > 1 { print name() }' "$out/results.csv" | awk '!seen[$0]++')
+for profile in $charted; do
+	for n in $names; do
+		awk -F, -v p="$profile" -v n="$n" "$name_awk"' $1 == p && name() == n { print $4, $5 }' \
+			"$out/results.csv" > "$out/series-$profile-$(echo "$n" | tr / -).dat"
 	done
 done
 {
 	echo "set terminal pngcairo size 1200,520 font 'sans,10'"
 	echo "set output '$out/results.png'"
-	echo "set multiplot layout 1,2 title 'fcgi-fanout: 3 backends per request, wrk and everything on 127.0.0.1, 2 cores'"
+	echo "set multiplot layout 1,$(echo $charted | wc -w) title 'fcgi-fanout: 3 backends per request, wrk and everything on 127.0.0.1, 2 cores'"
 	echo "set logscale xy; set xrange [12:340]; set xtics (16, 64, 256)"
 	echo "set xlabel 'connections'; set ylabel 'requests/s (log)'; set key top left; set grid"
-	for profile in $profiles; do
+	for profile in $charted; do
 		label="zero-delay backends"
 		[ "$profile" = slow ] && label="backends of 20, 30, 50 ms"
 		echo "set title '$label'"
 		printf "plot "
 		sep=
-		for c in $cols; do
+		for n in $names; do
 			printf "%s'%s' using 1:2 with linespoints lw 2 pt 7 title '%s'" \
-				"$sep" "$out/series-$profile-$c.dat" "$c"
+				"$sep" "$out/series-$profile-$(echo "$n" | tr / -).dat" "$n"
 			sep=", "
 		done
 		echo

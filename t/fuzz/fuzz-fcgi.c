@@ -14,6 +14,7 @@ struct run {
 	struct buf log, out;
 	bool in_stdin;
 	bool hold;	/* requests stay in flight after their STDIN (else end at once) */
+	bool pause;	/* every event pauses the feed (fcgi_conn_feed_some) */
 	enum fcgi_rc rc;
 };
 
@@ -64,18 +65,38 @@ on_event(void *ctx, const struct fcgi_event *ev)
 		check_params(ev, &r->log);
 	else if (ev->kind == FCGI_EV_STDIN_END && !r->hold)
 		fcgi_conn_request_done(&r->conn);	/* as if answered at once */
-	return 0;
+	return r->pause ? FCGI_PAUSE : 0;
+}
+
+/* Feeds a chunk: at once, or, pausing at every event, piece after piece from where each pause
+ * left off (each must make progress). */
+static enum fcgi_rc
+feed_chunk(struct run *r, const uint8_t *data, size_t n)
+{
+	enum fcgi_rc rc = FCGI_RC_OK;
+	size_t at = 0, used;
+
+	if (!r->pause)
+		return fcgi_conn_feed(&r->conn, data, n);
+	while (at < n && (rc = fcgi_conn_feed_some(&r->conn, data + at, n - at, &used)) ==
+	    FCGI_RC_OK) {
+		if (used == 0)
+			__builtin_trap();
+		at += used;
+	}
+	return rc;
 }
 
 /* Feeds data in chunks whose sizes come from a small generator seeded by `seed` (0: whole);
  * hold keeps requests in flight after their STDIN. */
 static void
-feed(struct run *r, const uint8_t *data, size_t size, uint32_t seed, bool hold)
+feed(struct run *r, const uint8_t *data, size_t size, uint32_t seed, bool hold, bool pause)
 {
 	size_t at = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->hold = hold;
+	r->pause = pause;
 	fcgi_conn_init(&r->conn, &fuzz_limits, on_event, r, &r->out);
 	do {
 		size_t n = size - at;
@@ -86,7 +107,7 @@ feed(struct run *r, const uint8_t *data, size_t size, uint32_t seed, bool hold)
 			if (n > size - at)
 				n = size - at;
 		}
-		r->rc = fcgi_conn_feed(&r->conn, data + at, n);
+		r->rc = feed_chunk(r, data + at, n);
 		at += n;
 		if (r->conn.params.len > fuzz_limits.max_params_bytes)
 			__builtin_trap();
@@ -110,8 +131,8 @@ same(const struct buf *a, const struct buf *b)
 	return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
 }
 
-/* Input: two bytes seeding the chunk sizes (the high bit: hold requests), then the bytes the
- * web server sends. */
+/* Input: two bytes seeding the chunk sizes (the high bit: hold requests; the next: the cut run
+ * pauses at every event), then the bytes the web server sends. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -123,8 +144,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	seed = (uint32_t)data[0] << 8 | data[1] | 0x10000;
 	hold = data[0] & 0x80;
-	feed(&whole, data + 2, size - 2, 0, hold);
-	feed(&cut, data + 2, size - 2, seed, hold);
+	feed(&whole, data + 2, size - 2, 0, hold, false);
+	feed(&cut, data + 2, size - 2, seed, hold, data[0] & 0x40);
 	if (whole.rc != cut.rc || !same(&whole.log, &cut.log) || !same(&whole.out, &cut.out))
 		__builtin_trap();
 	run_free(&whole);
