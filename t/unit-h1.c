@@ -293,6 +293,25 @@ test_stray(void)
 	CU_ASSERT_EQUAL(call.reply.status, 0);
 }
 
+/* Bytes that come on an idle connection while the loop runs close it there and then. */
+static void
+test_idle_watched(void)
+{
+	struct h1_stats s0, s1;
+	int64_t until = clock_now_us() + 5 * SECOND_US;
+
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/ivy?tail=100"), "{\"user\":\"ivy\"}");
+	s0 = h1_stats(cl);
+	do {
+		CU_ASSERT_FALSE(run(1, 50));	/* nothing under way: the loop only watches */
+	} while ((s1 = h1_stats(cl)).stray_refused == s0.stray_refused && clock_now_us() < until);
+	CU_ASSERT_EQUAL(s1.stray_refused, s0.stray_refused + 1);
+	CU_ASSERT_EQUAL(s1.opened, s0.opened);	/* refused without a new request */
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/jo"), "{\"user\":\"jo\"}");
+	CU_ASSERT_EQUAL(h1_stats(cl).opened, s1.opened + 1);
+	CU_ASSERT_EQUAL(h1_stats(cl).reused, s1.reused);
+}
+
 /* A cancelled GET is never reported; the client freed with GETs under way ends them. */
 static void
 test_cancel(void)
@@ -373,6 +392,7 @@ main(void)
 		{ "refused, timed out, reset: curl's kinds", test_failures },
 		{ "a kept connection closed under a GET: sent again, once", test_retry_once },
 		{ "stray answers never answer the next GET (issue 7)", test_stray },
+		{ "bytes on an idle connection close it as they come", test_idle_watched },
 		{ "cancelled GETs and a freed client report nothing", test_cancel },
 		{ NULL, NULL },
 	};
