@@ -241,7 +241,9 @@ h1_start(struct h1_client *c, const struct fetch_request *req, struct fetch_repl
     void *token)
 {
 	struct h1_transfer *t = calloc(1, sizeof(*t));
-	int64_t timeout_ms = req->timeout_ms < 1 ? 1 : req->timeout_ms;
+	/* A day at most: the deadline in microseconds must not overflow. */
+	int64_t timeout_ms = req->timeout_ms < 1 ? 1 : req->timeout_ms > 86400000 ? 86400000 :
+	    req->timeout_ms;
 	struct target target;
 	const char *why = "out of memory";
 
