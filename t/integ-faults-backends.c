@@ -18,7 +18,7 @@ error_kind(const struct reply *r)
 }
 
 struct backend_fault {
-	const char *path;
+	const char *path;	/* under each endpoint directory */
 	long status;		/* fanout-cgi's answer */
 	const char *kind;	/* errors[0].kind, NULL: no error */
 	long backend_status;	/* errors[0].status, 0: none, -1: either (a timeout may come
@@ -30,31 +30,36 @@ void
 test_backend_faults(void)
 {
 	static const struct backend_fault faults[] = {
-		{ "/api/f/refused", 502, "connect", 0 },
-		{ "/api/f/unknown_host", 502, "connect", 0 },
-		{ "/api/f/timeout", 504, "timeout", -1 },
-		{ "/api/f/reset", 502, "body", 0 },
-		{ "/api/f/drip", 504, "timeout", -1 },
-		{ "/api/f/big_length", 502, "too_large", 200 },
-		{ "/api/f/big_chunked", 502, "too_large", 200 },
-		{ "/api/f/big_close", 502, "too_large", 200 },
-		{ "/api/f/invalid", 502, "invalid_json", 200 },
-		{ "/api/f/nonutf8", 502, "body", 200 },
-		{ "/api/f/status", 502, "status", 503 },
-		{ "/api/f/nocontent", 200, NULL, 0 },
-		{ "/api/f/redirect", 502, "status", 302 },
-		{ "/api/f/hang", 504, "timeout", -1 },	/* the head comes, the body never ends */
+		{ "refused", 502, "connect", 0 },
+		{ "unknown_host", 502, "connect", 0 },
+		{ "timeout", 504, "timeout", -1 },
+		{ "reset", 502, "body", 0 },
+		{ "drip", 504, "timeout", -1 },
+		{ "big_length", 502, "too_large", 200 },
+		{ "big_chunked", 502, "too_large", 200 },
+		{ "big_close", 502, "too_large", 200 },
+		{ "invalid", 502, "invalid_json", 200 },
+		{ "nonutf8", 502, "body", 200 },
+		{ "status", 502, "status", 503 },
+		{ "nocontent", 200, NULL, 0 },
+		{ "redirect", 502, "status", 302 },
+		{ "hang", 504, "timeout", -1 },	/* the head comes, the body never ends */
 	};
+	/* Blocking curl, and the multi executor (the lean client under the event server). */
+	static const char *const dirs[] = { "/api/f/", "/api/fm/" };
+	const size_t nfaults = sizeof(faults) / sizeof(faults[0]);
 
-	for (size_t n = 0; n < 2 * sizeof(faults) / sizeof(faults[0]); n++) {
-		const struct backend_fault *f = &faults[n / 2];
+	for (size_t n = 0; n < 2 * 2 * nfaults; n++) {
+		const struct backend_fault *f = &faults[n / 2 % nfaults];
 		static int first;
 		struct reply r;
+		char path[64];
 
-		CU_ASSERT_FATAL(request(NULL, f->path, NULL, &r));
+		snprintf(path, sizeof(path), "%s%s", dirs[n / 2 / nfaults], f->path);
+		CU_ASSERT_FATAL(request(NULL, path, NULL, &r));
 		if (r.status != f->status || (f->kind != NULL && (error_kind(&r) == NULL ||
 		    strcmp(error_kind(&r), f->kind) != 0)))
-			printf("\n    %s: %ld %s ", f->path, r.status, buf_str(&r.body));
+			printf("\n    %s: %ld %s ", path, r.status, buf_str(&r.body));
 		CU_ASSERT_EQUAL(r.status, f->status);
 		CU_ASSERT_EQUAL(json_integer_value(json_object_get(r.json, "status")), 0);
 		if (f->kind != NULL) {
@@ -74,7 +79,7 @@ test_backend_faults(void)
 		if (n % 2 == 0)
 			first = settled_fds();
 		else
-			assert_no_growth(f->path, first);
+			assert_no_growth(path, first);
 	}
 }
 

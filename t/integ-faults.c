@@ -11,31 +11,37 @@
 
 struct integ_stack env;
 
-#define FAULT(name, query, extra) \
-    "  {\"path\": \"/api/f/" name "\", \"timeout_ms\": 300, \"backends\": [\n" \
+/* The broken backends, under /api/DIR/ with the endpoint's executor's key `exec`: /api/f/ with
+ * the default executor (blocking curl), /api/fm/ with "multi" (under the event server, the
+ * lean HTTP/1.1 client for the numeric hosts, curl for the others). */
+#define FAULT(dir, exec, name, query, extra) \
+    "  {\"path\": \"/api/" dir "/" name "\", \"timeout_ms\": 300" exec ", \"backends\": [\n" \
     "    {\"name\": \"x\", \"url\": \"http://127.0.0.1:@M@/" name "?" query "\"" extra "}]},\n"
+#define FAULTS(dir, exec) \
+    FAULT(dir, exec, "ok", "delay=1", "") \
+    FAULT(dir, exec, "timeout", "delay=3000", "") \
+    FAULT(dir, exec, "reset", "reset=1", "") \
+    FAULT(dir, exec, "drip", "drip=100&body=big&size=400", "") \
+    FAULT(dir, exec, "big_length", "body=big&size=5000", ", \"max_body_bytes\": 1000") \
+    FAULT(dir, exec, "big_chunked", "body=big&size=5000&chunked=1", ", \"max_body_bytes\": 1000") \
+    FAULT(dir, exec, "big_close", "body=big&size=5000&http10=1", ", \"max_body_bytes\": 1000") \
+    FAULT(dir, exec, "invalid", "body=invalid", "") \
+    FAULT(dir, exec, "nonutf8", "body=nonutf8", ", \"encoding\": \"text\"") \
+    FAULT(dir, exec, "status", "status=503", "") \
+    FAULT(dir, exec, "nocontent", "status=204&body=empty", "") \
+    FAULT(dir, exec, "redirect", "status=302&location=/ok", "") \
+    FAULT(dir, exec, "hang", "hang=1", "") \
+    "  {\"path\": \"/api/" dir "/refused\"" exec ", \"backends\": [\n" \
+    "    {\"name\": \"x\", \"url\": \"http://127.0.0.1:@X@/\"}]},\n" \
+    "  {\"path\": \"/api/" dir "/unknown_host\"" exec ", \"backends\": [\n" \
+    "    {\"name\": \"x\", \"url\": \"http://unknown-host.invalid/\"}]},\n"
 
 const char config_text[] =
     "{\"limits\": {\"max_inflight\": 6, \"pool_threads\": 4},\n"
     " \"admin\": {\"metrics\": \"/api/metrics\", \"health\": \"/api/healthz\"},\n"
     " \"endpoints\": [\n"
-    FAULT("ok", "delay=1", "")
-    FAULT("timeout", "delay=3000", "")
-    FAULT("reset", "reset=1", "")
-    FAULT("drip", "drip=100&body=big&size=400", "")
-    FAULT("big_length", "body=big&size=5000", ", \"max_body_bytes\": 1000")
-    FAULT("big_chunked", "body=big&size=5000&chunked=1", ", \"max_body_bytes\": 1000")
-    FAULT("big_close", "body=big&size=5000&http10=1", ", \"max_body_bytes\": 1000")
-    FAULT("invalid", "body=invalid", "")
-    FAULT("nonutf8", "body=nonutf8", ", \"encoding\": \"text\"")
-    FAULT("status", "status=503", "")
-    FAULT("nocontent", "status=204&body=empty", "")
-    FAULT("redirect", "status=302&location=/ok", "")
-    FAULT("hang", "hang=1", "")
-    "  {\"path\": \"/api/f/refused\", \"backends\": [\n"
-    "    {\"name\": \"x\", \"url\": \"http://127.0.0.1:@X@/\"}]},\n"
-    "  {\"path\": \"/api/f/unknown_host\", \"backends\": [\n"
-    "    {\"name\": \"x\", \"url\": \"http://unknown-host.invalid/\"}]},\n"
+    FAULTS("f", "")
+    FAULTS("fm", ", \"executor\": \"multi\"")
     "  {\"path\": \"/api/p/{v}\", \"query\": [\"q\"], \"backends\": [\n"
     "    {\"name\": \"x\", \"url\": \"http://127.0.0.1:@M@/p/{v}?q={query.q}\"}]},\n"
     "  {\"path\": \"/api/wide\", \"timeout_ms\": 2000, \"backends\": [\n"
