@@ -11,12 +11,12 @@
 
 /*
  * Why a parser of its own and not libhttp-parser 2.9: the client needs one answer to a GET,
- * framed strictly, and nothing else (no requests, no upgrades, no pausing). This one reads a
- * line at a time into a bounded buffer and the body by counts, so a split anywhere in the bytes
- * cannot change what it sees; it refuses what http-parser tolerates (obsolete line folding, a
- * Content-Length next to a Transfer-Encoding unless built strict, any transfer coding but
- * chunked, a header block up to 80 KiB) and is short enough to read whole (t/fuzz/fuzz-h1.c
- * fuzzes it).
+ * framed strictly, and nothing else (no requests, no upgrades, no callbacks to pause). This one
+ * reads a line at a time into a bounded buffer and the body by counts, so a split anywhere in
+ * the bytes cannot change what it sees (t/fuzz/fuzz-h1.c checks that); it refuses what
+ * http-parser takes (obsolete line folding, a header block up to its compile-time 80 KiB), it
+ * is short enough to read whole, and it adds no dependency (http-parser is no longer maintained:
+ * Node.js replaced it with llhttp).
  *
  * What it accepts: "HTTP/1.0" or "HTTP/1.1", a 3-digit status, header lines ending in LF with an
  * optional CR before it; interim answers (1xx but 101) skipped; the body framed by
