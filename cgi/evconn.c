@@ -1,6 +1,5 @@
 /* evconn.c - one FastCGI connection of the event server: its records through the codec, its
- * request through the handler (backends on the loop, or a thread for the blocking executors),
- * its answer written without ever blocking the loop. */
+ * request handed to evreq.c, its answer written without ever blocking the loop. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,14 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cgi/evloop.h"
-#include "cgi/fcgi.h"
-#include "cgi/handler.h"
+#include "cgi/evconn.h"
 #include "cgi/metrics.h"
-#include "cgi/multi.h"
-#include "cgi/offload.h"
-#include "cgi/site.h"
-#include "cgi/vars.h"
 #include "common/log.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -30,231 +23,7 @@
 /* What GET_VALUES answers: connections and requests cost memory, not threads. */
 #define MAX_CONNS 10000
 
-struct evreq;
-
-struct evconn {
-	struct evloop *ev;
-	struct loop_io io;
-	struct loop_timer idle;
-	int64_t active_at;		/* the last read or write that made progress */
-	struct fcgi_conn codec;
-	struct buf out;			/* records not yet written */
-	size_t out_off;			/* of which this many are */
-	struct buf in;			/* bytes read but not yet parsed: the parse paused while
-					 * the output is high, and the socket is not read */
-	size_t in_off;
-	struct evreq *req;		/* the request in flight, from its BEGIN_REQUEST */
-	bool keep;			/* the web server keeps the connection after the request */
-	bool last;			/* close once the output is written: the request was
-					 * its last */
-	bool closed;
-	struct evconn *prev, *next;
-};
-
-/* A request, from BEGIN_REQUEST until its answer is written or its connection gone and its
- * calls ended (a blocking run on a thread is waited for: it holds the group). */
-struct evreq {
-	struct evconn *conn;		/* NULL once the connection is closed */
-	struct evloop *ev;
-	uint16_t id;
-	char **params;			/* "NAME=VALUE" of each pair, then NULL */
-	char *param_bytes;
-	struct http_io io;
-	struct cfg *cfg;
-	struct served *served;		/* from handler_begin() to handler_end() */
-	fanout_group *group;
-	struct multi_run *run;		/* the multi executor's calls on the loop */
-	struct loop_timer deadline;
-	struct offload_job offload;	/* a blocking run, on a thread */
-	enum fanout_err err;
-	size_t body_bytes;
-	bool offloaded;
-};
-
 static void conn_close(struct evconn *c);
-static void conn_flush(struct evconn *c);
-
-/* ---- The handler's view of a request ---- */
-
-static const char *
-req_param(void *ctx, const char *name, size_t *cursor)
-{
-	struct evreq *r = ctx;
-
-	return vars_env_param(r->params, name, cursor);
-}
-
-/* The answer goes out as STDOUT records, written when the request ends: one write for all. */
-static int
-req_write(void *ctx, const char *data, size_t len)
-{
-	struct evreq *r = ctx;
-
-	if (r->conn == NULL)
-		return -1;
-	return fcgi_write_stdout(&r->conn->out, r->id, data, len);
-}
-
-/* The pairs as "NAME=VALUE" strings, as libfcgi makes them (a NUL inside one ends it early).
- * -1 if out of memory. */
-static int
-req_copy_params(struct evreq *r, const struct fcgi_event *ev)
-{
-	struct fcgi_param p;
-	size_t pos = 0, n = 0, at = 0;
-
-	r->params = calloc(ev->param_count + 1, sizeof(*r->params));
-	r->param_bytes = malloc(ev->len + 2 * ev->param_count + 1);
-	if (r->params == NULL || r->param_bytes == NULL)
-		return -1;
-	while (fcgi_param_next(ev, &pos, &p) && n < ev->param_count) {
-		r->params[n++] = r->param_bytes + at;
-		memcpy(r->param_bytes + at, p.name, p.name_len);
-		at += p.name_len;
-		r->param_bytes[at++] = '=';
-		memcpy(r->param_bytes + at, p.value, p.value_len);
-		at += p.value_len;
-		r->param_bytes[at++] = '\0';
-	}
-	return 0;
-}
-
-static void
-req_free(struct evreq *r)
-{
-	loop_timer_stop(r->ev->loop, &r->deadline);
-	multi_run_free(r->run);
-	if (r->cfg != NULL)
-		cfg_unref(r->cfg);
-	free(r->params);
-	free(r->param_bytes);
-	evloop_request_ends(r->ev);
-	free(r);
-}
-
-/* ---- A request's end ---- */
-
-/* The answer is complete (or there is none: the client went away): the records that end it,
- * then the connection takes the next request or closes. */
-static void
-req_finish(struct evreq *r)
-{
-	struct evconn *c = r->conn;
-
-	if (r->served != NULL)
-		handler_end(r->served, r->err);
-	if (c != NULL) {
-		c->req = NULL;
-		fcgi_conn_request_done(&c->codec);
-		if (fcgi_write_stdout_end(&c->out, r->id) != 0 ||
-		    fcgi_write_end_request(&c->out, r->id, 0, FCGI_STATUS_REQUEST_COMPLETE) != 0)
-			c->keep = false;	/* no memory: the close tells the web server */
-		c->last = !c->keep || c->ev->closing;
-		c->active_at = fanout_now_us();
-		conn_flush(c);
-	}
-	req_free(r);
-}
-
-/* The multi executor's group made progress (or its deadline passed, or it was cancelled). */
-static void
-req_advance(void *ctx)
-{
-	struct evreq *r = ctx;
-	enum fanout_err err = fanout_group_advance(r->group);
-
-	if (err == FANOUT_EINPROGRESS)
-		return;
-	r->err = err;
-	req_finish(r);
-}
-
-/* A blocking run came back from its thread. */
-static void
-req_back(void *ctx)
-{
-	struct evreq *r = ctx;
-
-	req_finish(r);
-}
-
-static void
-offload_run(void *ctx)
-{
-	struct evreq *r = ctx;
-
-	r->err = fanout_group_run(r->group);
-}
-
-/* The blocking executors (threads, pool, serial) run on an offload thread, never on the loop;
- * their group comes back through the loop's job queue. */
-static void
-req_offload(struct evreq *r)
-{
-	r->offload = (struct offload_job){ .run = offload_run, .ctx = r, .loop = r->ev->loop,
-		.back = { .fn = req_back, .ctx = r } };
-	if (offload_submit(&r->offload) != 0) {
-		r->err = FANOUT_ETHREAD;
-		req_finish(r);
-		return;
-	}
-	r->offloaded = true;
-}
-
-/* Runs the request's group on the loop: its calls start now, their ends and its deadline
- * advance it. */
-static void
-req_run_here(struct evreq *r)
-{
-	int64_t deadline = fanout_group_deadline(r->group);
-
-	if ((r->err = fanout_group_begin(r->group)) != FANOUT_EINPROGRESS) {
-		req_finish(r);
-		return;
-	}
-	loop_timer_init(&r->deadline, req_advance, r);
-	if (deadline != FANOUT_NO_DEADLINE && loop_timer_set(r->ev->loop, &r->deadline,
-	    deadline) != 0) {
-		fanout_group_cancel(r->group);	/* no memory for the timer: no deadline */
-		req_advance(r);
-	}
-}
-
-/* The parameters are complete: the handler answers, or plans the backend calls. */
-static void
-req_start(struct evreq *r, const struct fcgi_event *ev)
-{
-	r->io = (struct http_io){ .param = req_param, .write = req_write, .ctx = r,
-		.fd = r->conn->io.fd };
-	if (req_copy_params(r, ev) != 0 ||
-	    (r->run = multi_run_new(r->ev->backends.cache, r->ev->backends.h1, req_advance, r)) == NULL) {
-		(void)respond_no_memory(&r->io, "-", false);
-		req_finish(r);
-		return;
-	}
-	r->io.driver = multi_run_driver(r->run);
-	r->cfg = site_get();
-	if ((r->served = handler_begin(r->cfg, &r->io)) == NULL) {
-		req_finish(r);
-		return;
-	}
-	r->group = handler_group(r->served);
-	if (handler_on_loop(r->served))
-		req_run_here(r);
-	else
-		req_offload(r);
-}
-
-/* The connection is gone, or the web server aborts the request: its calls stop at once. */
-static void
-req_abandon(struct evreq *r)
-{
-	if (r->group == NULL)
-		return;
-	fanout_group_cancel(r->group);
-	if (!r->offloaded)
-		req_advance(r);
-}
 
 /* ---- The codec's events ---- */
 
@@ -278,16 +47,12 @@ on_record(void *ctx, const struct fcgi_event *ev)
 
 	switch (ev->kind) {
 	case FCGI_EV_BEGIN:
-		if ((r = calloc(1, sizeof(*r))) == NULL)
+		if ((c->req = evreq_new(c, ev->request_id)) == NULL)
 			return -1;
-		*r = (struct evreq){ .conn = c, .ev = c->ev, .id = ev->request_id };
-		loop_timer_init(&r->deadline, req_advance, r);
-		evloop_request_begins(c->ev);
-		c->req = r;
 		c->keep = ev->keep_conn;
 		break;
 	case FCGI_EV_PARAMS:
-		req_start(r, ev);
+		evreq_start(r, ev);
 		break;
 	case FCGI_EV_STDIN:
 		/* Endpoints take no body: it is counted and dropped. */
@@ -297,12 +62,8 @@ on_record(void *ctx, const struct fcgi_event *ev)
 	case FCGI_EV_STDIN_END:
 		break;
 	case FCGI_EV_ABORT:
-		if (r == NULL)
-			break;
-		if (r->served == NULL)
-			req_finish(r);	/* not started: END_REQUEST at once */
-		else
-			req_abandon(r);
+		if (r != NULL)
+			evreq_stop(r);
 		break;
 	}
 	if (c->closed)
@@ -332,8 +93,8 @@ conn_events(const struct evconn *c)
 
 /* Writes what it can of the output; closes the connection when it is done with it (not kept,
  * or a write failed). */
-static void
-conn_flush(struct evconn *c)
+void
+evconn_flush(struct evconn *c)
 {
 	while (c->out_off < c->out.len) {
 		ssize_t n = send(c->io.fd, c->out.data + c->out_off, c->out.len - c->out_off,
@@ -448,7 +209,7 @@ conn_event(void *ctx, uint32_t events)
 		return;
 	/* Each turn writes, then parses what a pause left while the output has room. */
 	for (;;) {
-		conn_flush(c);
+		evconn_flush(c);
 		if (c->closed || !input_pending(c) || output_high(c))
 			return;
 		if (!conn_parse_pending(c))
@@ -507,10 +268,7 @@ conn_close(struct evconn *c)
 	c->req = NULL;
 	if (r != NULL) {
 		r->conn = NULL;
-		if (r->served == NULL)
-			req_finish(r);
-		else
-			req_abandon(r);
+		evreq_stop(r);
 	}
 	/* An event of this batch may still name c: it is freed after the batch. */
 	if (loop_defer(ev->loop, conn_free, c) != 0)
