@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "t/integ.h"
@@ -35,7 +36,8 @@ static const char *const cgi_args[] = { "--threads", "1", NULL };
 #define NOFILE 128
 #define POOL_BOUND (NOFILE / 16)
 
-/* The config: per executor E, /api/E/u/{name}, /api/E/tail/{ms} and /api/E/interim. */
+/* The config: per executor E, /api/E/u/{name}, /api/E/tail/{ms}, /api/E/interim, and
+ * /api/E/nginx, whose backend is the stack's nginx itself. */
 static bool
 config_make(struct buf *out)
 {
@@ -60,7 +62,10 @@ config_make(struct buf *out)
 
 		rc = buf_printf(out, endpoint, e, "u/{name}", e, stray_port, "{name}") ||
 		    buf_printf(out, endpoint, e, "tail/{ms}", e, stray_port, "trigger?tail={ms}") ||
-		    buf_printf(out, endpoint, e, "interim", e, stray_port, "x?interim=1");
+		    buf_printf(out, endpoint, e, "interim", e, stray_port, "x?interim=1") ||
+		    buf_printf(out, "  {\"path\": \"/api/%s/nginx\", \"executor\": \"%s\", "
+		    "\"backends\": [{\"name\": \"x\", \"url\": "
+		    "\"http://127.0.0.1:@N@/nginx-backend\"}]},\n", e, e);
 	}
 	if (rc == 0 && out->len > 0)
 		out->len -= 2;	/* the last ",\n" */
@@ -265,14 +270,61 @@ test_lean_or_curl(void)
 	printf("\n    lean client calls: %.0f before, %.0f after ", before, lean_calls());
 }
 
+/* nginx as a backend: every executor's calls (the lean client's under the event server, curl's
+ * otherwise) get its answer, over connections it keeps: ten calls in a row open one at most per
+ * event loop (or none, for the threads server's curl handles, checked by the mock's counts
+ * elsewhere), and the lean client reuses it for the others. */
+static void
+test_nginx_backend(void)
+{
+	long loops = sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (size_t i = 0; i < NEXEC; i++) {
+		double opened = integ_metric(&env, "/api/metrics",
+		    "fanout_lean_connections_opened_total");
+		double reused = integ_metric(&env, "/api/metrics",
+		    "fanout_lean_connections_reused_total");
+		char user[64];
+
+		for (int k = 0; k < 10; k++) {
+			CU_ASSERT_EQUAL(get(executors[i], "nginx", user, sizeof(user), NULL), 200);
+			CU_ASSERT_STRING_EQUAL(user, "nginx");
+		}
+		if (integ_threads_server() || strcmp(executors[i], "multi") != 0)
+			continue;
+		opened = integ_metric(&env, "/api/metrics", "fanout_lean_connections_opened_total") -
+		    opened;
+		reused = integ_metric(&env, "/api/metrics", "fanout_lean_connections_reused_total") -
+		    reused;
+		printf("\n    lean client to nginx: %.0f opened, %.0f reused ", opened, reused);
+		CU_ASSERT(opened >= 0 && opened <= (loops > 0 ? loops : 1));
+		CU_ASSERT_EQUAL(opened + reused, 10);
+	}
+}
+
+/* The stack's nginx, which also answers as a backend at /nginx-backend (Content-Length, kept
+ * alive): integ_nginx_conf with one more location. */
+static bool
+front_make(struct buf *out)
+{
+	const char *at = strstr(integ_nginx_conf, "    location /api/ {");
+
+	return at != NULL && buf_append(out, integ_nginx_conf, (size_t)(at - integ_nginx_conf)) == 0 &&
+	    buf_puts(out, "    location = /nginx-backend {\n"
+	    "      default_type application/json;\n"
+	    "      return 200 '{\"user\":\"nginx\"}';\n"
+	    "    }\n") == 0 && buf_puts(out, at) == 0;
+}
+
 static int
 suite_init(void)
 {
-	struct buf config = BUF_INIT;
-	bool ok = stray_start() && config_make(&config) &&
-	    integ_stack_start(&env, buf_str(&config), integ_nginx_conf, cgi_args);
+	struct buf config = BUF_INIT, front = BUF_INIT;
+	bool ok = stray_start() && config_make(&config) && front_make(&front) &&
+	    integ_stack_start(&env, buf_str(&config), buf_str(&front), cgi_args);
 
 	buf_free(&config);
+	buf_free(&front);
 	if (!ok && stray > 0) {	/* CUnit does not call cleanup when init fails */
 		(void)integ_stop(stray);
 		(void)integ_remove_tree(stray_dir);
@@ -302,6 +354,8 @@ main(void)
 		{ "idle curl handles bounded by the descriptor limit", test_idle_handles_bounded },
 		{ "event server: the lean client for http://, curl when the backend says so",
 		    test_lean_or_curl },
+		{ "nginx as a backend, every executor; the lean client keeps its connection",
+		    test_nginx_backend },
 		{ NULL, NULL },
 	};
 
