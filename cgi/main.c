@@ -20,7 +20,7 @@
 #include "common/log.h"
 #include "fanout/fanout.h"
 
-#define DEFAULT_SERVER SERVER_EVENT
+#define DEFAULT_SERVER SERVER_THREADS
 #define DEFAULT_THREADS 16
 #define DEFAULT_IDLE_TIMEOUT_S 30
 #define CALL_STACK (512 * 1024)
@@ -42,9 +42,9 @@ static const char usage[] =
     "                           group may connect, nobody else), set before it listens\n"
     "      --socket-group GROUP the Unix socket's group, name or number (default: the\n"
     "                           process's): give the web server's (www-data)\n"
-    "      --server MODEL       event (default): event loops own the connections and the\n"
-    "                           backends' sockets; threads: the classic model, libfcgi and\n"
-    "                           a thread per connection\n"
+    "      --server MODEL       event: event loops own the connections and the backends'\n"
+    "                           sockets (recommended); threads (default): the classic\n"
+    "                           model, libfcgi and a thread per connection\n"
     "      --loops N            event loops of --server event (default: one per CPU)\n"
     "  -t, --threads N          request threads of --server threads (default 16)\n"
     "      --idle-timeout S     close a FastCGI connection that leaves a read or a write\n"

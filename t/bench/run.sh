@@ -29,6 +29,8 @@
 #   BENCH_LOOPS [fanout-cgi's default]  --loops N of the event server
 #   BENCH_KEEP_CONN [on]      the front's fastcgi_keep_conn
 #   BENCH_LOG_FORMAT [off]    fanout-cgi's access log (it costs a write(2) per request)
+#   BENCH_CLIENT [auto]       each backend's "client": auto (the event server's multi executor
+#                             takes the lean HTTP/1.1 client) or curl (curl everywhere)
 #   BENCH_PEERS [lua go]      the peers, "" for none
 #   BENCH_CGI_WRAPPER []      a command to run fanout-cgi under ("valgrind --tool=massif")
 #   BENCH_PORT [18480]        the first of the five 127.0.0.1 ports it listens on
@@ -59,6 +61,8 @@ executors=${BENCH_EXECUTORS:-threads pool serial multi}
 cgi_threads=${BENCH_CGI_THREADS:-300}
 loops=${BENCH_LOOPS:-}
 keep_conn=${BENCH_KEEP_CONN:-on}
+client=${BENCH_CLIENT:-auto}
+case $client in auto|curl) ;; *) echo "run.sh: BENCH_CLIENT is auto or curl" >&2; exit 2 ;; esac
 peers=${BENCH_PEERS-lua go}
 front=${BENCH_PORT:-18480}
 backend=$((front + 1))
@@ -314,9 +318,9 @@ connections_of() {
 # One endpoint per executor and profile: three backends each.
 endpoint() { # executor profile path1 path2 path3
 	printf '    {"path": "/api/%s/%s", "executor": "%s", "timeout_ms": 2000, "backends": [\n' "$1" "$2" "$1"
-	printf '      {"name": "profile", "url": "http://127.0.0.1:%s/%s?b=profile"},\n' "$backend" "$3"
-	printf '      {"name": "orders", "url": "http://127.0.0.1:%s/%s?b=orders"},\n' "$backend" "$4"
-	printf '      {"name": "recommendations", "url": "http://127.0.0.1:%s/%s?b=recs"}]}' "$backend" "$5"
+	printf '      {"name": "profile", "url": "http://127.0.0.1:%s/%s?b=profile", "client": "%s"},\n' "$backend" "$3" "$client"
+	printf '      {"name": "orders", "url": "http://127.0.0.1:%s/%s?b=orders", "client": "%s"},\n' "$backend" "$4" "$client"
+	printf '      {"name": "recommendations", "url": "http://127.0.0.1:%s/%s?b=recs", "client": "%s"}]}' "$backend" "$5" "$client"
 }
 {
 	printf '{"limits": {"max_inflight": 8192, "pool_threads": 768},\n "endpoints": [\n'
