@@ -218,6 +218,7 @@ int
 bcall_judge(struct bcall *c, struct fetch_reply *reply)
 {
 	c->status = reply->status;
+	c->conn = reply->conn;
 	if (reply->kind != FETCH_OK)
 		return fail(c, reply->kind, reply->message);
 	if (!cfg_success(c->backend, reply->status)) {

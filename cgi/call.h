@@ -17,6 +17,7 @@ struct bcall {
 					 * in the order of backend->deps: bcall_after() */
 	enum fetch_kind kind;		/* outcome */
 	long status;			/* HTTP status, 0 if none */
+	enum fetch_conn conn;		/* the connection it went out on */
 	struct buf json;		/* the data as JSON text: the body as received, checked
 					 * (or, for text, quoted), ready to be copied out and
 					 * for dependants to read values from (common/jptr.h) */

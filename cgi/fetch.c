@@ -205,6 +205,7 @@ reply_fail(struct fetch_reply *reply, const char *message)
 {
 	reply->kind = FETCH_INTERNAL;
 	reply->status = 0;
+	reply->conn = FETCH_CONN_NONE;
 	snprintf(reply->message, sizeof(reply->message), "%s", message);
 }
 
@@ -285,6 +286,18 @@ reply_explain(const struct fetch_transfer *t, CURLcode rc, struct fetch_reply *r
 		snprintf(reply->message, sizeof(reply->message), "%.120s", why);
 }
 
+/* The connection curl used for the transfer (its last attempt): one it opened, or a kept one. */
+static enum fetch_conn
+connection_used(CURL *easy)
+{
+	long opened = 0, port = 0;
+
+	if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &opened) != CURLE_OK ||
+	    curl_easy_getinfo(easy, CURLINFO_LOCAL_PORT, &port) != CURLE_OK)
+		return FETCH_CONN_NONE;
+	return opened > 0 ? FETCH_CONN_OPENED : port > 0 ? FETCH_CONN_REUSED : FETCH_CONN_NONE;
+}
+
 /* Fills t's reply from curl's code rc, gives the handle back and frees t. */
 static void
 transfer_end(struct fetch_transfer *t, CURLcode rc)
@@ -292,6 +305,7 @@ transfer_end(struct fetch_transfer *t, CURLcode rc)
 	struct fetch_reply *reply = t->reply;
 
 	(void)curl_easy_getinfo(t->p.easy, CURLINFO_RESPONSE_CODE, &reply->status);
+	reply->conn = connection_used(t->p.easy);
 	/* An interim answer (100 Continue, 103 Early Hints) is no answer: without a final one the
 	 * call received no status. */
 	if (reply->status < 200)

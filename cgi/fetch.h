@@ -36,10 +36,18 @@ struct fetch_request {
 					 * reported as FETCH_TIMEOUT. Optional */
 };
 
+/* The connection a call went out on. */
+enum fetch_conn {
+	FETCH_CONN_NONE,	/* none: it failed before (no address, no descriptor, refused) */
+	FETCH_CONN_OPENED,	/* a new one, opened for it */
+	FETCH_CONN_REUSED,	/* a kept one */
+};
+
 struct fetch_reply {
 	enum fetch_kind kind;	/* FETCH_OK, FETCH_TIMEOUT, FETCH_CONNECT, FETCH_BODY, FETCH_TOO_LARGE,
 				 * FETCH_INTERNAL */
 	long status;		/* the final HTTP status, 0 if none was received */
+	enum fetch_conn conn;	/* the last one it used (a retry's, if it was sent again) */
 	struct buf body;
 	char message[128];	/* why, when kind is not FETCH_OK */
 };

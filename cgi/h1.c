@@ -233,6 +233,7 @@ reply_internal(struct fetch_reply *reply, const char *why)
 {
 	reply->kind = FETCH_INTERNAL;
 	reply->status = 0;
+	reply->conn = FETCH_CONN_NONE;
 	snprintf(reply->message, sizeof(reply->message), "%s", why);
 }
 
@@ -253,6 +254,7 @@ h1_start(struct h1_client *c, const struct fetch_request *req, struct fetch_repl
 		.max_body = req->max_body, .started_us = fanout_now_us() };
 	reply->kind = FETCH_OK;
 	reply->status = 0;
+	reply->conn = FETCH_CONN_NONE;
 	reply->message[0] = '\0';
 	if (!target_parse(req->url, &target)) {
 		why = "not a URL of the lean HTTP client";

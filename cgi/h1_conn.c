@@ -364,6 +364,7 @@ conn_open(struct h1_transfer *t)
 	h1p_init(&conn->parser, &t->reply->body, t->max_body);
 	loop_timer_init(&conn->idle_timer, idle_expired, conn);
 	count(&c->stats.opened, OPENED);
+	t->reply->conn = FETCH_CONN_OPENED;
 	conn->t = t;
 	t->conn = conn;
 	conn->state = H1_CONNECTING;
@@ -390,6 +391,7 @@ h1_conn_take(struct h1_transfer *t, bool fresh)
 		loop_timer_stop(t->c->l, &conn->idle_timer);
 		h1p_reset(&conn->parser, &t->reply->body, t->max_body);
 		count(&t->c->stats.reused, REUSED);
+		t->reply->conn = FETCH_CONN_REUSED;
 		conn->t = t;
 		t->conn = conn;
 		transfer_send(t);

@@ -41,6 +41,7 @@ struct backend_series {
 	struct backend_series *next;
 	char *endpoint, *name;
 	counter kind[NKINDS];
+	counter opened, reused;		/* connections its calls went out on */
 	struct histogram latency;
 };
 
@@ -153,6 +154,10 @@ metrics_call(const struct outcome *o)
 	if (s == NULL || (unsigned)o->kind >= NKINDS)
 		return;
 	count(&s->kind[o->kind]);
+	if (o->conn == FETCH_CONN_OPENED)
+		count(&s->opened);
+	else if (o->conn == FETCH_CONN_REUSED)
+		count(&s->reused);
 	if (us >= 0)
 		observe(&s->latency, us);
 }
@@ -255,15 +260,22 @@ render_endpoint(struct buf *out, struct buf *labels, struct endpoint_series *s)
 	return rc;
 }
 
+/* labels = `endpoint="...",backend="...",` of s. */
+static int
+backend_labels(struct buf *labels, const struct backend_series *s)
+{
+	labels->len = 0;
+	return buf_puts(labels, "endpoint=\"") || put_label(labels, s->endpoint) ||
+	    buf_puts(labels, "\",backend=\"") || put_label(labels, s->name) ||
+	    buf_puts(labels, "\",") ? -1 : 0;
+}
+
 static int
 render_backend(struct buf *out, struct buf *labels, struct backend_series *s)
 {
 	int rc = 0;
 
-	labels->len = 0;
-	if (buf_puts(labels, "endpoint=\"") || put_label(labels, s->endpoint) ||
-	    buf_puts(labels, "\",backend=\"") || put_label(labels, s->name) ||
-	    buf_puts(labels, "\","))
+	if (backend_labels(labels, s) != 0)
 		return -1;
 	for (size_t k = 0; k < NKINDS && rc == 0; k++) {
 		uint_fast64_t n = load(&s->kind[k]);
@@ -273,6 +285,17 @@ render_backend(struct buf *out, struct buf *labels, struct backend_series *s)
 			    buf_str(labels), fetch_kind_name((enum fetch_kind)k), (uintmax_t)n);
 	}
 	return rc;
+}
+
+/* The connections a backend's calls went out on, opened or kept (each client's). */
+static int
+render_backend_connections(struct buf *out, struct buf *labels, struct backend_series *s)
+{
+	if (backend_labels(labels, s) != 0)
+		return -1;
+	return buf_printf(out, "fanout_backend_connections_total{%sconnection=\"opened\"} %ju\n"
+	    "fanout_backend_connections_total{%sconnection=\"reused\"} %ju\n", buf_str(labels),
+	    (uintmax_t)load(&s->opened), buf_str(labels), (uintmax_t)load(&s->reused));
 }
 
 int
@@ -306,13 +329,16 @@ metrics_render(struct buf *out)
 	for (struct backend_series *s = reg.backends; s != NULL && rc == 0; s = s->next)
 		rc = render_backend(out, &labels, s);
 	if (rc == 0)
+		rc = buf_puts(out, "# HELP fanout_backend_connections_total The connections backend "
+		    "calls went out on: opened for the call, or kept.\n"
+		    "# TYPE fanout_backend_connections_total counter\n");
+	for (struct backend_series *s = reg.backends; s != NULL && rc == 0; s = s->next)
+		rc = render_backend_connections(out, &labels, s);
+	if (rc == 0)
 		rc = buf_puts(out, "# HELP fanout_backend_call_duration_seconds Time of the backend "
 		    "calls that started.\n# TYPE fanout_backend_call_duration_seconds histogram\n");
 	for (struct backend_series *s = reg.backends; s != NULL && rc == 0; s = s->next) {
-		labels.len = 0;
-		rc = buf_puts(&labels, "endpoint=\"") || put_label(&labels, s->endpoint) ||
-		    buf_puts(&labels, "\",backend=\"") || put_label(&labels, s->name) ||
-		    buf_puts(&labels, "\",") ? -1 :
+		rc = backend_labels(&labels, s) != 0 ? -1 :
 		    put_histogram(out, "fanout_backend_call_duration_seconds", buf_str(&labels),
 		    &s->latency);
 	}

@@ -97,6 +97,7 @@ settle_one(struct outcomes *o, size_t i)
 	case FANOUT_CALL_OK:	/* the call has returned: its fields are stable */
 		out->kind = FETCH_OK;
 		out->status = c->status;
+		out->conn = c->conn;
 		out->json = buf_str(&c->json);
 		out->json_len = c->json.len;
 		break;
@@ -109,6 +110,7 @@ settle_one(struct outcomes *o, size_t i)
 		}
 		out->kind = c->kind;	/* it has returned */
 		out->status = c->status;
+		out->conn = c->conn;
 		snprintf(out->message, sizeof(out->message), "%s", c->message);
 		break;
 	case FANOUT_CALL_CANCELLED:	/* it may still run: its fields must not be read */

@@ -16,6 +16,8 @@ struct outcome {
 	const struct cfg_backend *backend;
 	enum fetch_kind kind;		/* FETCH_OK when it succeeded */
 	long status;			/* the HTTP status it received, 0 if none */
+	enum fetch_conn conn;		/* the connection it went out on (none for a call that
+					 * did not return: timed out, cancelled, skipped) */
 	char message[192];		/* why, when kind is not FETCH_OK */
 	int64_t start_us;		/* from the group's start; -1 if it never started */
 	int64_t duration_us;		/* -1 if it never started; for one that timed out, until
