@@ -15,8 +15,10 @@
 /* The parameters of one request, in bytes: nginx sends a few hundred; headers and the URI are
  * bounded well below this by the web server. */
 #define MAX_PARAMS (128 * 1024)
-/* A request body beyond this (endpoints take none) closes the connection after the answer. */
+/* A request body beyond this (endpoints take none) closes the connection after the answer;
+ * beyond DRAIN_MAX, once answered, at once (what is left of it is not read). */
 #define MAX_BODY (64 * 1024)
+#define DRAIN_MAX (1024 * 1024)
 /* Output waiting for the peer beyond this: the connection is not read meanwhile, so a peer
  * that sends without reading cannot make it grow. */
 #define OUT_HIGH (256 * 1024)
@@ -50,20 +52,32 @@ on_record(void *ctx, const struct fcgi_event *ev)
 		if ((c->req = evreq_new(c, ev->request_id)) == NULL)
 			return -1;
 		c->keep = ev->keep_conn;
+		c->stdin_open = true;
+		c->body_bytes = 0;
 		break;
 	case FCGI_EV_PARAMS:
 		evreq_start(r, ev);
 		break;
 	case FCGI_EV_STDIN:
 		/* Endpoints take no body: it is counted and dropped. */
-		if (r != NULL && (r->body_bytes += ev->len) > MAX_BODY)
+		if ((c->body_bytes += ev->len) > MAX_BODY)
 			c->keep = false;
+		if (c->body_bytes > DRAIN_MAX && r == NULL)
+			conn_close(c);
 		break;
 	case FCGI_EV_STDIN_END:
+		c->stdin_open = false;
+		if (r == NULL)		/* answered already: the request is over now */
+			fcgi_conn_request_done(&c->codec);
 		break;
 	case FCGI_EV_ABORT:
-		if (r != NULL)
+		if (r != NULL) {
+			r->aborted = true;
 			evreq_stop(r);
+		} else if (c->stdin_open) {	/* answered: no more body will come */
+			c->stdin_open = false;
+			fcgi_conn_request_done(&c->codec);
+		}
 		break;
 	}
 	if (c->closed)
@@ -94,6 +108,15 @@ conn_events(const struct evconn *c)
 /* Writes what it can of the output; closes the connection when it is done with it (not kept,
  * or a write failed). */
 void
+evconn_request_answered(struct evconn *c, bool aborted)
+{
+	if (aborted)
+		c->stdin_open = false;
+	if (!c->stdin_open)
+		fcgi_conn_request_done(&c->codec);
+}
+
+void
 evconn_flush(struct evconn *c)
 {
 	while (c->out_off < c->out.len) {
@@ -114,7 +137,7 @@ evconn_flush(struct evconn *c)
 	if (c->out_off == c->out.len) {
 		buf_truncate(&c->out, 0);
 		c->out_off = 0;
-		if (c->req == NULL && c->last) {
+		if (c->req == NULL && c->last && !c->stdin_open) {
 			conn_close(c);
 			return;
 		}
@@ -284,6 +307,7 @@ evconn_open(struct evloop *ev, int fd)
 		.max_reqs = MAX_CONNS };
 
 	if (c == NULL) {
+		log_msg("error", "out of memory: a FastCGI connection is closed at once");
 		close(fd);
 		return;
 	}
@@ -293,6 +317,8 @@ evconn_open(struct evloop *ev, int fd)
 	loop_timer_init(&c->idle, conn_idle_check, c);
 	if (loop_io_add(ev->loop, &c->io, fd, EPOLLIN | EPOLLRDHUP, conn_event, c) != 0 ||
 	    loop_timer_set(ev->loop, &c->idle, c->active_at + ev->idle_timeout_us) != 0) {
+		log_msg("error", "cannot watch a FastCGI connection (%s): it is closed at once",
+		    strerror(errno));
 		loop_io_del(ev->loop, &c->io);
 		close(fd);
 		free(c);
@@ -306,6 +332,18 @@ evconn_open(struct evloop *ev, int fd)
 	metrics_connections(1);
 }
 
+/* Whether c may be closed without losing anything: no request, no answer being written, no
+ * record begun, nothing read and not parsed, nothing waiting in the socket. */
+static bool
+conn_idle(const struct evconn *c)
+{
+	char byte;
+
+	return c->req == NULL && !c->stdin_open && c->out_off == c->out.len && !input_pending(c) &&
+	    fcgi_conn_at_rest(&c->codec) &&
+	    recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
 void
 evconn_close_all(struct evloop *ev)
 {
@@ -314,7 +352,7 @@ evconn_close_all(struct evloop *ev)
 	for (; c != NULL; c = next) {
 		next = c->next;
 		c->last = true;
-		if (c->req == NULL && c->out_off == c->out.len)
+		if (conn_idle(c))
 			conn_close(c);
 	}
 }

@@ -29,6 +29,10 @@ struct evconn {
 	size_t in_off;
 	struct evreq *req;		/* the request in flight, from its BEGIN_REQUEST */
 	bool keep;			/* the web server keeps the connection after the request */
+	bool stdin_open;		/* the request's body has not ended yet: the request is
+					 * over for the codec only then, and the connection is
+					 * not closed before (unread bytes would reset it) */
+	size_t body_bytes;		/* of the request's body, counted and dropped */
 	bool last;			/* close once the output is written: the request was
 					 * its last */
 	bool closed;
@@ -51,8 +55,8 @@ struct evreq {
 	struct loop_timer deadline;
 	struct offload_job offload;	/* a blocking run, on a thread */
 	enum fanout_err err;
-	size_t body_bytes;
 	bool offloaded;
+	bool aborted;			/* ABORT_REQUEST: the web server sends no more of it */
 };
 
 /* evreq.c: the request `id` that BEGIN_REQUEST opens on c (c->req); NULL if out of memory. */
@@ -69,5 +73,9 @@ void evreq_stop(struct evreq *r);
 
 /* evconn.c: writes what it can of c's output; closes c when it is done with it. */
 void evconn_flush(struct evconn *c);
+
+/* evconn.c: c's request has been answered (END_REQUEST written): the codec takes the next one
+ * once the body has ended too, or at once if the request was aborted. */
+void evconn_request_answered(struct evconn *c, bool aborted);
 
 #endif

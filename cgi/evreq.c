@@ -79,7 +79,7 @@ req_finish(struct evreq *r)
 		handler_end(r->served, r->err);
 	if (c != NULL) {
 		c->req = NULL;
-		fcgi_conn_request_done(&c->codec);
+		evconn_request_answered(c, r->aborted);
 		if (fcgi_write_stdout_end(&c->out, r->id) != 0 ||
 		    fcgi_write_end_request(&c->out, r->id, 0, FCGI_STATUS_REQUEST_COMPLETE) != 0)
 			c->keep = false;	/* no memory: the close tells the web server */

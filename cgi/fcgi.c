@@ -45,6 +45,12 @@ fcgi_conn_busy(const struct fcgi_conn *conn)
 	return conn->busy;
 }
 
+bool
+fcgi_conn_at_rest(const struct fcgi_conn *conn)
+{
+	return !conn->busy && conn->phase == PHASE_HEADER && conn->header_have == 0;
+}
+
 void
 fcgi_conn_request_done(struct fcgi_conn *conn)
 {

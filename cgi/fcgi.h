@@ -147,6 +147,10 @@ void fcgi_conn_request_done(struct fcgi_conn *conn);
 /* Whether a request is in flight. */
 bool fcgi_conn_busy(const struct fcgi_conn *conn);
 
+/* Whether the connection is between requests and between records: no request in flight, no
+ * record begun. A connection closed then loses nothing the web server has sent. */
+bool fcgi_conn_at_rest(const struct fcgi_conn *conn);
+
 void fcgi_conn_free(struct fcgi_conn *conn);
 
 /* The writers: each appends whole records to out and returns 0, or -1 when out of memory (out

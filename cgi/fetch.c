@@ -21,34 +21,6 @@
 /* Kept connections refused because the backend had sent bytes past its answer. */
 static atomic_ulong stray_refused;
 
-const char *
-fetch_kind_name(enum fetch_kind kind)
-{
-	switch (kind) {
-	case FETCH_OK:
-		return "ok";
-	case FETCH_TIMEOUT:
-		return "timeout";
-	case FETCH_CONNECT:
-		return "connect";
-	case FETCH_STATUS:
-		return "status";
-	case FETCH_BODY:
-		return "body";
-	case FETCH_INVALID_JSON:
-		return "invalid_json";
-	case FETCH_TOO_LARGE:
-		return "too_large";
-	case FETCH_SKIPPED:
-		return "skipped";
-	case FETCH_CANCELLED:
-		return "cancelled";
-	case FETCH_INTERNAL:
-		return "internal";
-	}
-	return "unknown";
-}
-
 unsigned long
 fetch_stray_refused(void)
 {
@@ -199,16 +171,6 @@ kind_of(CURLcode rc, const struct sink *sink)
 	}
 }
 
-/* The transfer could not be set up: our failure, not the backend's. */
-static void
-reply_fail(struct fetch_reply *reply, const char *message)
-{
-	reply->kind = FETCH_INTERNAL;
-	reply->status = 0;
-	reply->conn = FETCH_CONN_NONE;
-	snprintf(reply->message, sizeof(reply->message), "%s", message);
-}
-
 /* Takes a pooled handle and sets the transfer up to run on `cache` (NULL: the handle's own);
  * NULL if it cannot, with reply set. */
 static struct fetch_transfer *
@@ -219,7 +181,7 @@ transfer_begin(const struct fetch_request *req, struct fetch_reply *reply,
 	struct curl_slist *more;
 
 	if (t == NULL) {
-		reply_fail(reply, "out of memory");
+		fetch_reply_fail(reply, "out of memory");
 		return NULL;
 	}
 	t->reply = reply;
@@ -245,7 +207,7 @@ fail:
 		fetch_pool_give_back(cache, t->p);
 	curl_slist_free_all(t->headers);
 	free(t);
-	reply_fail(reply, "out of memory, or an option curl refused");
+	fetch_reply_fail(reply, "out of memory, or an option curl refused");
 	return NULL;
 }
 
@@ -395,7 +357,7 @@ fetch_start(struct fetch_cache *cache, const struct fetch_request *req,
 	    curl_multi_add_handle(cache->multi, t->p.easy) != CURLM_OK) {
 		under_way_drop(cache, t);
 		transfer_end(t, CURLE_FAILED_INIT);
-		reply_fail(reply, "cannot add the transfer to the multi handle");
+		fetch_reply_fail(reply, "cannot add the transfer to the multi handle");
 		return NULL;
 	}
 	return t;

@@ -52,6 +52,10 @@ struct fetch_reply {
 	char message[128];	/* why, when kind is not FETCH_OK */
 };
 
+/* Fills reply as a call that failed for fanout-cgi's own reason (FETCH_INTERNAL, no status, no
+ * connection), with message. For every client. */
+void fetch_reply_fail(struct fetch_reply *reply, const char *message);
+
 /* Once at start, before threads: curl_global_init. -1 on failure. */
 int fetch_global_init(void);
 void fetch_global_cleanup(void);

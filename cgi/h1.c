@@ -228,15 +228,6 @@ h1_callback_exit(struct h1_client *c)
 		c->ended(c->ctx);
 }
 
-static void
-reply_internal(struct fetch_reply *reply, const char *why)
-{
-	reply->kind = FETCH_INTERNAL;
-	reply->status = 0;
-	reply->conn = FETCH_CONN_NONE;
-	snprintf(reply->message, sizeof(reply->message), "%s", why);
-}
-
 struct h1_transfer *
 h1_start(struct h1_client *c, const struct fetch_request *req, struct fetch_reply *reply,
     void *token)
@@ -280,7 +271,7 @@ fail:
 	if (t != NULL)
 		buf_free(&t->request);
 	free(t);
-	reply_internal(reply, why);
+	fetch_reply_fail(reply, why);
 	return NULL;
 }
 

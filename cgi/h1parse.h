@@ -60,6 +60,7 @@ void h1p_init(struct h1p *p, struct buf *body, size_t max_body);
 /* The same for the next answer, keeping p's memory. */
 void h1p_reset(struct h1p *p, struct buf *body, size_t max_body);
 
+/* Frees the parser's own memory (not the body's, which is the caller's). */
 void h1p_free(struct h1p *p);
 
 /* Reads the next bytes of the answer. *used: how many were read (all but for H1P_DONE). Not to

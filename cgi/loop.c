@@ -212,6 +212,8 @@ jobs_run(void *ctx, uint32_t events)
 	uint64_t count;
 
 	(void)events;
+	/* Resets the eventfd's count; it can only fail when the count is already 0 (EAGAIN),
+	 * which changes nothing: the jobs are taken below either way. */
 	(void)!read(l->wake_io.fd, &count, sizeof(count));
 	pthread_mutex_lock(&l->mu);
 	job = l->jobs_head;
@@ -293,7 +295,8 @@ loop_stop(struct loop *l)
 	l->stopping = true;
 }
 
-/* Runs what waited for the end of the batch; those may defer more, run in the same pass. */
+/* Runs what waited for the end of the batch. Outside a batch loop_defer() runs its function at
+ * once, so what these defer runs right away. */
 static void
 deferred_run(struct loop *l)
 {

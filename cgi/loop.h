@@ -67,6 +67,7 @@ int loop_timer_set(struct loop *l, struct loop_timer *t, int64_t at);
 /* Disarms t; nothing if it is not armed. */
 void loop_timer_stop(struct loop *l, struct loop_timer *t);
 
+/* Whether t is armed. */
 static inline bool
 loop_timer_armed(const struct loop_timer *t)
 {

@@ -293,7 +293,7 @@ serve(struct cfg *cfg, const struct options *o)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct server_opts so = { .model = o->model, .threads = o->threads, .grace_ms = 1000,
 		.idle_timeout_s = o->idle_timeout_s,
-		.loops = o->loops > 0 ? o->loops : cpus > 0 && cpus <= 256 ? (size_t)cpus : 1 };
+		.loops = o->loops > 0 ? o->loops : cpus > 256 ? 256 : cpus > 0 ? (size_t)cpus : 1 };
 	int fd = 0;
 
 	for (size_t i = 0; i < cfg->nendpoints; i++)

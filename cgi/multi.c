@@ -194,6 +194,10 @@ multi_run_free(struct multi_run *r)
 
 	if (r == NULL)
 		return;
+	/* The group's run is over, so fanout has cancelled every call still under way; should
+	 * one be left anyway, it is cancelled here, so that no transfer writes into freed memory. */
+	while (r->m.pending != NULL)
+		multi_cancel(&r->m, r->m.pending->call);
 	/* Ended calls a cancelled group never collected. */
 	while ((p = r->m.ended) != NULL) {
 		r->m.ended = p->next;

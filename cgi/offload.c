@@ -14,7 +14,8 @@ static struct {
 	struct offload_job *head, *tail;
 	size_t queued;		/* jobs no thread has taken yet */
 	size_t waiting;		/* idle threads */
-} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0 };
+	size_t threads;		/* all of them */
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0 };
 
 /* The next job, or NULL when this thread is to end (too many idle). pool.mu held. */
 static struct offload_job *
@@ -23,8 +24,10 @@ next_job(void)
 	struct offload_job *job;
 
 	while (pool.head == NULL) {
-		if (pool.waiting >= OFFLOAD_IDLE_MAX)
+		if (pool.waiting >= OFFLOAD_IDLE_MAX) {
+			pool.threads--;
 			return NULL;
+		}
 		pool.waiting++;
 		pthread_cond_wait(&pool.work, &pool.mu);
 		pool.waiting--;
@@ -73,7 +76,7 @@ worker_start(void)
 int
 offload_submit(struct offload_job *job)
 {
-	bool more;
+	bool start;
 
 	job->next = NULL;
 	pthread_mutex_lock(&pool.mu);
@@ -82,14 +85,24 @@ offload_submit(struct offload_job *job)
 	else
 		pool.head = job;
 	pool.tail = job;
-	more = ++pool.queued > pool.waiting;
-	if (!more)
+	pool.queued++;
+	/* A thread more if every idle one has a job already, up to the bound; the thread is
+	 * counted now, so that two loops cannot both pass the bound. */
+	start = pool.queued > pool.waiting && pool.threads < OFFLOAD_MAX;
+	if (start)
+		pool.threads++;
+	else
 		pthread_cond_signal(&pool.work);
 	pthread_mutex_unlock(&pool.mu);
-	if (!more || worker_start() == 0)
+	if (!start || worker_start() == 0)
 		return 0;
-	/* No thread: take the job back, unless a thread that just became idle took it. */
 	pthread_mutex_lock(&pool.mu);
+	/* No new thread: the job waits for one of the others; with none at all, it is taken back
+	 * (unless a thread that just became idle took it). */
+	if (--pool.threads > 0) {
+		pthread_mutex_unlock(&pool.mu);
+		return 0;
+	}
 	for (struct offload_job **p = &pool.head, *prev = NULL; *p != NULL; prev = *p,
 	    p = &(*p)->next)
 		if (*p == job) {

@@ -299,6 +299,7 @@ main(void)
 		{ "a second BEGIN_REQUEST: CANT_MPX_CONN, the first answered", test_second_begin },
 		{ "request id 258: answered under that id", test_other_id },
 		{ "closed in mid-request: survives, answers", test_close_mid_request },
+		{ "a body answered before it is in: read whole, then closed", test_unread_body },
 		{ "a reader that never reads 2,000 answers: bounded, others served",
 		    test_never_reads },
 		{ NULL, NULL },
