@@ -204,7 +204,7 @@ transfer_begin(const struct fetch_request *req, struct fetch_reply *reply,
 	return t;
 fail:
 	if (t->p.easy != NULL)
-		fetch_pool_give_back(cache, t->p);
+		fetch_pool_give_back(t->p);
 	curl_slist_free_all(t->headers);
 	free(t);
 	fetch_reply_fail(reply, "out of memory, or an option curl refused");
@@ -276,8 +276,7 @@ transfer_end(struct fetch_transfer *t, CURLcode rc)
 	    t->conn != CONNS_CLEAN ? FETCH_CONNECT : kind_of(rc, &t->sink);
 	if (reply->kind != FETCH_OK)
 		reply_explain(t, rc, reply);
-	/* Giving back unhooks the error buffer and the sink, which are freed here. */
-	fetch_pool_give_back(t->cache, t->p);
+	fetch_pool_give_back(t->p);
 	curl_slist_free_all(t->headers);
 	free(t);
 }

@@ -60,10 +60,11 @@ void fetch_reply_fail(struct fetch_reply *reply, const char *message);
 int fetch_global_init(void);
 void fetch_global_cleanup(void);
 
-/* Idle pooled handles now: each keeps its connections and buffers for the next call. The pool
- * grows to the peak of concurrent blocking calls and does not shrink; it keeps at most one
- * handle per 16 descriptors the process may open (RLIMIT_NOFILE at fetch_global_init), and
- * never more than 1024: an idle handle holds up to 6. */
+/* Idle pooled curl handles now: multi handles of blocking calls, each keeping its connections for
+ * the next call (every transfer has an easy handle of its own). The pool grows to the peak of
+ * concurrent blocking calls and does not shrink; it keeps at most one handle per 16 descriptors
+ * the process may open (RLIMIT_NOFILE at fetch_global_init), and never more than 1024: an idle
+ * handle holds up to 6. */
 size_t fetch_pool_idle(void);
 
 /* Kept connections refused so far because the backend had sent bytes after its answer (each

@@ -1,4 +1,5 @@
-/* fetch_pool.c - fetch's connection caches, and the pool of idle curl handles that keep them. */
+/* fetch_pool.c - fetch's connection caches, the pool of idle ones for blocking calls, and each
+ * transfer's new easy handle. */
 #include "cgi/fetch_pool.h"
 
 #include <pthread.h>
@@ -9,19 +10,19 @@
 #include "cgi/fetch.h"
 #include "cgi/fetch_loop.h"
 
-/* Idle pooled handles: at most POOL_MAX, and one per POOL_FDS_EACH descriptors the process may
- * open: an idle handle holds its multi handle's wake-up socket pair and up to 4 kept
- * connections (curl's default cache size for one transfer), 6 descriptors. */
+/* Idle pooled caches: at most POOL_MAX, and one per POOL_FDS_EACH descriptors the process may
+ * open: an idle cache holds its multi handle's wake-up socket pair and up to 4 kept connections
+ * (curl's default cache size for one transfer), 6 descriptors. */
 #define POOL_MAX 1024
 #define POOL_MIN 4
 #define POOL_FDS_EACH 16
 
-/* Idle handles. A handle keeps its connections (and DNS cache) across requests; the share
- * interface cannot share connections between threads, so each handle is used by one thread at a
- * time and goes back here after. */
+/* Idle caches of blocking calls. A cache keeps its connections (and DNS cache) across requests;
+ * the share interface cannot share connections between threads, so each cache is used by one
+ * thread at a time and goes back here after. */
 static struct {
 	pthread_mutex_t mu;
-	struct pooled idle[POOL_MAX];
+	struct fetch_cache *idle[POOL_MAX];
 	size_t nidle, max;
 } pool = { .mu = PTHREAD_MUTEX_INITIALIZER, .max = POOL_MIN };
 
@@ -37,8 +38,6 @@ fetch_cache_new(void)
 	return c;
 }
 
-static void pooled_cleanup(struct pooled p);
-
 void
 fetch_cache_free(struct fetch_cache *c)
 {
@@ -52,17 +51,7 @@ fetch_cache_free(struct fetch_cache *c)
 		curl_multi_cleanup(c->multi);
 	fetch_loop_free(c->loop);
 	conns_free(c->conns);
-	while (c->nidle > 0)
-		pooled_cleanup(c->idle[--c->nidle]);
-	free(c->idle);
 	free(c);
-}
-
-static void
-pooled_cleanup(struct pooled p)
-{
-	curl_easy_cleanup(p.easy);
-	fetch_cache_free(p.cache);
 }
 
 /* The pool's bound, from the descriptors the process may open. */
@@ -90,7 +79,7 @@ fetch_global_cleanup(void)
 {
 	pthread_mutex_lock(&pool.mu);
 	while (pool.nidle > 0)
-		pooled_cleanup(pool.idle[--pool.nidle]);
+		fetch_cache_free(pool.idle[--pool.nidle]);
 	pthread_mutex_unlock(&pool.mu);
 	curl_global_cleanup();
 }
@@ -106,65 +95,48 @@ fetch_pool_idle(void)
 	return n;
 }
 
+/*
+ * Easy handles are not pooled: each transfer gets a new one. curl 7.88 keeps, across transfers
+ * of one easy handle, a pointer to the last header it stored (data->state.prevhead), and frees
+ * the headers it points into when the next transfer starts; an answer whose first header line
+ * is folded (starts with a space or tab, and has a colon, which is all 7.88 checks on that line)
+ * is then appended to freed memory (curl #11101, fixed in 8.1.0 by clearing the pointer; Debian
+ * 12's 7.88.1-10+deb12u15 lacks it). A backend could kill the process with it. No option or
+ * curl_easy_reset() clears the pointer, and curl stores the line before any callback of ours
+ * sees it; a new handle has no pointer to clear. What a handle costs is cheap next to a
+ * transfer (README, Security); what is worth keeping, the connections and the DNS cache, is
+ * the multi handle's, which is pooled.
+ */
 bool
 fetch_pool_take(struct fetch_cache *on, struct pooled *p)
 {
-	bool found = false;
-
-	if (on != NULL && on->loop != NULL && on->nidle > 0) {
-		*p = on->idle[--on->nidle];
+	*p = (struct pooled){ .easy = curl_easy_init() };
+	if (p->easy == NULL)
+		return false;
+	if (on != NULL)
 		return true;
-	}
 	pthread_mutex_lock(&pool.mu);
-	if (pool.nidle > 0) {
-		*p = pool.idle[--pool.nidle];
-		found = true;
-	}
+	if (pool.nidle > 0)
+		p->cache = pool.idle[--pool.nidle];
 	pthread_mutex_unlock(&pool.mu);
-	if (!found)
-		*p = (struct pooled){ .easy = curl_easy_init() };
-	return p->easy != NULL;
-}
-
-/* Keeps p in a loop cache's own idle list; false if it is full or out of memory. */
-static bool
-local_keep(struct fetch_cache *on, struct pooled p)
-{
-	if (on->nidle == on->idle_cap) {
-		size_t cap = on->idle_cap ? on->idle_cap * 2 : 64;
-		struct pooled *idle;
-
-		if (cap > POOL_MAX || (idle = realloc(on->idle, cap * sizeof(*idle))) == NULL)
-			return false;
-		on->idle = idle;
-		on->idle_cap = cap;
-	}
-	on->idle[on->nidle++] = p;
 	return true;
 }
 
 void
-fetch_pool_give_back(struct fetch_cache *on, struct pooled p)
+fetch_pool_give_back(struct pooled p)
 {
-	CURL *h = p.easy;
+	struct fetch_cache *c = p.cache;
 	bool kept = false;
 
-	/* Every option is set again by the next transfer; only the pointers into memory that is
-	 * freed now are unhooked. (curl_easy_reset would also free and later re-allocate all the
-	 * handle's buffers, a measurable share of each request's CPU.) */
-	(void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	(void)curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
-	(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	(void)curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
-	(void)curl_easy_setopt(h, CURLOPT_PREREQDATA, NULL);
-	if (on != NULL && on->loop != NULL && local_keep(on, p))
+	curl_easy_cleanup(p.easy);
+	if (c == NULL)
 		return;
 	pthread_mutex_lock(&pool.mu);
 	if (pool.nidle < pool.max) {
-		pool.idle[pool.nidle++] = p;
+		pool.idle[pool.nidle++] = c;
 		kept = true;
 	}
 	pthread_mutex_unlock(&pool.mu);
 	if (!kept)
-		pooled_cleanup(p);
+		fetch_cache_free(c);
 }

@@ -1,5 +1,5 @@
-/* fetch_pool.h - fetch's own: its connection caches, and the pool of idle curl handles that keep
- * them. Only cgi/fetch*.c include it. */
+/* fetch_pool.h - fetch's own: its connection caches, the pool of idle ones that blocking calls
+ * share, and each transfer's easy handle. Only cgi/fetch*.c include it. */
 #ifndef CGI_FETCH_POOL_H
 #define CGI_FETCH_POOL_H
 
@@ -17,26 +17,24 @@ struct fetch_cache {
 	struct fetch_loop *loop;		/* a loop's cache: hooks and watches; else NULL */
 	struct fetch_transfer *under_way;	/* fetch_start()ed, not yet ended */
 	unsigned unwatchable;			/* of those, how many the loop could not watch */
-	struct pooled *idle;			/* a loop's cache: its own idle handles */
-	size_t nidle, idle_cap;
 };
 
-/* An easy handle and the cache that performs it for blocking calls (created at the first one):
+/* A transfer's easy handle, new for each transfer (fetch_pool.c says why), and for a blocking
+ * call the cache that performs it (a pooled one, or NULL: the caller makes one):
  * curl_easy_perform would make that multi itself, but would look at the caller's wishes only
  * about once a second. Connections live in the cache (or, for the multi executor, in its
- * thread's), so both go to the pool together. */
+ * thread's), which is what the pool keeps. */
 struct pooled {
 	CURL *easy;
 	struct fetch_cache *cache;
 };
 
-/* A pooled handle for a transfer on cache `on` (NULL: the handle's own), or a new one (its cache
- * NULL); false if out of memory. A loop's cache keeps idle handles of its own: a handle stays
- * with the thread whose allocator made its buffers, and no lock is taken. */
+/* A new easy handle for a transfer on cache `on`, or with on NULL (a blocking call) also an idle
+ * cache from the pool if there is one (else p->cache is NULL); false if out of memory. */
 bool fetch_pool_take(struct fetch_cache *on, struct pooled *p);
 
-/* Gives a handle back to the pool it came from (on's own, or the process's), or frees it when
- * that is full: every pointer it held into the transfer's memory is unhooked first. */
-void fetch_pool_give_back(struct fetch_cache *on, struct pooled p);
+/* Frees the easy handle, and gives the cache (if any) back to the pool, or frees it when the pool
+ * is full. */
+void fetch_pool_give_back(struct pooled p);
 
 #endif

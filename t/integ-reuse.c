@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,8 +37,8 @@ static const char *const cgi_args[] = { "--threads", "1", NULL };
 #define NOFILE 128
 #define POOL_BOUND (NOFILE / 16)
 
-/* The config: per executor E, /api/E/u/{name}, /api/E/tail/{ms}, /api/E/interim, and
- * /api/E/nginx, whose backend is the stack's nginx itself. */
+/* The config: per executor E, /api/E/u/{name}, /api/E/tail/{ms}, /api/E/interim,
+ * /api/E/fold/{n}, and /api/E/nginx, whose backend is the stack's nginx itself. */
 static bool
 config_make(struct buf *out)
 {
@@ -51,18 +52,20 @@ config_make(struct buf *out)
 		rc = buf_printf(out, "    {\"name\": \"w%d\", \"url\": \"http://127.0.0.1:@M@/w?delay=300\"}%s\n",
 		    i, i + 1 < WIDE ? "," : "]},");
 
-	/* The same, held to curl ("client"), for test_lean_or_curl. */
-	if (rc == 0)
-		rc = buf_printf(out, "  {\"path\": \"/api/curl/u/{name}\", \"executor\": \"multi\", "
+	/* The same, held to curl ("client"), for test_lean_or_curl and test_folded_first_header. */
+	for (size_t i = 0; i < 2 && rc == 0; i++)
+		rc = buf_printf(out, "  {\"path\": \"/api/curl/%s\", \"executor\": \"multi\", "
 		    "\"timeout_ms\": 2000,\n"
-		    "   \"backends\": [{\"name\": \"x\", \"url\": \"http://127.0.0.1:%d/u/{name}\", "
-		    "\"client\": \"curl\"}]},\n", stray_port);
+		    "   \"backends\": [{\"name\": \"x\", \"url\": \"http://127.0.0.1:%d/u/%s\", "
+		    "\"client\": \"curl\"}]},\n", i == 0 ? "u/{name}" : "fold/{n}", stray_port,
+		    i == 0 ? "{name}" : "fold?fold={n}");
 	for (size_t i = 0; i < NEXEC && rc == 0; i++) {
 		const char *e = executors[i];
 
 		rc = buf_printf(out, endpoint, e, "u/{name}", e, stray_port, "{name}") ||
 		    buf_printf(out, endpoint, e, "tail/{ms}", e, stray_port, "trigger?tail={ms}") ||
 		    buf_printf(out, endpoint, e, "interim", e, stray_port, "x?interim=1") ||
+		    buf_printf(out, endpoint, e, "fold/{n}", e, stray_port, "fold?fold={n}") ||
 		    buf_printf(out, "  {\"path\": \"/api/%s/nginx\", \"executor\": \"%s\", "
 		    "\"backends\": [{\"name\": \"x\", \"url\": "
 		    "\"http://127.0.0.1:@N@/nginx-backend\"}]},\n", e, e);
@@ -240,6 +243,38 @@ test_interim_only(void)
 	}
 }
 
+/* An answer whose first header line is folded, on a handle that has had an answer before: curl
+ * 7.88 (#11101) appends the line to the previous transfer's last header, which it has freed, and
+ * the process dies (ASan: heap-use-after-free in unfold_value). fold=2: after a "100 Continue"
+ * without headers. The call fails (there is no header to continue), the process lives on, and
+ * the next user gets its own data. "curl": the multi executor held to curl; on the threads
+ * server "multi" is curl's too, on the event server the lean client's. */
+static void
+test_folded_first_header(void)
+{
+	static const char *const users[] = { "mona", NULL };
+	static const char *const which[] = { "threads", "pool", "serial", "multi", "curl" };
+	char user[64];
+	int status;
+
+	for (size_t i = 0; i < sizeof(which) / sizeof(which[0]); i++)
+		for (int fold = 1; fold <= 2; fold++) {
+			char path[32];
+
+			CU_ASSERT_EQUAL(get(which[i], "u/alice", user, sizeof(user), NULL), 200);
+			snprintf(path, sizeof(path), "fold/%d", fold);
+			CU_ASSERT_EQUAL(get(which[i], path, user, sizeof(user), NULL), 502);
+			if (waitpid(env.cgi, &status, WNOHANG) != 0) {
+				/* Started again, to see every executor's fate in one run. */
+				printf("\n    %s, fold=%d: fanout-cgi died ", which[i], fold);
+				CU_FAIL("fanout-cgi died");
+				CU_ASSERT_FATAL(integ_stack_start_cgi(&env, cgi_args));
+				continue;
+			}
+			assert_own_answers(which[i], users);
+		}
+}
+
 /* Calls of the lean HTTP/1.1 client so far: each opens a connection or reuses one. */
 static double
 lean_calls(void)
@@ -359,6 +394,8 @@ main(void)
 		{ "stray answer in the same write: refused", test_tail_at_once },
 		{ "clean kept connections: still reused", test_clean_connections_reused },
 		{ "100 Continue and no final answer: no status, every executor", test_interim_only },
+		{ "a folded first header line on a used handle: refused, every executor",
+		    test_folded_first_header },
 		{ "idle curl handles bounded by the descriptor limit", test_idle_handles_bounded },
 		{ "event server: the lean client for http://, curl when the backend says so",
 		    test_lean_or_curl },

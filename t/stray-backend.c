@@ -19,12 +19,16 @@
  *   tail=MS      then, MS ms after the answer (0: in the same write), a second complete answer
  *                {"user":"stray"} that nobody asked for, on the same connection
  *   interim=1    answer "100 Continue" only, then close the connection
+ *   fold=1       the answer's first header line is folded (starts with a tab): curl 7.88 appends
+ *                it to the last header of the handle's previous transfer, freed memory (#11101)
+ *   fold=2       the same after a "100 Continue" without headers, folded with a space
  * GET /stats answers {"tails": N, "connections": N}: tails written, connections accepted.
  * It listens on 127.0.0.1 (any free port) and writes the port to PORT_FILE; SIGTERM stops it.
  * libmicrohttpd (t/mock-backend) cannot write bytes past an answer: hence this one.
  */
 
 #define HEAD_MAX 8192
+#define FOLD_VALUE "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define STRAY "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n" \
     "\r\n{\"user\":\"stray\"}"
 
@@ -85,8 +89,10 @@ sleep_ms(long ms)
 static bool
 answer(int fd, const char *target)
 {
-	char name[64], body[128], out[512];
-	long tail = query_number(target, "tail");
+	char name[64], body[128], out[1024];
+	long tail = query_number(target, "tail"), fold = query_number(target, "fold");
+	const char *first = fold == 1 ? "\tX-Fold: " FOLD_VALUE FOLD_VALUE "\r\n" :
+	    fold == 2 ? " X-Fold: " FOLD_VALUE FOLD_VALUE "\r\n" : "";
 	int blen, len;
 
 	if (strncmp(target, "/stats", 6) == 0) {
@@ -99,8 +105,9 @@ answer(int fd, const char *target)
 		user_name(target, name, sizeof(name));
 		blen = snprintf(body, sizeof(body), "{\"user\":\"%s\"}", name);
 	}
-	len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %d\r\n\r\n%s%s", blen, body, tail == 0 ? STRAY : "");
+	len = snprintf(out, sizeof(out), "%sHTTP/1.1 200 OK\r\n%sContent-Type: application/json\r\n"
+	    "Content-Length: %d\r\n\r\n%s%s", fold == 2 ? "HTTP/1.1 100 Continue\r\n\r\n" : "",
+	    first, blen, body, tail == 0 ? STRAY : "");
 	if (!write_all(fd, out, (size_t)len))
 		return false;
 	if (tail > 0) {
