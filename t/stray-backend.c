@@ -22,6 +22,8 @@
  *   fold=1       the answer's first header line is folded (starts with a tab): curl 7.88 appends
  *                it to the last header of the handle's previous transfer, freed memory (#11101)
  *   fold=2       the same after a "100 Continue" without headers, folded with a space
+ *   trailer=1    a chunked answer with a trailer field (curl 7.88 leaked a trailer's buffer at
+ *                the next chunked answer on the connection: Debian 7.88.1-10+deb12u14)
  * GET /stats answers {"tails": N, "connections": N}: tails written, connections accepted.
  * It listens on 127.0.0.1 (any free port) and writes the port to PORT_FILE; SIGTERM stops it.
  * libmicrohttpd (t/mock-backend) cannot write bytes past an answer: hence this one.
@@ -105,9 +107,14 @@ answer(int fd, const char *target)
 		user_name(target, name, sizeof(name));
 		blen = snprintf(body, sizeof(body), "{\"user\":\"%s\"}", name);
 	}
-	len = snprintf(out, sizeof(out), "%sHTTP/1.1 200 OK\r\n%sContent-Type: application/json\r\n"
-	    "Content-Length: %d\r\n\r\n%s%s", fold == 2 ? "HTTP/1.1 100 Continue\r\n\r\n" : "",
-	    first, blen, body, tail == 0 ? STRAY : "");
+	if (query_number(target, "trailer") == 1)
+		len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\nX-Trailer: t\r\n\r\n", (unsigned)blen,
+		    body);
+	else
+		len = snprintf(out, sizeof(out), "%sHTTP/1.1 200 OK\r\n%sContent-Type: application/json\r\n"
+		    "Content-Length: %d\r\n\r\n%s%s", fold == 2 ? "HTTP/1.1 100 Continue\r\n\r\n" : "",
+		    first, blen, body, tail == 0 ? STRAY : "");
 	if (!write_all(fd, out, (size_t)len))
 		return false;
 	if (tail > 0) {
