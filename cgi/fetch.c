@@ -56,7 +56,7 @@ sink_write(char *data, size_t size, size_t n, void *arg)
 /* One transfer under way: what its callbacks and its end need. */
 struct fetch_transfer {
 	struct pooled p;
-	struct fetch_cache *cache;	/* where it runs: the pooled handle's, or a loop's */
+	struct fetch_cache *cache;	/* where it runs: a pooled one (p.cache), or a loop's */
 	struct curl_slist *headers;
 	struct sink sink;
 	struct fetch_reply *reply;
@@ -171,7 +171,7 @@ kind_of(CURLcode rc, const struct sink *sink)
 	}
 }
 
-/* Takes a pooled handle and sets the transfer up to run on `cache` (NULL: the handle's own);
+/* Takes a new easy handle and sets the transfer up to run on `cache` (NULL: a pooled one);
  * NULL if it cannot, with reply set. */
 static struct fetch_transfer *
 transfer_begin(const struct fetch_request *req, struct fetch_reply *reply,

@@ -103,7 +103,8 @@ fetch_pool_idle(void)
  * is then appended to freed memory (curl #11101, fixed in 8.1.0 by clearing the pointer; Debian
  * 12's 7.88.1-10+deb12u15 lacks it). A backend could kill the process with it. No option or
  * curl_easy_reset() clears the pointer, and curl stores the line before any callback of ours
- * sees it; a new handle has no pointer to clear. What a handle costs is cheap next to a
+ * sees it; a new handle has no pointer to clear (fetch.c's one retry reuses the handle, but
+ * only after an attempt that received nothing). What a handle costs is cheap next to a
  * transfer (README, Security); what is worth keeping, the connections and the DNS cache, is
  * the multi handle's, which is pooled.
  */

@@ -330,8 +330,8 @@ test_free_ends_watches(void)
 	idle = fetch_pool_idle();
 	fetch_cache_free(c);
 	assert_no_watch_left();
-	/* The transfers under way were ended; their curl handles, like every idle one of a loop's
-	 * cache, were freed with it, not given to the process's pool (a leak shows under ASan). */
+	/* The transfers under way were ended and their curl handles freed with it; nothing went to
+	 * the process's pool, which keeps blocking calls' caches only (a leak shows under ASan). */
 	CU_ASSERT_EQUAL(fetch_pool_idle(), idle);
 	CU_ASSERT_EQUAL(loop.timer_at, -1);	/* nothing may call into the freed cache */
 	for (int i = 0; i < 2; i++) {
