@@ -157,6 +157,8 @@ fetch_pool_give_back(struct fetch_cache *on, struct pooled p)
 	(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	(void)curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
 	(void)curl_easy_setopt(h, CURLOPT_PREREQDATA, NULL);
+	(void)curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+	(void)curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, NULL);
 	if (on != NULL && on->loop != NULL && local_keep(on, p))
 		return;
 	pthread_mutex_lock(&pool.mu);
