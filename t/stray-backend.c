@@ -19,6 +19,7 @@
  *   tail=MS      then, MS ms after the answer (0: in the same write), a second complete answer
  *                {"user":"stray"} that nobody asked for, on the same connection
  *   interim=1    answer "100 Continue" only, then close the connection
+ * A real answer echoes the request's X-Request-Id (the stray one has none: it is nobody's).
  * GET /stats answers {"tails": N, "connections": N}: tails written, connections accepted.
  * It listens on 127.0.0.1 (any free port) and writes the port to PORT_FILE; SIGTERM stops it.
  * libmicrohttpd (t/mock-backend) cannot write bytes past an answer: hence this one.
@@ -81,11 +82,35 @@ sleep_ms(long ms)
 		;
 }
 
-/* Answers one request whose target is given; false to close the connection. */
-static bool
-answer(int fd, const char *target)
+/* The request head's X-Request-Id line, "X-Request-Id: VALUE\r\n", into out ("" if none). */
+static void
+request_id_line(const char *head, char *out, size_t size)
 {
-	char name[64], body[128], out[512];
+	static const char name[] = "\nx-request-id:";
+	const char *p, *end;
+
+	out[0] = '\0';
+	for (p = head; *p != '\0'; p++) {
+		size_t i = 0;
+
+		while (name[i] != '\0' && p[i] != '\0' && (p[i] >= 'A' && p[i] <= 'Z' ?
+		    p[i] + 32 : p[i]) == name[i])
+			i++;
+		if (name[i] != '\0')
+			continue;
+		for (p += i; *p == ' '; p++)
+			;
+		end = p + strcspn(p, "\r\n");
+		snprintf(out, size, "X-Request-Id: %.*s\r\n", (int)(end - p), p);
+		return;
+	}
+}
+
+/* Answers one request whose target and head are given; false to close the connection. */
+static bool
+answer(int fd, const char *target, const char *head)
+{
+	char name[64], body[128], out[768], id[256];
 	long tail = query_number(target, "tail");
 	int blen, len;
 
@@ -99,8 +124,9 @@ answer(int fd, const char *target)
 		user_name(target, name, sizeof(name));
 		blen = snprintf(body, sizeof(body), "{\"user\":\"%s\"}", name);
 	}
+	request_id_line(head, id, sizeof(id));
 	len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %d\r\n\r\n%s%s", blen, body, tail == 0 ? STRAY : "");
+	    "%sContent-Length: %d\r\n\r\n%s%s", id, blen, body, tail == 0 ? STRAY : "");
 	if (!write_all(fd, out, (size_t)len))
 		return false;
 	if (tail > 0) {
@@ -131,7 +157,8 @@ serve(void *arg)
 			have += (size_t)n;
 			head[have] = '\0';
 		}
-		if (sscanf(head, "GET %8191s HTTP/1.1", target) != 1 || !answer(fd, target))
+		end[2] = '\0';	/* this request's head only (its last CRLF is not needed) */
+		if (sscanf(head, "GET %8191s HTTP/1.1", target) != 1 || !answer(fd, target, head))
 			break;
 		end += 4;
 		have -= (size_t)(end - head);
