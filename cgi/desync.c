@@ -29,12 +29,6 @@ static atomic_size_t nstopped;
 static const char *const sign_names[DESYNC_NSIGNS] = { "peek", "trailing", "idle", "unparsed",
 	"echo" };
 
-const char *
-desync_sign_name(enum desync_sign sign)
-{
-	return (unsigned)sign < DESYNC_NSIGNS ? sign_names[sign] : "?";
-}
-
 int
 desync_origin(const char *url, char *out, size_t size)
 {
@@ -106,8 +100,8 @@ desync_origin(const char *url, char *out, size_t size)
 	return 0;
 }
 
-/* The origin's entry, made if `make`; NULL if none (or no room: reg.overflow is then set). Under
- * the lock. */
+/* The origin's entry, made if `make`; NULL if none, or if there is no room for it (memory, or
+ * DESYNC_ORIGINS_MAX). Under the lock. */
 static struct origin *
 find(const char *key, bool make)
 {

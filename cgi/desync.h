@@ -34,9 +34,6 @@ enum desync_sign {
 /* Room for an origin key: "https://" + a DNS name (253) + ":65535", with room to spare. */
 #define DESYNC_ORIGIN_MAX 288
 
-/* The sign's name, as metrics and logs say it. */
-const char *desync_sign_name(enum desync_sign sign);
-
 /* The origin of an absolute http:// or https:// URL as a key, "scheme://host:port" (scheme and
  * host in lower case, user info dropped, the port always written); 0, or -1 if url is not such a
  * URL or the key would not fit in size. */

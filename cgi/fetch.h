@@ -48,7 +48,9 @@ struct fetch_request {
 enum {
 	FETCH_SIGN_PEEK = 1,		/* bytes were waiting on a kept connection as it was about
 					 * to carry the request (that one was not used) */
-	FETCH_SIGN_TRAILING = 2,	/* bytes came after the end of the answer, in its read */
+	FETCH_SIGN_TRAILING = 2,	/* bytes came after the end of the answer, in its read
+					 * (the lean client: curl closes such a connection and
+					 * does not say so) */
 	FETCH_SIGN_UNPARSED = 4,	/* the answer was not well-framed HTTP/1.x */
 };
 
