@@ -1,4 +1,4 @@
-/* desync.c - the backend origins whose connections fell out of step: no more reuse until a reload. */
+/* desync.c - backend origins whose connections fell out of step: not reused until a reload. */
 #include "cgi/desync.h"
 
 #include <pthread.h>

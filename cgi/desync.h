@@ -1,4 +1,4 @@
-/* desync.h - the backend origins whose connections fell out of step: no more reuse until a reload. */
+/* desync.h - backend origins whose connections fell out of step: not reused until a reload. */
 #ifndef CGI_DESYNC_H
 #define CGI_DESYNC_H
 
