@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgi/desync.h"
 #include "common/jptr.h"
 #include "common/jsonscan.h"
 #include "fanout/fanout.h"
@@ -213,14 +214,71 @@ body_decode(struct bcall *c, struct buf *body)
 	return 0;
 }
 
-/* Judges a finished transfer: kind, status, then the body as the encoding says. */
+/* The signs the client saw that the backend's connections are out of step: each stops the
+ * reuse of its origin's connections (cgi/desync.h). */
+static void
+signs_judge(const struct bcall *c, const struct fetch_reply *reply)
+{
+	static const struct {
+		unsigned bit;
+		enum desync_sign sign;
+		const char *why;
+	} signs[] = {
+		{ FETCH_SIGN_PEEK, DESYNC_PEEK, "bytes were waiting on a kept connection" },
+		{ FETCH_SIGN_TRAILING, DESYNC_TRAILING, "bytes came after the end of an answer" },
+		{ FETCH_SIGN_UNPARSED, DESYNC_UNPARSED, "an answer was not well-framed HTTP/1.x" },
+	};
+
+	if (c->backend->origin == NULL || reply->signs == 0)
+		return;
+	for (size_t i = 0; i < sizeof(signs) / sizeof(signs[0]); i++)
+		if (reply->signs & signs[i].bit)
+			desync_mark(c->backend->origin, signs[i].sign, signs[i].why);
+}
+
+void
+bcall_idle_bytes(void *ctx, const char *origin)
+{
+	(void)ctx;
+	if (origin != NULL)
+		desync_mark(origin, DESYNC_IDLE, "bytes arrived on an idle kept connection");
+}
+
+/* With "echo_request_id": whether the answer carries the request id it was sent. One that does
+ * not is someone else's, or nobody's: the call fails, and it is a sign. */
+static bool
+echo_judge(struct bcall *c, const struct fetch_reply *reply)
+{
+	const char *want = c->backend->echo_request_id;
+
+	if (want == NULL || (reply->echo_seen && !reply->echo_long &&
+	    strcmp(reply->echo, c->vars->request_id) == 0))
+		return true;
+	if (c->backend->origin != NULL)
+		desync_mark(c->backend->origin, DESYNC_ECHO,
+		    "an answer did not echo the request id it was sent");
+	c->kind = FETCH_BODY;
+	if (!reply->echo_seen)
+		snprintf(c->message, sizeof(c->message), "the answer has no %s header: it is not "
+		    "known to be this request's", want);
+	else
+		snprintf(c->message, sizeof(c->message), "the answer's %s is not this request's "
+		    "id: it is another request's answer", want);
+	return false;
+}
+
+/* Judges a finished transfer: the connection's signs, kind, the echoed request id, status, then
+ * the body as the encoding says. */
 int
 bcall_judge(struct bcall *c, struct fetch_reply *reply)
 {
 	c->status = reply->status;
 	c->conn = reply->conn;
+	signs_judge(c, reply);
 	if (reply->kind != FETCH_OK)
 		return fail(c, reply->kind, reply->message);
+	if (!echo_judge(c, reply))
+		return 1;
 	if (!cfg_success(c->backend, reply->status)) {
 		c->kind = FETCH_STATUS;
 		snprintf(c->message, sizeof(c->message), "HTTP status %ld", reply->status);
@@ -240,6 +298,10 @@ bcall_expand(struct bcall *c, int64_t left_ms, struct bcall_request *p)
 	*p = (struct bcall_request){ .url = BUF_INIT };
 	p->req.timeout_ms = c->backend->timeout_ms < left_ms ? c->backend->timeout_ms : left_ms;
 	p->req.max_body = c->backend->max_body_bytes;
+	p->req.no_reuse = !c->backend->keepalive ||
+	    (c->backend->origin != NULL && desync_marked(c->backend->origin));
+	p->req.echo_header = c->backend->echo_request_id;
+	p->req.origin = c->backend->origin;
 	expanded = tpl_expand(&c->backend->url, lookup, &x, &p->url, &err);
 	if (expanded == TPL_NO_MEMORY || x.no_memory)
 		rc = fail(c, FETCH_INTERNAL, "out of memory");

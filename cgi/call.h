@@ -50,6 +50,10 @@ struct bcall_request {
 int bcall_expand(struct bcall *c, int64_t left_ms, struct bcall_request *r);
 void bcall_request_free(struct bcall_request *r);
 
+/* The lean client's idle_bytes() (h1.h): bytes nobody asked for came on an idle connection to
+ * origin, with no call to carry the sign; judged as a call's signs are. */
+void bcall_idle_bytes(void *ctx, const char *origin);
+
 /* The fanout release function. */
 void bcall_free(void *arg);
 

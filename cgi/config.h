@@ -43,6 +43,10 @@ struct cfg_backend {
 	size_t nheaders;
 	size_t max_body_bytes;
 	bool force_curl;	/* "client": "curl": never the lean HTTP/1.1 client (cgi/h1.h) */
+	bool keepalive;		/* "keepalive": false: a new connection for every call */
+	char *echo_request_id;	/* a response header that must echo the request id; NULL: none */
+	char *origin;		/* the URL's "scheme://host:port" (cgi/desync.h): its scheme and
+				 * host are literal (cgi/template.h), so it is known at load */
 	size_t *deps;		/* indices of the backends whose values the URL uses */
 	size_t ndeps;
 	void *stats;		/* the program's own per-backend state (metrics), NULL here */

@@ -6,8 +6,23 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cgi/desync.h"
+
 #define DEFAULT_MAX_BODY (1024 * 1024)
 #define MAX_MAX_BODY (1024L * 1024 * 1024)
+
+/* A header name as this program takes one: letters, digits and '-', 1 to 64 of them. */
+static bool
+token_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > 64)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
 
 /* Header names are RFC 9110 tokens; the ones that frame or route a request are refused. */
 static bool
@@ -17,12 +32,8 @@ header_valid(const char *s, size_t len)
 		"connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection",
 		"x-request-id", NULL };
 
-	if (len == 0 || len > 64)
+	if (!token_valid(s, len))
 		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
 	for (size_t i = 0; refused[i] != NULL; i++)
 		if (strcasecmp(refused[i], s) == 0)
 			return false;
@@ -91,10 +102,12 @@ static int
 parse_backend(struct walk *w, json_t *obj, const struct cfg_endpoint *ep, struct cfg_backend *b)
 {
 	static const char *const keys[] = { "name", "url", "timeout_ms", "required", "success",
-		"encoding", "headers", "max_body_bytes", "client", NULL };
+		"encoding", "headers", "max_body_bytes", "client", "keepalive", "echo_request_id",
+		NULL };
 	static const char *const encodings[] = { "json", "text", NULL };
 	static const char *const clients[] = { "auto", "curl", NULL };
-	const char *name, *url;
+	const char *name, *url, *echo = NULL;
+	char origin[DESYNC_ORIGIN_MAX];
 	long max_body;
 	int enc, client;
 
@@ -118,8 +131,20 @@ parse_backend(struct walk *w, json_t *obj, const struct cfg_endpoint *ep, struct
 	    walk_choice(w, obj, "encoding", encodings, CFG_JSON, &enc) ||
 	    parse_headers(w, obj, b) ||
 	    walk_int(w, obj, "max_body_bytes", 1, MAX_MAX_BODY, DEFAULT_MAX_BODY, &max_body) ||
-	    walk_choice(w, obj, "client", clients, 0, &client))
+	    walk_choice(w, obj, "client", clients, 0, &client) ||
+	    walk_bool(w, obj, "keepalive", true, &b->keepalive) ||
+	    walk_string(w, obj, "echo_request_id", false, &echo))
 		return -1;
+	if (echo != NULL && !token_valid(echo, strlen(echo))) {
+		size_t mark = walk_enter_key(w, "echo_request_id");
+
+		walk_fail(w, "\"%s\": must be a header name (letters, digits, '-'; at most 64)",
+		    echo);
+		walk_leave(w, mark);
+		return -1;
+	}
+	if (echo != NULL && (b->echo_request_id = strdup(echo)) == NULL)
+		return walk_fail(w, "out of memory");
 	b->force_curl = client == 1;
 	b->encoding = (enum cfg_encoding)enc;
 	b->max_body_bytes = (size_t)max_body;
@@ -129,6 +154,10 @@ parse_backend(struct walk *w, json_t *obj, const struct cfg_endpoint *ep, struct
 
 		if (tpl_parse(&b->url, url, &why) != 0)
 			walk_fail(w, "%s", buf_str(&why));
+		else if (desync_origin(url, origin, sizeof(origin)) != 0)
+			walk_fail(w, "cannot tell the URL's scheme, host and port");
+		else if ((b->origin = strdup(origin)) == NULL)
+			walk_fail(w, "out of memory");
 		buf_free(&why);
 		walk_leave(w, mark);
 	}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 
+#include "cgi/call.h"
 #include "cgi/multi.h"
 #include "common/log.h"
 #include "fanout/fanout.h"
@@ -121,6 +122,7 @@ evbackend_init(struct evbackend *b, struct loop *l)
 	loop_timer_init(&b->timer, timer_fired, b);
 	if ((b->h1 = h1_client_new(l, lean_ended, b)) == NULL)
 		return -1;
+	h1_client_on_idle_bytes(b->h1, bcall_idle_bytes);
 	if ((b->cache = fetch_cache_new_on(&hooks)) == NULL) {
 		h1_client_free(b->h1);
 		return -1;

@@ -66,6 +66,7 @@ struct fetch_transfer {
 	enum conns_state conn;		/* of the connection the request was about to go on */
 	bool retried;
 	bool unwatchable;		/* the loop could not watch its socket: to be ended */
+	char echo_name[72];		/* the header the reply is to carry, "" for none */
 	/* In its cache's under_way list (fetch_start): pprev is where the pointer to it is. */
 	struct fetch_transfer *next, **pprev;
 	char errbuf[CURL_ERROR_SIZE];
@@ -104,9 +105,27 @@ connection_check(void *arg, char *peer_ip, char *local_ip, int peer_port, int lo
 	t->conn = conns_check(t->cache->conns, local_ip, local_port, peer_ip, peer_port);
 	if (t->conn == CONNS_CLEAN)
 		return CURL_PREREQFUNC_OK;
-	if (t->conn == CONNS_STRAY)
+	if (t->conn == CONNS_STRAY) {
 		atomic_fetch_add_explicit(&stray_refused, 1, memory_order_relaxed);
+		t->reply->signs |= FETCH_SIGN_PEEK;
+	}
 	return CURL_PREREQFUNC_ABORT;
+}
+
+/* A line of a head (CURLOPT_HEADERFUNCTION, when the reply is to carry a header's value). */
+static size_t
+header_line(char *data, size_t size, size_t n, void *arg)
+{
+	struct fetch_transfer *t = arg;
+	size_t len = size * n;
+	const char *colon = memchr(data, ':', len);
+
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)	/* a head begins (1xx ones first) */
+		fetch_reply_echo_reset(t->reply);
+	else if (colon != NULL && data[0] != ' ' && data[0] != '\t')
+		fetch_reply_echo_field(t->reply, t->echo_name, data, (size_t)(colon - data),
+		    colon + 1, len - (size_t)(colon - data) - 1);
+	return len;
 }
 
 static long
@@ -123,6 +142,7 @@ handle_setup(struct fetch_transfer *t, const struct fetch_request *req)
 {
 	CURL *h = t->p.easy;
 	long timeout = timeout_ms(t);
+	bool echo = t->echo_name[0] != '\0';
 
 	return curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
@@ -133,7 +153,10 @@ handle_setup(struct fetch_transfer *t, const struct fetch_request *req)
 	    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout) == CURLE_OK &&
-	    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 0L) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, (long)req->no_reuse) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, (long)req->no_reuse) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, echo ? header_line : NULL) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_HEADERDATA, echo ? t : NULL) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->sink) == CURLE_OK &&
@@ -189,6 +212,11 @@ transfer_begin(const struct fetch_request *req, struct fetch_reply *reply,
 	t->sink = (struct sink){ .body = &reply->body, .max = req->max_body };
 	t->deadline_us = clock_now_us() + (req->timeout_ms < 1 ? 1 : req->timeout_ms) * 1000;
 	reply->status = 0;
+	reply->signs = 0;
+	fetch_reply_echo_reset(reply);
+	if (req->echo_header != NULL && (size_t)snprintf(t->echo_name, sizeof(t->echo_name), "%s",
+	    req->echo_header) >= sizeof(t->echo_name))
+		goto fail;
 	for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
 		if ((more = curl_slist_append(t->headers, req->headers[i])) == NULL)
 			goto fail;
@@ -274,6 +302,9 @@ transfer_end(struct fetch_transfer *t, CURLcode rc)
 		reply->status = 0;
 	reply->kind = t->sink.nomem || t->conn == CONNS_UNKNOWN ? FETCH_INTERNAL :
 	    t->conn != CONNS_CLEAN ? FETCH_CONNECT : kind_of(rc, &t->sink);
+	/* What curl says of an answer it cannot read as HTTP/1.x (no status line, HTTP/0.9). */
+	if (rc == CURLE_WEIRD_SERVER_REPLY || rc == CURLE_UNSUPPORTED_PROTOCOL)
+		reply->signs |= FETCH_SIGN_UNPARSED;
 	if (reply->kind != FETCH_OK)
 		reply_explain(t, rc, reply);
 	fetch_pool_give_back(t->p);

@@ -34,7 +34,28 @@ struct fetch_request {
 	bool (*abandoned)(void);	/* fetch_get: asked every 50 ms while it waits; true
 					 * stops the transfer (nobody wants the answer any more),
 					 * reported as FETCH_TIMEOUT. Optional */
+	bool no_reuse;			/* a connection of its own, opened for this call and
+					 * closed after its answer: no kept one, none kept */
+	const char *echo_header;	/* a response header whose value the reply is to carry
+					 * (fetch_reply.echo); NULL: none */
+	const char *origin;		/* the caller's name for the backend's origin, given back
+					 * by the lean client when bytes nobody asked for arrive
+					 * on an idle connection it kept (h1.h). Optional */
 };
+
+/* Signs, seen during a call, that its connection fell out of step with the backend: its
+ * answers may no longer be the answers to its requests (cgi/desync.h). The caller judges. */
+enum {
+	FETCH_SIGN_PEEK = 1,		/* bytes were waiting on a kept connection as it was about
+					 * to carry the request (that one was not used) */
+	FETCH_SIGN_TRAILING = 2,	/* bytes came after the end of the answer, in its read
+					 * (the lean client: curl closes such a connection and
+					 * does not say so) */
+	FETCH_SIGN_UNPARSED = 4,	/* the answer was not well-framed HTTP/1.x */
+};
+
+/* Room for the echoed header's value, NUL included: a request id is at most 128 characters. */
+#define FETCH_ECHO_MAX 136
 
 /* The connection a call went out on. */
 enum fetch_conn {
@@ -50,11 +71,25 @@ struct fetch_reply {
 	enum fetch_conn conn;	/* the last one it used (a retry's, if it was sent again) */
 	struct buf body;
 	char message[128];	/* why, when kind is not FETCH_OK */
+	unsigned signs;		/* FETCH_SIGN_*: what the client saw, on any attempt */
+	/* The value of req.echo_header in the final answer's head, its outer white space taken
+	 * off (the first such line, if repeated); echo_seen false if it had none, echo_long if it
+	 * did not fit (echo is then not to be read). */
+	bool echo_seen, echo_long;
+	char echo[FETCH_ECHO_MAX];
 };
 
 /* Fills reply as a call that failed for fanout-cgi's own reason (FETCH_INTERNAL, no status, no
  * connection), with message. For every client. */
 void fetch_reply_fail(struct fetch_reply *reply, const char *message);
+
+/* A final answer's head begins: what an earlier (interim) head said is not its own. */
+void fetch_reply_echo_reset(struct fetch_reply *reply);
+
+/* A field line of an answer's head, name[0..name_len) and its value: kept as the reply's echo
+ * if the name is `want` (any case) and none was kept yet. For every client. */
+void fetch_reply_echo_field(struct fetch_reply *reply, const char *want, const char *name,
+    size_t name_len, const char *value, size_t value_len);
 
 /* Once at start, before threads: curl_global_init. -1 on failure. */
 int fetch_global_init(void);

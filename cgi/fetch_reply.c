@@ -1,6 +1,8 @@
 /* fetch_reply.c - what a backend call's reply says: the names of its kinds, and the reply of a
  * call that failed for fanout-cgi's own reason. Shared by every client (curl, the lean one). */
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "cgi/fetch.h"
 
@@ -39,4 +41,30 @@ fetch_reply_fail(struct fetch_reply *reply, const char *message)
 	reply->status = 0;
 	reply->conn = FETCH_CONN_NONE;
 	snprintf(reply->message, sizeof(reply->message), "%s", message);
+}
+
+void
+fetch_reply_echo_reset(struct fetch_reply *reply)
+{
+	reply->echo_seen = reply->echo_long = false;
+	reply->echo[0] = '\0';
+}
+
+void
+fetch_reply_echo_field(struct fetch_reply *reply, const char *want, const char *name,
+    size_t name_len, const char *value, size_t value_len)
+{
+	if (reply->echo_seen || strlen(want) != name_len || strncasecmp(want, name, name_len) != 0)
+		return;
+	while (value_len > 0 && (*value == ' ' || *value == '\t'))
+		value++, value_len--;
+	while (value_len > 0 && (value[value_len - 1] == ' ' || value[value_len - 1] == '\t' ||
+	    value[value_len - 1] == '\r' || value[value_len - 1] == '\n'))
+		value_len--;
+	reply->echo_seen = true;
+	reply->echo_long = value_len >= sizeof(reply->echo);
+	if (!reply->echo_long) {
+		memcpy(reply->echo, value, value_len);
+		reply->echo[value_len] = '\0';
+	}
 }

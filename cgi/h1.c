@@ -247,6 +247,14 @@ h1_start(struct h1_client *c, const struct fetch_request *req, struct fetch_repl
 	reply->status = 0;
 	reply->conn = FETCH_CONN_NONE;
 	reply->message[0] = '\0';
+	reply->signs = 0;
+	fetch_reply_echo_reset(reply);
+	t->no_reuse = req->no_reuse;
+	if (req->echo_header != NULL && (size_t)snprintf(t->echo_name, sizeof(t->echo_name), "%s",
+	    req->echo_header) >= sizeof(t->echo_name)) {
+		why = "the header to echo has too long a name";
+		goto fail;
+	}
 	if (!target_parse(req->url, &target)) {
 		why = "not a URL of the lean HTTP client";
 		goto fail;
@@ -257,7 +265,7 @@ h1_start(struct h1_client *c, const struct fetch_request *req, struct fetch_repl
 	loop_timer_init(&t->timer, transfer_timer, t);
 	if (loop_timer_set(c->l, &t->timer, t->started_us + timeout_ms * 1000) != 0)
 		goto fail;
-	if ((t->host = h1_host_hold(c, &target.addr, target.addr_len)) == NULL) {
+	if ((t->host = h1_host_hold(c, &target.addr, target.addr_len, req->origin)) == NULL) {
 		loop_timer_stop(c->l, &t->timer);
 		goto fail;
 	}
@@ -350,6 +358,12 @@ h1_client_free(struct h1_client *c)
 		free(conn);
 	}
 	free(c);
+}
+
+void
+h1_client_on_idle_bytes(struct h1_client *c, void (*idle_bytes)(void *ctx, const char *origin))
+{
+	c->idle_bytes = idle_bytes;
 }
 
 struct h1_stats

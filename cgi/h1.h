@@ -33,6 +33,13 @@ struct h1_transfer;
  * h1_cancel, not h1_client_free. NULL if out of memory. */
 struct h1_client *h1_client_new(struct loop *l, void (*ended)(void *ctx), void *ctx);
 
+/* Bytes nobody asked for arrived on an idle connection the client kept (the connection is
+ * closed): idle_bytes(ctx, origin) is told, from the loop, with the ctx of h1_client_new and
+ * the fetch_request.origin of the transfers to that address (NULL if they gave none). No call is
+ * under way to carry this sign (fetch_reply.signs): the caller's to judge. Optional. */
+void h1_client_on_idle_bytes(struct h1_client *c, void (*idle_bytes)(void *ctx,
+    const char *origin));
+
 /* Closes every connection; transfers under way or not collected are cancelled (their replies
  * are to be discarded). Not from a callback of the loop: once its loop_run() has returned. */
 void h1_client_free(struct h1_client *c);

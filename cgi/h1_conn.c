@@ -37,16 +37,24 @@ h1_totals(void)
 }
 
 struct h1_host *
-h1_host_hold(struct h1_client *c, const struct sockaddr_storage *addr, socklen_t len)
+h1_host_hold(struct h1_client *c, const struct sockaddr_storage *addr, socklen_t len,
+    const char *origin)
 {
 	struct h1_host *h;
 
 	for (h = c->hosts; h != NULL; h = h->next)
 		if (h->addr_len == len && memcmp(&h->addr, addr, len) == 0)
 			break;
+	if (h != NULL && h->origin == NULL && origin != NULL &&
+	    (h->origin = strdup(origin)) == NULL)
+		return NULL;
 	if (h == NULL) {
 		if ((h = calloc(1, sizeof(*h))) == NULL)
 			return NULL;
+		if (origin != NULL && (h->origin = strdup(origin)) == NULL) {
+			free(h);
+			return NULL;
+		}
 		memcpy(&h->addr, addr, len);
 		h->addr_len = len;
 		h->next = c->hosts;
@@ -69,6 +77,7 @@ h1_host_release(struct h1_client *c, struct h1_host *h)
 		c->hosts = h->next;
 	if (h->next != NULL)
 		h->next->prev = h->prev;
+	free(h->origin);
 	free(h);
 }
 
@@ -172,19 +181,49 @@ h1_conn_release(struct h1_conn *conn, bool reusable)
 	h->nidle++;
 }
 
-/* Whether nothing waits on a kept connection: a byte nobody asked for (issue 7), an end of
- * stream or an error all say it cannot carry a request. Looks without reading. */
+/* Whether nothing waits on a kept connection: a byte nobody asked for (issue 7, and then
+ * *stray is set: a sign that the backend is out of step, issue 18), an end of stream or an
+ * error all say it cannot carry a request. Looks without reading. */
 static bool
-conn_clean(struct h1_conn *conn)
+conn_clean(struct h1_conn *conn, bool *stray)
 {
 	char byte;
 	ssize_t n = recv(conn->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 
+	*stray = n > 0;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return true;
 	if (n > 0)
 		count(&conn->c->stats.stray_refused, STRAY_REFUSED);
 	return false;
+}
+
+/* The parser tells the transfer's reply the header it is to carry (fetch_request.echo_header). */
+static void
+echo_head(void *ctx)
+{
+	struct h1_transfer *t = ctx;
+
+	fetch_reply_echo_reset(t->reply);
+}
+
+static void
+echo_field(void *ctx, const char *name, size_t name_len, const char *value, size_t value_len)
+{
+	struct h1_transfer *t = ctx;
+
+	fetch_reply_echo_field(t->reply, t->echo_name, name, name_len, value, value_len);
+}
+
+/* The connection's parser, reset or new, reads t's answer. */
+static void
+parser_for(struct h1_conn *conn, struct h1_transfer *t)
+{
+	bool echo = t->echo_name[0] != '\0';
+
+	conn->parser.head = echo ? echo_head : NULL;
+	conn->parser.field = echo ? echo_field : NULL;
+	conn->parser.ctx = t;
 }
 
 /* ---- One exchange ---- */
@@ -253,11 +292,15 @@ transfer_read(struct h1_transfer *t)
 		case H1P_DONE:
 			/* Bytes past the answer: nobody asked for them, and the connection can
 			 * no longer tell where the next answer would begin. */
-			if (used < (size_t)n)
+			if (used < (size_t)n) {
 				count(&t->c->stats.stray_refused, STRAY_REFUSED);
-			h1_transfer_complete(t, used == (size_t)n && conn->parser.keep_alive);
+				t->reply->signs |= FETCH_SIGN_TRAILING;
+			}
+			h1_transfer_complete(t, used == (size_t)n && conn->parser.keep_alive &&
+			    !t->no_reuse);
 			return;
 		case H1P_BAD:
+			t->reply->signs |= FETCH_SIGN_UNPARSED;
 			h1_transfer_fail(t, FETCH_BODY, false, "%s", conn->parser.error);
 			return;
 		case H1P_TOO_LARGE:
@@ -298,10 +341,15 @@ conn_ready(void *ctx, uint32_t events)
 	(void)events;
 	c->in_callback = true;
 	switch (conn->state) {
-	case H1_IDLE:	/* the backend closed it, or sent what nobody asked for */
-		(void)conn_clean(conn);
+	case H1_IDLE: {	/* the backend closed it, or sent what nobody asked for */
+		bool stray;
+
+		(void)conn_clean(conn, &stray);
+		if (stray && c->idle_bytes != NULL)
+			c->idle_bytes(c->ctx, conn->host->origin);
 		h1_conn_close(conn);
 		break;
+	}
 	case H1_CONNECTING:
 		transfer_connected(conn->t);
 		break;
@@ -362,6 +410,7 @@ conn_open(struct h1_transfer *t)
 	conn->host = h;
 	h->refs++;
 	h1p_init(&conn->parser, &t->reply->body, t->max_body);
+	parser_for(conn, t);
 	loop_timer_init(&conn->idle_timer, idle_expired, conn);
 	count(&c->stats.opened, OPENED);
 	t->reply->conn = FETCH_CONN_OPENED;
@@ -378,11 +427,14 @@ h1_conn_take(struct h1_transfer *t, bool fresh)
 {
 	struct h1_host *h = t->host;
 	struct h1_conn *conn;
+	bool stray;
 
 	t->sent = 0;
 	t->received = 0;
-	while (!fresh && (conn = h->idle) != NULL) {
-		if (!conn_clean(conn)) {
+	while (!fresh && !t->no_reuse && (conn = h->idle) != NULL) {
+		if (!conn_clean(conn, &stray)) {
+			if (stray)
+				t->reply->signs |= FETCH_SIGN_PEEK;
 			h1_conn_close(conn);
 			continue;
 		}
@@ -390,6 +442,7 @@ h1_conn_take(struct h1_transfer *t, bool fresh)
 		conn->state = H1_SENDING;	/* out of the pool, whatever the send does */
 		loop_timer_stop(t->c->l, &conn->idle_timer);
 		h1p_reset(&conn->parser, &t->reply->body, t->max_body);
+		parser_for(conn, t);
 		count(&t->c->stats.reused, REUSED);
 		t->reply->conn = FETCH_CONN_REUSED;
 		conn->t = t;

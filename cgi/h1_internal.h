@@ -13,6 +13,7 @@
 struct h1_host {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
+	char *origin;		/* the caller's name for it (fetch_request.origin), NULL if none */
 	struct h1_conn *idle;	/* most recently used first */
 	size_t nidle;
 	size_t refs;
@@ -46,6 +47,8 @@ struct h1_transfer {
 	int64_t started_us;
 	struct loop_timer timer;	/* the deadline, or "now" to report an end from the loop */
 	bool retried;
+	bool no_reuse;		/* a connection of its own, closed after the answer */
+	char echo_name[72];	/* the header the reply is to carry, "" for none */
 	bool end_pending;	/* ended outside a callback: reported when its timer fires */
 	bool ended;		/* in the client's ended list */
 	struct h1_transfer *prev, *next;	/* in the list under way, or the ended one */
@@ -61,6 +64,7 @@ struct h1_client {
 	struct h1_conn *dead;	/* closed, freed once the loop's batch is dispatched */
 	bool dead_deferred;
 	bool in_callback;	/* the loop is calling one of the client's callbacks */
+	void (*idle_bytes)(void *ctx, const char *origin);	/* h1_client_on_idle_bytes() */
 	struct h1_stats stats;
 };
 
@@ -69,7 +73,7 @@ struct h1_client {
 
 /* The host of this address, made if needed and held for the caller; NULL if out of memory. */
 struct h1_host *h1_host_hold(struct h1_client *c, const struct sockaddr_storage *addr,
-    socklen_t len);
+    socklen_t len, const char *origin);
 void h1_host_release(struct h1_client *c, struct h1_host *h);
 
 /* Puts t on a connection of its host, kept (checked first) or new, and sends its request. */

@@ -70,6 +70,8 @@ status_line(struct h1p *p, const char *s, size_t n)
 	p->has_length = p->chunked = p->says_close = p->says_keep_alive = false;
 	p->left = 0;
 	p->state = H1P_HEADER;
+	if (p->head != NULL)
+		p->head(p->ctx);
 	return H1P_MORE;
 }
 
@@ -145,6 +147,8 @@ field_line(struct h1p *p, const char *s, size_t n, bool trailer)
 		return bad(p, "control character in a header value");
 	if (trailer)
 		return H1P_MORE;
+	if (p->field != NULL)
+		p->field(p->ctx, s, name, v, vlen);
 	if (name == 14 && strncasecmp(s, "Content-Length", 14) == 0)
 		return content_length(p, v, vlen);
 	if (name == 17 && strncasecmp(s, "Transfer-Encoding", 17) == 0) {

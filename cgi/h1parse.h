@@ -52,6 +52,13 @@ struct h1p {
 	long code;
 	bool http10, has_length, chunked, says_close, says_keep_alive;
 	const char *error;	/* for H1P_BAD */
+	/* Optional, set after h1p_init or h1p_reset: head(ctx) as each head (interim ones
+	 * included) begins, field(ctx, ...) for each of its field lines, the value's outer white
+	 * space taken off. Trailers are not told. */
+	void (*head)(void *ctx);
+	void (*field)(void *ctx, const char *name, size_t name_len, const char *value,
+	    size_t value_len);
+	void *ctx;
 };
 
 /* Prepares p to read one answer into body, at most max_body bytes of it. */

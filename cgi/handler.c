@@ -10,6 +10,7 @@
 
 #include "cgi/accesslog.h"
 #include "cgi/call.h"
+#include "cgi/desync.h"
 #include "cgi/metrics.h"
 #include "cgi/multi.h"
 #include "cgi/outcome.h"
@@ -191,11 +192,20 @@ serve_admin(struct served *s, const struct cfg *cfg)
 	if (cfg->health_path != NULL && strlen(cfg->health_path) == s->path_len &&
 	    memcmp(cfg->health_path, s->path, s->path_len) == 0) {
 		bool draining = site_draining();
-		const char *body = draining ? "{\"status\":\"draining\"}" : "{\"status\":\"serving\"}";
 
+		/* The status as before; the backend origins whose connections are no longer
+		 * reused (cgi/desync.h) are for whoever looks, not a reason to take it out. */
+		if (buf_printf(&text, "{\"status\":\"%s\",\"reuse_stopped\":",
+		    draining ? "draining" : "serving") != 0 || desync_render_json(&text) != 0 ||
+		    buf_puts(&text, "}") != 0) {
+			buf_free(&text);
+			reply_error(s, 500, NULL, "out of memory");
+			return s->admin = true;
+		}
 		s->status = draining ? 503 : 200;
-		rc = respond_body(s->io, s->status, "application/json", s->id, body, strlen(body),
+		rc = respond_body(s->io, s->status, "application/json", s->id, text.data, text.len,
 		    s->head_only);
+		buf_free(&text);
 	} else if (cfg->metrics_path != NULL && strlen(cfg->metrics_path) == s->path_len &&
 	    memcmp(cfg->metrics_path, s->path, s->path_len) == 0) {
 		if (metrics_render(&text) != 0) {

@@ -11,6 +11,7 @@
 
 #include "cgi/accesslog.h"
 #include "cgi/config.h"
+#include "cgi/desync.h"
 #include "cgi/fetch.h"
 #include "cgi/handler.h"
 #include "cgi/listen.h"
@@ -278,6 +279,7 @@ reload(void)
 		if (next->max_inflight != now->max_inflight || next->pool_threads != now->pool_threads)
 			log_msg("warning", "SIGHUP: limits changed; they take effect at the next start");
 		site_set(next);
+		desync_reset();	/* the new config may reuse every backend's connections again */
 		metrics_reload(true);
 		log_msg("info", "SIGHUP: %s reloaded, %zu endpoints", config_file, next->nendpoints);
 	}
@@ -345,5 +347,6 @@ main(int argc, char **argv)
 	site_set(NULL);
 	cfg_unref(cfg);
 	metrics_free();
+	desync_free();
 	return rc;
 }

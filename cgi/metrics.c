@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgi/desync.h"
 #include "cgi/h1.h"
 #include "cgi/respond.h"
 #include "fanout/fanout.h"
@@ -379,6 +380,9 @@ metrics_render(struct buf *out)
 		    "request thread.\n# TYPE fanout_fastcgi_connections gauge\n"
 		    "fanout_fastcgi_connections %ld\n",
 		    atomic_load(&reg.threads), atomic_load(&reg.connections));
+	/* Backend origins out of step (issue 18): signs by kind, and those no longer reused. */
+	if (rc == 0)
+		rc = desync_render_metrics(out);
 	buf_free(&labels);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* integ-reuse.c - kept backend connections: never reused with stray bytes waiting, bounded, and
  * safe from the answers curl 7.88 mishandles on a used handle. */
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,12 +181,36 @@ test_tail_at_once(void)
 	}
 }
 
-/* The check refuses only what it must: clean kept connections are still reused. */
+/* SIGHUP: the same config again, which lets every backend origin reuse its connections again
+ * (issue 18); true once the reload is counted and no origin is stopped. */
+static bool
+reload(void)
+{
+	double before = integ_metric(&env, "/api/metrics",
+	    "fanout_config_reloads_total{result=\"ok\"}");
+	int64_t until = clock_now_us() + 5000000;
+
+	if (before < 0 || kill(env.cgi, SIGHUP) != 0)
+		return false;
+	while (clock_now_us() < until) {
+		if (integ_metric(&env, "/api/metrics",
+		    "fanout_config_reloads_total{result=\"ok\"}") > before)
+			return integ_metric(&env, "/api/metrics", "fanout_backend_reuse_stopped") == 0;
+		(void)integ_wait_exit(env.cgi, 20);	/* a pause that also sees a death */
+	}
+	return false;
+}
+
+/* The check refuses only what it must: clean kept connections are still reused, once a reload
+ * has lifted the stop the stray answers above put on the backend's origin (issue 18). */
 static void
 test_clean_connections_reused(void)
 {
 	static const char *const users[] = { "gina", "hank", "ines", "jack", NULL };
 	char user[64];
+
+	CU_ASSERT_EQUAL(integ_metric(&env, "/api/metrics", "fanout_backend_reuse_stopped"), 1);
+	CU_ASSERT_FATAL(reload());
 
 	for (size_t i = 0; i < NEXEC; i++) {
 		long before;
@@ -422,7 +447,7 @@ main(void)
 	static const struct unit_test tests[] = {
 		{ "stray answer after the connection went idle: refused", test_tail_later },
 		{ "stray answer in the same write: refused", test_tail_at_once },
-		{ "clean kept connections: still reused", test_clean_connections_reused },
+		{ "clean kept connections: reused again after a reload", test_clean_connections_reused },
 		{ "100 Continue and no final answer: no status, every executor", test_interim_only },
 		{ "folded first header lines, trailers: every executor lives on",
 		    test_backend_shapes },

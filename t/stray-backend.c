@@ -24,6 +24,7 @@
  *   fold=2       the same after a "100 Continue" without headers, folded with a space
  *   trailer=1    a chunked answer with a trailer field (curl 7.88 leaked a trailer's buffer at
  *                the next chunked answer on the connection: Debian 7.88.1-10+deb12u14)
+ * A real answer echoes the request's X-Request-Id (the stray one has none: it is nobody's).
  * GET /stats answers {"tails": N, "connections": N}: tails written, connections accepted.
  * It listens on 127.0.0.1 (any free port) and writes the port to PORT_FILE; SIGTERM stops it.
  * libmicrohttpd (t/mock-backend) cannot write bytes past an answer: hence this one.
@@ -87,11 +88,35 @@ sleep_ms(long ms)
 		;
 }
 
-/* Answers one request whose target is given; false to close the connection. */
-static bool
-answer(int fd, const char *target)
+/* The request head's X-Request-Id line, "X-Request-Id: VALUE\r\n", into out ("" if none). */
+static void
+request_id_line(const char *head, char *out, size_t size)
 {
-	char name[64], body[128], out[1024];
+	static const char name[] = "\nx-request-id:";
+	const char *p, *end;
+
+	out[0] = '\0';
+	for (p = head; *p != '\0'; p++) {
+		size_t i = 0;
+
+		while (name[i] != '\0' && p[i] != '\0' && (p[i] >= 'A' && p[i] <= 'Z' ?
+		    p[i] + 32 : p[i]) == name[i])
+			i++;
+		if (name[i] != '\0')
+			continue;
+		for (p += i; *p == ' '; p++)
+			;
+		end = p + strcspn(p, "\r\n");
+		snprintf(out, size, "X-Request-Id: %.*s\r\n", (int)(end - p), p);
+		return;
+	}
+}
+
+/* Answers one request whose target and head are given; false to close the connection. */
+static bool
+answer(int fd, const char *target, const char *head)
+{
+	char name[64], body[128], out[1024], id[256];
 	long tail = query_number(target, "tail"), fold = query_number(target, "fold");
 	const char *first = fold == 1 ? "\tX-Fold: " FOLD_VALUE FOLD_VALUE "\r\n" :
 	    fold == 2 ? " X-Fold: " FOLD_VALUE FOLD_VALUE "\r\n" : "";
@@ -107,14 +132,15 @@ answer(int fd, const char *target)
 		user_name(target, name, sizeof(name));
 		blen = snprintf(body, sizeof(body), "{\"user\":\"%s\"}", name);
 	}
+	request_id_line(head, id, sizeof(id));
 	if (query_number(target, "trailer") == 1)
 		len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-		    "Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\nX-Trailer: t\r\n\r\n", (unsigned)blen,
-		    body);
+		    "%sTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\nX-Trailer: t\r\n\r\n", id,
+		    (unsigned)blen, body);
 	else
 		len = snprintf(out, sizeof(out), "%sHTTP/1.1 200 OK\r\n%sContent-Type: application/json\r\n"
-		    "Content-Length: %d\r\n\r\n%s%s", fold == 2 ? "HTTP/1.1 100 Continue\r\n\r\n" : "",
-		    first, blen, body, tail == 0 ? STRAY : "");
+		    "%sContent-Length: %d\r\n\r\n%s%s", fold == 2 ? "HTTP/1.1 100 Continue\r\n\r\n" : "",
+		    first, id, blen, body, tail == 0 ? STRAY : "");
 	if (!write_all(fd, out, (size_t)len))
 		return false;
 	if (tail > 0) {
@@ -145,7 +171,8 @@ serve(void *arg)
 			have += (size_t)n;
 			head[have] = '\0';
 		}
-		if (sscanf(head, "GET %8191s HTTP/1.1", target) != 1 || !answer(fd, target))
+		end[2] = '\0';	/* this request's head only (its last CRLF is not needed) */
+		if (sscanf(head, "GET %8191s HTTP/1.1", target) != 1 || !answer(fd, target, head))
 			break;
 		end += 4;
 		have -= (size_t)(end - head);

@@ -78,7 +78,8 @@ static const char good_config[] =
     "       {\"name\": \"recs\", \"url\": \"http://127.0.0.1:1/r?s={profile./segment}\"},\n"
     "       {\"name\": \"profile\", \"url\": \"http://127.0.0.1:1/p/{user}?l={query.lang}\",\n"
     "        \"timeout_ms\": 200, \"required\": false, \"success\": [200, 404],\n"
-    "        \"headers\": [\"Accept-Language\"], \"max_body_bytes\": 4096},\n"
+    "        \"headers\": [\"Accept-Language\"], \"max_body_bytes\": 4096,\n"
+    "        \"keepalive\": false, \"echo_request_id\": \"X-Request-Id\"},\n"
     "       {\"name\": \"motd\", \"url\": \"http://127.0.0.1:1/motd\", \"encoding\": \"text\",\n"
     "        \"client\": \"curl\"}\n"
     "     ]},\n"
@@ -121,6 +122,12 @@ test_config_good(void)
 	CU_ASSERT_EQUAL(ep->backends[2].encoding, CFG_TEXT);
 	CU_ASSERT_TRUE(ep->backends[2].force_curl);
 	CU_ASSERT_FALSE(recs->force_curl);		/* "auto", by default */
+	CU_ASSERT_TRUE(recs->keepalive);
+	CU_ASSERT_PTR_NULL(recs->echo_request_id);
+	CU_ASSERT_FALSE(profile->keepalive);
+	CU_ASSERT_STRING_EQUAL(profile->echo_request_id, "X-Request-Id");
+	CU_ASSERT_STRING_EQUAL(recs->origin, "http://127.0.0.1:1");
+	CU_ASSERT_STRING_EQUAL(cfg->endpoints[1].backends[0].origin, "https://127.0.0.1:1");
 	CU_ASSERT_EQUAL(cfg->endpoints[1].nsegments, 0);
 	CU_ASSERT_EQUAL(cfg->endpoints[1].methods, CFG_GET);
 	cfg_unref(cfg);
@@ -188,6 +195,15 @@ test_config_errors(void)
 		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"b\", \"url\": "
 		  "\"http://h/\", \"client\": true}]}]}",
 		  "c.json: endpoints[0].backends[0].client: must be a string" },
+		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"b\", \"url\": "
+		  "\"http://h/\", \"keepalive\": \"no\"}]}]}",
+		  "c.json: endpoints[0].backends[0].keepalive: must be true or false" },
+		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"b\", \"url\": "
+		  "\"http://h/\", \"echo_request_id\": \"X Id\"}]}]}",
+		  "c.json: endpoints[0].backends[0].echo_request_id: \"X Id\": must be a header name" },
+		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"b\", \"url\": "
+		  "\"http://h/\", \"echo_request_id\": 1}]}]}",
+		  "c.json: endpoints[0].backends[0].echo_request_id: must be a string" },
 		{ "{\"endpoints\": [{\"path\": \"/a\", \"executor\": \"fibers\", \"backends\": "
 		  "[{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
 		  "c.json: endpoints[0].executor: \"fibers\" is not one of" },

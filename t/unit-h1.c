@@ -29,6 +29,7 @@ static struct loop_timer guard;
 static size_t waiting;		/* calls expected to end before the loop stops */
 static bool in_h1_call;		/* an h1_* call of the test is under way */
 static bool ended_inside;	/* ended() was called from inside one: against the contract */
+static struct fetch_request with;	/* no_reuse, echo_header, origin of the next calls */
 
 /* A GET of the test, and how it ended. */
 struct call {
@@ -84,7 +85,8 @@ call_start(struct call *call, int port, const char *target, long timeout_ms, siz
 	call->headers[1] = "Accept-Language: fr";
 	call->headers[2] = NULL;
 	call->req = (struct fetch_request){ .url = call->url, .headers = call->headers,
-		.timeout_ms = timeout_ms, .max_body = max_body };
+		.timeout_ms = timeout_ms, .max_body = max_body, .no_reuse = with.no_reuse,
+		.echo_header = with.echo_header, .origin = with.origin };
 	call->reply = (struct fetch_reply){ .body = BUF_INIT };
 	call->done = false;
 	in_h1_call = true;
@@ -312,6 +314,59 @@ test_idle_watched(void)
 	CU_ASSERT_EQUAL(h1_stats(cl).reused, s1.reused);
 }
 
+static char idle_origin[64];	/* what idle_bytes() was told */
+
+static void
+idle_bytes(void *ctx, const char *origin)
+{
+	(void)ctx;
+	snprintf(idle_origin, sizeof(idle_origin), "%s", origin != NULL ? origin : "(null)");
+}
+
+/* Issue 18: the signs of a backend out of step, each where it is seen; a call that asks for no
+ * reuse neither takes nor keeps a connection; the echoed header is read. */
+static void
+test_signs(void)
+{
+	long tails = integ_stat(stray_port, "tails");
+	struct h1_stats s0;
+	struct call call;
+	int64_t until = clock_now_us() + 5 * SECOND_US;
+
+	h1_client_on_idle_bytes(cl, idle_bytes);
+	with = (struct fetch_request){ .echo_header = "x-request-id", .origin = "o-test" };
+	CU_ASSERT_FATAL(call_run(&call, stray_port, "/u/kay?tail=0", 5000, 4096));
+	CU_ASSERT_EQUAL(call.reply.signs, FETCH_SIGN_TRAILING);
+	CU_ASSERT_TRUE(call.reply.echo_seen);
+	CU_ASSERT_STRING_EQUAL(call.reply.echo, "h1-test");
+	buf_free(&call.reply.body);
+	/* A stray answer waiting when the next GET would take the connection: a peek. */
+	CU_ASSERT_FATAL(call_run(&call, stray_port, "/u/lee?tail=100", 5000, 4096));
+	CU_ASSERT_EQUAL(call.reply.signs, 0);
+	buf_free(&call.reply.body);
+	CU_ASSERT_FATAL(integ_await_stat(stray_port, "tails", tails + 2, stray));
+	CU_ASSERT_FATAL(call_run(&call, stray_port, "/u/max", 5000, 4096));
+	CU_ASSERT_EQUAL(call.reply.signs, FETCH_SIGN_PEEK);
+	CU_ASSERT_EQUAL(call.reply.conn, FETCH_CONN_OPENED);
+	buf_free(&call.reply.body);
+	/* The same while the loop runs: told to idle_bytes(), with the origin. */
+	idle_origin[0] = '\0';
+	CU_ASSERT_FATAL(call_run(&call, stray_port, "/u/ned?tail=100", 5000, 4096));
+	buf_free(&call.reply.body);
+	while (idle_origin[0] == '\0' && clock_now_us() < until)
+		CU_ASSERT_FALSE(run(1, 50));
+	CU_ASSERT_STRING_EQUAL(idle_origin, "o-test");
+	/* No reuse: each GET on a connection of its own, none kept. */
+	with.no_reuse = true;
+	s0 = h1_stats(cl);
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/ola"), "{\"user\":\"ola\"}");
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/pia"), "{\"user\":\"pia\"}");
+	CU_ASSERT_EQUAL(h1_stats(cl).opened, s0.opened + 2);
+	CU_ASSERT_EQUAL(h1_stats(cl).reused, s0.reused);
+	with = (struct fetch_request){ 0 };
+	h1_client_on_idle_bytes(cl, NULL);
+}
+
 /* A cancelled GET is never reported; the client freed with GETs under way ends them. */
 static void
 test_cancel(void)
@@ -393,6 +448,7 @@ main(void)
 		{ "a kept connection closed under a GET: sent again, once", test_retry_once },
 		{ "stray answers never answer the next GET (issue 7)", test_stray },
 		{ "bytes on an idle connection close it as they come", test_idle_watched },
+		{ "signs of a backend out of step; no reuse; the echoed header", test_signs },
 		{ "cancelled GETs and a freed client report nothing", test_cancel },
 		{ NULL, NULL },
 	};
