@@ -302,8 +302,10 @@ transfer_end(struct fetch_transfer *t, CURLcode rc)
 		reply->status = 0;
 	reply->kind = t->sink.nomem || t->conn == CONNS_UNKNOWN ? FETCH_INTERNAL :
 	    t->conn != CONNS_CLEAN ? FETCH_CONNECT : kind_of(rc, &t->sink);
-	/* What curl says of an answer it cannot read as HTTP/1.x (no status line, HTTP/0.9). */
-	if (rc == CURLE_WEIRD_SERVER_REPLY || rc == CURLE_UNSUPPORTED_PROTOCOL)
+	/* What curl says of an answer it cannot read as HTTP/1.x: no status line, HTTP/0.9, or
+	 * (7.88's header store) a header line it cannot split, such as a folded first one. */
+	if (rc == CURLE_WEIRD_SERVER_REPLY || rc == CURLE_UNSUPPORTED_PROTOCOL ||
+	    rc == CURLE_BAD_FUNCTION_ARGUMENT)
 		reply->signs |= FETCH_SIGN_UNPARSED;
 	if (reply->kind != FETCH_OK)
 		reply_explain(t, rc, reply);
