@@ -15,8 +15,9 @@
 /* The parameters of one request, in bytes: nginx sends a few hundred; headers and the URI are
  * bounded well below this by the web server. */
 #define MAX_PARAMS (128 * 1024)
-/* A request body beyond this (endpoints take none) closes the connection after the answer;
- * beyond DRAIN_MAX, once answered, at once (what is left of it is not read). */
+/* A request body beyond this (endpoints take none) closes the connection after the answer
+ * (also one written before the body passed it), once the body has ended; beyond DRAIN_MAX, once
+ * answered, at once (what is left of it is not read). */
 #define MAX_BODY (64 * 1024)
 #define DRAIN_MAX (1024 * 1024)
 /* Output waiting for the peer beyond this: the connection is not read meanwhile, so a peer
@@ -60,8 +61,10 @@ on_record(void *ctx, const struct fcgi_event *ev)
 		break;
 	case FCGI_EV_STDIN:
 		/* Endpoints take no body: it is counted and dropped. */
-		if ((c->body_bytes += ev->len) > MAX_BODY)
+		if ((c->body_bytes += ev->len) > MAX_BODY) {
 			c->keep = false;
+			c->last = true;	/* the answer may have been written already */
+		}
 		if (c->body_bytes > DRAIN_MAX && r == NULL)
 			conn_close(c);
 		break;
