@@ -15,8 +15,9 @@
 /* The parameters of one request, in bytes: nginx sends a few hundred; headers and the URI are
  * bounded well below this by the web server. */
 #define MAX_PARAMS (128 * 1024)
-/* A request body beyond this (endpoints take none) closes the connection after the answer;
- * beyond DRAIN_MAX, once answered, at once (what is left of it is not read). */
+/* A request body beyond this (endpoints take none) closes the connection after the answer
+ * (also one written before the body passed it), once the body has ended; beyond DRAIN_MAX, once
+ * answered, at once (what is left of it is not read). */
 #define MAX_BODY (64 * 1024)
 #define DRAIN_MAX (1024 * 1024)
 /* Output waiting for the peer beyond this: the connection is not read meanwhile, so a peer
@@ -24,6 +25,11 @@
 #define OUT_HIGH (256 * 1024)
 /* What GET_VALUES answers: connections and requests cost memory, not threads. */
 #define MAX_CONNS 10000
+/* The peer's input ended with a request in progress: a web server that half-closes still reads
+ * its answer, one that went away (its client did) looks the same on TCP until a write fails.
+ * The answer goes out if it is ready this soon; past it the request counts as abandoned and its
+ * calls are cancelled. The threads server's watcher takes up to its period (50 ms) alike. */
+#define EOF_GRACE_US (100 * 1000)
 
 static void conn_close(struct evconn *c);
 
@@ -60,8 +66,10 @@ on_record(void *ctx, const struct fcgi_event *ev)
 		break;
 	case FCGI_EV_STDIN:
 		/* Endpoints take no body: it is counted and dropped. */
-		if ((c->body_bytes += ev->len) > MAX_BODY)
+		if ((c->body_bytes += ev->len) > MAX_BODY) {
 			c->keep = false;
+			c->last = true;	/* the answer may have been written already */
+		}
 		if (c->body_bytes > DRAIN_MAX && r == NULL)
 			conn_close(c);
 		break;
@@ -98,7 +106,7 @@ conn_events(const struct evconn *c)
 {
 	uint32_t events = 0;
 
-	if (!input_pending(c) && !output_high(c))
+	if (!c->eof && !input_pending(c) && !output_high(c))
 		events |= EPOLLIN | EPOLLRDHUP;
 	if (c->out.len > c->out_off || input_pending(c))
 		events |= EPOLLOUT;
@@ -137,7 +145,8 @@ evconn_flush(struct evconn *c)
 	if (c->out_off == c->out.len) {
 		buf_truncate(&c->out, 0);
 		c->out_off = 0;
-		if (c->req == NULL && c->last && !c->stdin_open) {
+		if (c->req == NULL && ((c->last && !c->stdin_open) ||
+		    (c->eof && !input_pending(c)))) {
 			conn_close(c);
 			return;
 		}
@@ -191,6 +200,20 @@ conn_parse_pending(struct evconn *c)
 	return true;
 }
 
+/* The peer's input ended: true if the connection stays to answer what it has read (a request
+ * whose parameters are in, an answer being written, requests read and not yet parsed), for
+ * EOF_GRACE_US if a request is in progress; false if there is nothing to answer. */
+static bool
+conn_input_ended(struct evconn *c)
+{
+	if ((c->req == NULL || c->req->served == NULL) && c->out_off == c->out.len &&
+	    !input_pending(c))
+		return false;
+	c->eof = true;
+	return c->req == NULL || loop_timer_set(c->ev->loop, &c->idle,
+	    fanout_now_us() + EOF_GRACE_US) == 0;
+}
+
 /* Reads what is there and parses it; false once the connection is closed. */
 static bool
 conn_read(struct evconn *c)
@@ -203,6 +226,8 @@ conn_read(struct evconn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
+		if (n == 0 && conn_input_ended(c))
 			return true;
 		if (n <= 0) {
 			conn_close(c);	/* the web server closed it, or it failed */
@@ -224,11 +249,11 @@ conn_event(void *ctx, uint32_t events)
 
 	if (c->closed)
 		return;
-	if ((events & (EPOLLERR | EPOLLHUP)) && input_pending(c)) {
+	if ((events & (EPOLLERR | EPOLLHUP)) && (input_pending(c) || c->eof)) {
 		conn_close(c);	/* gone both ways: nothing pending can be answered */
 		return;
 	}
-	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !conn_read(c))
+	if (!c->eof && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !conn_read(c))
 		return;
 	/* Each turn writes, then parses what a pause left while the output has room. */
 	for (;;) {
@@ -249,6 +274,10 @@ conn_idle_check(void *ctx)
 	int64_t due = c->active_at + c->ev->idle_timeout_us;
 	bool serving = c->req != NULL && c->req->served != NULL && c->out.len == c->out_off;
 
+	if (c->eof && c->req != NULL) {
+		conn_close(c);	/* not answered within EOF_GRACE_US: abandoned */
+		return;
+	}
 	if (serving || due > fanout_now_us()) {
 		if (loop_timer_set(c->ev->loop, &c->idle, serving ? fanout_now_us() +
 		    c->ev->idle_timeout_us : due) == 0)

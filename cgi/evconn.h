@@ -35,6 +35,10 @@ struct evconn {
 	size_t body_bytes;		/* of the request's body, counted and dropped */
 	bool last;			/* close once the output is written: the request was
 					 * its last */
+	bool eof;			/* the peer's input ended (a half-close, or gone: on TCP
+					 * the same until a write fails): not read any more; the
+					 * request in progress is answered if it can be within
+					 * EOF_GRACE_US, then the connection is closed */
 	bool closed;
 	struct evconn *prev, *next;
 };

@@ -21,7 +21,7 @@ struct evloop {
 	pthread_t thread;
 	struct loop_io listen_io;	/* the shared listening socket, EPOLLEXCLUSIVE */
 	struct loop_timer accept_pause;	/* accept() failing for want of descriptors: back off */
-	struct loop_job close_job;	/* posted by the main thread once a stop has drained */
+	struct loop_job close_job;	/* posted by the main thread as a stop begins */
 	bool closing;			/* connections close once their request is answered */
 	int64_t idle_timeout_us;
 	struct evconn *conns;		/* open connections */
@@ -37,8 +37,8 @@ void evconn_open(struct evloop *ev, int fd);
  * answered. */
 void evconn_close_all(struct evloop *ev);
 
-/* evserver.c: a request begins on ev (BEGIN_REQUEST) or ends (its memory freed): the server
- * counts them, so that a stop knows when nothing is in flight any more. */
+/* evserver.c: a request begins on ev (BEGIN_REQUEST) or ends (its memory freed): the loop
+ * counts them, so that once closing it ends only when every request read is answered. */
 void evloop_request_begins(struct evloop *ev);
 void evloop_request_ends(struct evloop *ev);
 

@@ -33,10 +33,8 @@ struct evserver {
 	struct evloop *loops;
 	size_t nloops;
 	atomic_bool stopping;		/* accepting has stopped */
-	atomic_size_t in_flight;	/* requests of every loop */
 	pthread_mutex_t mu;
-	pthread_cond_t changed;		/* a loop's thread has ended, or, while stopping, the
-					 * last request in flight */
+	pthread_cond_t changed;		/* a loop's thread has ended */
 	size_t running;
 };
 
@@ -51,22 +49,12 @@ void
 evloop_request_begins(struct evloop *ev)
 {
 	ev->requests++;
-	atomic_fetch_add(&ev->server->in_flight, 1);
 }
 
 void
 evloop_request_ends(struct evloop *ev)
 {
-	struct evserver *s = ev->server;
-
 	ev->requests--;
-	/* Only a stop waits for the count, so only then is the lock taken; it sets `stopping`
-	 * before it looks at the count, so one of the two sees the other. */
-	if (atomic_fetch_sub(&s->in_flight, 1) == 1 && atomic_load(&s->stopping)) {
-		pthread_mutex_lock(&s->mu);
-		pthread_cond_broadcast(&s->changed);
-		pthread_mutex_unlock(&s->mu);
-	}
 	evloop_check_done(ev);
 }
 
@@ -131,8 +119,10 @@ accept_ready(void *ctx, uint32_t events)
 	}
 }
 
-/* Posted by the main thread once a stop has drained: close the idle connections, and end once
- * the requests still in flight (some came on kept connections meanwhile) are answered. */
+/* Posted by the main thread as a stop begins: the connections at rest close now, the others
+ * right after the answer to the request they carry, so that a kept connection takes no new
+ * request (the web server sends it on a new connection, elsewhere); the loop ends once every
+ * request read is answered. */
 static void
 loop_close_job(void *ctx)
 {
@@ -216,10 +206,11 @@ loops_start(struct evserver *s, const struct server_opts *o)
 }
 
 /*
- * The stop, as the threads server's: accept no more (connections not yet accepted are refused),
- * serve the requests in flight and those that still come on kept connections, and once none is
- * in flight, close the idle connections and end the loops. All within grace_ms; returns how many
- * loops still run then.
+ * The stop: accept no more (connections not yet accepted are refused), close the kept
+ * connections between requests, answer every request read, and end the loops. Waiting for no
+ * request in flight before closing anything would never end under steady load: kept
+ * connections keep bringing requests. All within grace_ms; returns how many loops still run
+ * then.
  */
 static size_t
 loops_stop(struct evserver *s, long grace_ms)
@@ -229,11 +220,6 @@ loops_stop(struct evserver *s, long grace_ms)
 
 	atomic_store(&s->stopping, true);
 	(void)shutdown(s->acceptor.listen_fd, SHUT_RDWR);
-	pthread_mutex_lock(&s->mu);
-	while (atomic_load(&s->in_flight) > 0 &&
-	    pthread_cond_timedwait(&s->changed, &s->mu, &until) == 0)
-		;
-	pthread_mutex_unlock(&s->mu);
 	for (size_t i = 0; i < s->nloops; i++)
 		loop_post(s->loops[i].loop, &s->loops[i].close_job);
 	pthread_mutex_lock(&s->mu);
@@ -251,7 +237,6 @@ server_setup(struct evserver *s, int listen_fd, const struct server_opts *o)
 
 	*s = (struct evserver){ .nloops = 0 };
 	atomic_init(&s->stopping, false);
-	atomic_init(&s->in_flight, 0);
 	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
 	    acceptor_init(&s->acceptor, listen_fd, o->idle_timeout_s) != 0)
 		return -1;

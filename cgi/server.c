@@ -136,6 +136,21 @@ input_drain(FCGX_Request *req)
 		}
 }
 
+/* Closes a kept connection at the stop, if it is open. Not with libfcgi's close, which reads and
+ * drops whatever comes until the peer closes: a request sent meanwhile would be read and never
+ * answered; unread, it resets the connection, and the web server sends it elsewhere. Shut down
+ * first: the watcher's poll may hold the socket open past close() for up to a period, and the
+ * web server must see the end now, not send another request meanwhile. */
+static void
+close_kept(FCGX_Request *req)
+{
+	if (req->ipcFd < 0)
+		return;
+	(void)shutdown(req->ipcFd, SHUT_RDWR);
+	(void)close(req->ipcFd);
+	req->ipcFd = -1;
+}
+
 static void
 serve_request(struct worker *w)
 {
@@ -148,6 +163,10 @@ serve_request(struct worker *w)
 	cfg_unref(cfg);
 	input_drain(&w->req);
 	FCGX_Finish_r(&w->req);
+	/* Stopping: a kept connection closes right after the answer, before the web server can
+	 * send another request on it. */
+	if (atomic_load(&w->s->stopping))
+		close_kept(&w->req);
 	atomic_fetch_sub(&w->s->busy, 1);
 	drain_notify(w->s);
 }
@@ -201,7 +220,8 @@ request_thread(void *arg)
 			note_closed(w, &open);
 		}
 	}
-	FCGX_Free(&w->req, 1);
+	close_kept(&w->req);	/* the stop */
+	FCGX_Free(&w->req, 0);
 	note_closed(w, &open);
 	multi_thread_end();
 	watch_slot_free(w->watch);

@@ -336,6 +336,32 @@ test_quiet_stop(void)
 	}
 }
 
+/* A web server that half-closes (shutdown(SHUT_WR)) after a whole request still reads: it gets
+ * its answer (a backend call's), then the server closes the connection; kept or not. */
+static void
+test_half_close(void)
+{
+	for (int keep = 0; keep < 2; keep++) {
+		int fd = fcgi_connect_tcp(env.cgi_port);
+		struct buf out = BUF_INIT;
+		bool answered, closed;
+
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT(fcgi_send_get(fd, "/api/ok", keep, FCGI_GET_WHOLE, SEND_BOUND_MS) &&
+		    shutdown(fd, SHUT_WR) == 0);
+		answered = fcgi_read_answer(fd, ANSWER_BOUND_MS, &out);
+		closed = fcgi_await_closed(&fd, 1, CLOSE_BOUND_MS);
+		printf("\n    %s connection, half-closed: %s, %s ", keep ? "kept" : "not kept",
+		    answered ? "answered" : "no answer", closed ? "then closed" : "still open");
+		CU_ASSERT(answered);
+		CU_ASSERT_EQUAL(answered ? fcgi_answer_status(buf_str(&out)) : -1, 200);
+		CU_ASSERT(closed);
+		if (fd >= 0)
+			close(fd);
+		buf_free(&out);
+	}
+}
+
 /* A socket on fd 0 that does not listen (a wrong descriptor handed over) is refused at start,
  * rather than failing every accept for ever while the process looks healthy. */
 static void
@@ -432,6 +458,7 @@ main(void)
 		{ "a stop with no connection open says none is", test_quiet_stop },
 		{ "a directory or a FIFO as config", test_config_not_a_file },
 		{ "a socket on fd 0 that does not listen: refused", test_fd0_not_listening },
+		{ "half-closed after a whole request: answered, then closed", test_half_close },
 		{ NULL, NULL },
 	};
 

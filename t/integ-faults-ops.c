@@ -169,12 +169,19 @@ test_sigterm_under_load(void)
 	CU_ASSERT(await_metric("fanout_backend_calls_in_flight", 3 * N));
 	t0 = clock_now_us();
 	CU_ASSERT_FATAL(kill(env.cgi, SIGTERM) == 0);
-	/* Draining: no new connection is accepted, but nginx still holds idle kept-alive ones,
-	 * and on those the health check says so. (The await makes sure the signal has landed.) */
+	/* Draining: no new connection is accepted. The threads server still serves on the idle
+	 * kept-alive connections nginx holds, and there the health check says so; the event
+	 * server closes them as the stop begins (a kept connection takes no new request), so
+	 * nginx's connect is refused (502), unless it came first. (The await makes sure the signal
+	 * has landed.) */
 	CU_ASSERT(await_log("stopping; requests in progress may finish"));
 	CU_ASSERT_FATAL(request(NULL, "/api/healthz", NULL, &r));
-	CU_ASSERT_EQUAL(r.status, 503);
-	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.json, "status")), "draining");
+	if (integ_threads_server() || r.status != 502) {
+		CU_ASSERT_EQUAL(r.status, 503);
+		CU_ASSERT(r.json != NULL && json_string_value(json_object_get(r.json, "status")) !=
+		    NULL && strcmp(json_string_value(json_object_get(r.json, "status")),
+		    "draining") == 0);
+	}
 	reply_free(&r);
 	for (int i = 0; i < N; i++) {
 		CU_ASSERT_FATAL(pthread_join(tid[i], NULL) == 0);

@@ -300,6 +300,8 @@ main(void)
 		{ "request id 258: answered under that id", test_other_id },
 		{ "closed in mid-request: survives, answers", test_close_mid_request },
 		{ "a body answered before it is in: read whole, then closed", test_unread_body },
+		{ "a body past 64 KiB answered before it is in, kept connection: closed",
+		    test_large_body_kept },
 		{ "a reader that never reads 2,000 answers: bounded, others served",
 		    test_never_reads },
 		{ NULL, NULL },

@@ -83,6 +83,7 @@ void test_second_begin(void);
 void test_other_id(void);
 void test_close_mid_request(void);
 void test_unread_body(void);
+void test_large_body_kept(void);
 void test_never_reads(void);
 
 #endif
