@@ -37,7 +37,8 @@
  * latter win), a coding after chunked (curl reads "chunked, identity" as chunked), obsolete line
  * folding, control characters in a header (curl keeps them), a CR alone inside a line; a coding
  * it cannot undo (gzip, ...: curl fails those too), a chunk-size line (extensions included) past
- * 100 KiB (curl skips extensions of any length).
+ * 100 KiB (curl skips extensions of any length). Past the head bounds both fail, the kind aside:
+ * a head line past 100 KiB is a bad answer here, "out of memory" (internal) in curl.
  */
 #define H1P_HEAD_MAX (300 * 1024)	/* all heads of one answer (1xx included), and its trailers:
 					 * curl's MAX_HTTP_RESP_HEADER_SIZE */
