@@ -34,11 +34,10 @@
  * Where it differs from curl 7.88, on purpose (each a framing someone else may read otherwise,
  * RFC 9112 §6.3 and §11.2): it refuses Content-Lengths that differ (curl takes the first of
  * "12, 13" and the last of two lines), Content-Length next to Transfer-Encoding (curl lets the
- * latter win), a coding after chunked (curl 7.88 reads "chunked, identity" as chunked; curl 8.8 refuses it,
- * curl PR #13733), obsolete line
- * folding, control characters in a header (curl keeps them), a CR alone inside a line; a coding
- * it cannot undo (gzip, ...: curl fails those too), a chunk-size line (extensions included) past
- * 100 KiB (curl skips extensions of any length). Past the head bounds both fail, the kind aside:
+ * latter win), a coding after chunked (curl 7.88 reads "chunked, identity" as chunked; curl 8.8
+ * refuses it, curl PR #13733), obsolete line folding, control characters in a header (curl keeps
+ * them), a CR alone inside a line; a coding it cannot undo (gzip, ...: curl fails those too), a
+ * chunk-size line (extensions included) past 100 KiB (curl skips extensions of any length). Past the head bounds both fail, the kind aside:
  * a head line past 100 KiB is a bad answer here, "out of memory" (internal) in curl.
  */
 #define H1P_HEAD_MAX (300 * 1024)	/* all heads of one answer (1xx included), and its trailers:
