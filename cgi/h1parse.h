@@ -15,8 +15,8 @@
  * reads a line at a time into a bounded buffer and the body by counts, so a split anywhere in
  * the bytes cannot change what it sees (t/fuzz/fuzz-h1.c checks that); it refuses what
  * http-parser takes (obsolete line folding) and takes the heads curl takes (http-parser's bound
- * is a compile-time 80 KiB, curl's 300 KiB), it is short enough to read whole, and it adds no dependency (http-parser is no longer maintained:
- * Node.js replaced it with llhttp).
+ * is a compile-time 80 KiB, curl's 300 KiB), it is short enough to read whole, and it adds no
+ * dependency (http-parser is no longer maintained: Node.js replaced it with llhttp).
  *
  * What it accepts: "HTTP/1.0" or "HTTP/1.1", a 3-digit status, header lines ending in LF with an
  * optional CR before it; interim answers (1xx but 101) skipped; the body framed by
@@ -37,8 +37,9 @@
  * latter win), a coding after chunked (curl 7.88 reads "chunked, identity" as chunked; curl 8.8
  * refuses it, curl PR #13733), obsolete line folding, control characters in a header (curl keeps
  * them), a CR alone inside a line; a coding it cannot undo (gzip, ...: curl fails those too), a
- * chunk-size line (extensions included) past 100 KiB (curl skips extensions of any length). Past the head bounds both fail, the kind aside:
- * a head line past 100 KiB is a bad answer here, "out of memory" (internal) in curl.
+ * chunk-size line (extensions included) past 100 KiB (curl skips extensions of any length).
+ * Past the head bounds both fail, the kind aside: a head line past 100 KiB is a bad answer here,
+ * "out of memory" (internal) in curl.
  */
 #define H1P_HEAD_MAX (300 * 1024)	/* all heads of one answer (1xx included), and its trailers:
 					 * curl's MAX_HTTP_RESP_HEADER_SIZE */
