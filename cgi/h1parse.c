@@ -116,10 +116,12 @@ decimal(const char *v, size_t n, uint64_t *out)
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			return false;
-		if (len != H1P_LENGTH_HUGE)
+		if (len == H1P_LENGTH_HUGE)
+			continue;
+		if (len > ((uint64_t)INT64_MAX - (uint64_t)(v[i] - '0')) / 10)
+			len = H1P_LENGTH_HUGE;	/* checked before it can wrap */
+		else
 			len = len * 10 + (uint64_t)(v[i] - '0');
-		if (len > INT64_MAX)
-			len = H1P_LENGTH_HUGE;
 	}
 	*out = len;
 	return true;

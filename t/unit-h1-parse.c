@@ -78,6 +78,11 @@ static const struct parse_case cases[] = {
 	    0, 64, H1P_TOO_LARGE, 0, NULL, 0, false, NULL },
 	{ "a Content-Length past curl_off_t, no cap", OK200 "Content-Length: 9223372036854775808"
 	    "\r\n\r\n", 0, SIZE_MAX, H1P_TOO_LARGE, 0, NULL, 0, false, NULL },
+	{ "a Content-Length that would wrap uint64_t, no cap", OK200 "Content-Length: "
+	    "20000000000000000000\r\n\r\n", 0, SIZE_MAX, H1P_TOO_LARGE, 0, NULL, 0, false, NULL },
+	{ "the largest curl_off_t, no cap", OK200 "Content-Length: 9223372036854775807\r\n\r\nab",
+	    0, SIZE_MAX, H1P_BAD, 0, NULL, 0, false,
+	    "the connection closed before the end of the answer" },
 	BAD("a Content-Length list that differs", OK200 "Content-Length: 5, 6\r\n\r\nhello",
 	    "conflicting Content-Length headers"),
 	BAD("an empty element in Content-Length", OK200 "Content-Length: 5,\r\n\r\nhello",
