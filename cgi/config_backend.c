@@ -90,6 +90,18 @@ parse_headers(struct walk *w, json_t *obj, struct cfg_backend *b)
 	    "a header name (letters, digits, '-'; not Host, framing or X-Request-Id)",
 	    &b->headers, &b->nheaders) != 0)
 		return -1;
+	/* walk_names() compares names as they are written; header names are case-insensitive
+	 * (RFC 9110 §5.1), and "X-A" with "x-a" would send the header twice. */
+	for (size_t i = 1; i < b->nheaders; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcasecmp(b->headers[i], b->headers[j]) == 0) {
+				size_t mark = walk_enter_item(w, "headers", i);
+
+				walk_fail(w, "\"%s\" is \"%s\" (headers[%zu]) again: header names are"
+				    " case-insensitive", b->headers[i], b->headers[j], j);
+				walk_leave(w, mark);
+				return -1;
+			}
 	if (b->nheaders > 0 && (b->header_params = calloc(b->nheaders, sizeof(char *))) == NULL)
 		return walk_fail(w, "out of memory");
 	for (size_t i = 0; i < b->nheaders; i++)

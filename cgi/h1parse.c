@@ -18,6 +18,8 @@ h1p_reset(struct h1p *p, struct buf *body, size_t max_body)
 	struct buf line = p->line;
 
 	buf_truncate(&line, 0);
+	if (line.cap > H1P_LINE_KEEP)
+		buf_free(&line);	/* a long line once is no reason to hold its memory */
 	*p = (struct h1p){ .state = H1P_STATUS, .line = line, .body = body, .max_body = max_body };
 }
 
@@ -67,7 +69,8 @@ status_line(struct h1p *p, const char *s, size_t n)
 		return bad(p, "malformed status line");
 	p->code = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
 	p->http10 = s[7] == '0';
-	p->has_length = p->chunked = p->says_close = p->says_keep_alive = false;
+	p->has_length = p->has_te = p->chunked = p->odd_te = false;
+	p->says_close = p->says_keep_alive = false;
 	p->left = 0;
 	p->state = H1P_HEADER;
 	if (p->head != NULL)
@@ -81,44 +84,116 @@ value_is(const char *v, size_t n, const char *word)
 	return n == strlen(word) && strncasecmp(v, word, n) == 0;
 }
 
-static enum h1p_rc
-content_length(struct h1p *p, const char *v, size_t n)
+/* The next element of a comma-separated list (RFC 9110 §5.6.1), its outer white space taken off;
+ * false when the list is done. Elements may be empty. */
+static bool
+next_element(const char **v, size_t *n, const char **el, size_t *len)
+{
+	const char *s = *v, *comma;
+	size_t rest = *n, word;
+
+	if (s == NULL)
+		return false;
+	while (rest > 0 && (*s == ' ' || *s == '\t'))
+		s++, rest--;
+	comma = memchr(s, ',', rest);
+	word = comma != NULL ? (size_t)(comma - s) : rest;
+	*el = s;
+	*len = word;
+	while (*len > 0 && (s[*len - 1] == ' ' || s[*len - 1] == '\t'))
+		(*len)--;
+	*v = comma != NULL ? comma + 1 : NULL;
+	*n = comma != NULL ? rest - word - 1 : 0;
+	return true;
+}
+
+/* 1*DIGIT, leading zeros and all (RFC 9110 §8.6); H1P_LENGTH_HUGE past curl_off_t's range. */
+static bool
+decimal(const char *v, size_t n, uint64_t *out)
 {
 	uint64_t len = 0;
 
-	if (n == 0 || n > 18)
-		return bad(p, "malformed Content-Length");
+	if (n == 0)
+		return false;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] < '0' || v[i] > '9')
-			return bad(p, "malformed Content-Length");
-		len = len * 10 + (uint64_t)(v[i] - '0');
+			return false;
+		if (len == H1P_LENGTH_HUGE)
+			continue;
+		if (len > ((uint64_t)INT64_MAX - (uint64_t)(v[i] - '0')) / 10)
+			len = H1P_LENGTH_HUGE;	/* checked before it can wrap */
+		else
+			len = len * 10 + (uint64_t)(v[i] - '0');
 	}
-	if (p->has_length && len != p->left)
-		return bad(p, "conflicting Content-Length headers");
-	p->has_length = true;
-	p->left = len;
+	*out = len;
+	return true;
+}
+
+/* Content-Length: one value, or a list of one value repeated (RFC 9110 §8.6 lets a recipient
+ * take "42, 42" as 42: an upstream duplicated the field), in one field line or several. Values
+ * that differ are refused: which one frames the answer is what request smuggling plays on. */
+static enum h1p_rc
+content_length(struct h1p *p, const char *v, size_t n)
+{
+	const char *el;
+	size_t len;
+	uint64_t value;
+
+	while (next_element(&v, &n, &el, &len)) {
+		if (!decimal(el, len, &value))
+			return bad(p, "malformed Content-Length");
+		if (p->has_length && value != p->left)
+			return bad(p, "conflicting Content-Length headers");
+		p->has_length = true;
+		p->left = value;
+	}
 	return H1P_MORE;
+}
+
+/* Transfer-Encoding: a list of codings, in one field line or several (RFC 9110 §5.3). Chunked
+ * must come last (RFC 9112 §6.3: after it, the end would be the connection's, a framing another
+ * reader may see otherwise); before it only "identity", RFC 2616's coding that changes nothing;
+ * chunked again only as a repeat of the same coding (a sender must not chunk twice, RFC 9112
+ * §6.1: the answer is read as chunked once, as curl does). Either is odd: the answer is taken,
+ * its connection is not kept. Any other coding is one this client cannot undo. */
+static enum h1p_rc
+transfer_encoding(struct h1p *p, const char *v, size_t n)
+{
+	const char *el;
+	size_t len;
+	bool any = false;
+
+	while (next_element(&v, &n, &el, &len)) {
+		if (len == 0)
+			continue;	/* RFC 9110 §5.6.1: empty elements are ignored */
+		any = true;
+		p->has_te = true;
+		if (value_is(el, len, "chunked")) {
+			p->odd_te |= p->chunked;
+			p->chunked = true;
+		} else if (p->chunked) {
+			return bad(p, "a transfer coding after chunked");
+		} else if (value_is(el, len, "identity")) {
+			p->odd_te = true;
+		} else {
+			return bad(p, "unsupported Transfer-Encoding");
+		}
+	}
+	return any ? H1P_MORE : bad(p, "unsupported Transfer-Encoding");
 }
 
 /* Connection: a comma-separated list of options. */
 static void
 connection(struct h1p *p, const char *v, size_t n)
 {
-	while (n > 0) {
-		const char *comma = memchr(v, ',', n);
-		size_t len = comma != NULL ? (size_t)(comma - v) : n, word = len;
+	const char *el;
+	size_t len;
 
-		while (word > 0 && (v[word - 1] == ' ' || v[word - 1] == '\t'))
-			word--;
-		if (value_is(v, word, "close"))
+	while (next_element(&v, &n, &el, &len)) {
+		if (value_is(el, len, "close"))
 			p->says_close = true;
-		else if (value_is(v, word, "keep-alive"))
+		else if (value_is(el, len, "keep-alive"))
 			p->says_keep_alive = true;
-		if (comma == NULL)
-			break;
-		n -= len + 1;
-		for (v = comma + 1; n > 0 && (*v == ' ' || *v == '\t'); v++)
-			n--;
 	}
 }
 
@@ -151,11 +226,9 @@ field_line(struct h1p *p, const char *s, size_t n, bool trailer)
 		p->field(p->ctx, s, name, v, vlen);
 	if (name == 14 && strncasecmp(s, "Content-Length", 14) == 0)
 		return content_length(p, v, vlen);
-	if (name == 17 && strncasecmp(s, "Transfer-Encoding", 17) == 0) {
-		if (p->chunked || !value_is(v, vlen, "chunked"))
-			return bad(p, "unsupported Transfer-Encoding");
-		p->chunked = true;
-	} else if (name == 10 && strncasecmp(s, "Connection", 10) == 0)
+	if (name == 17 && strncasecmp(s, "Transfer-Encoding", 17) == 0)
+		return transfer_encoding(p, v, vlen);
+	if (name == 10 && strncasecmp(s, "Connection", 10) == 0)
 		connection(p, v, vlen);
 	return H1P_MORE;
 }
@@ -170,19 +243,19 @@ head_end(struct h1p *p)
 		p->state = H1P_STATUS;	/* an interim answer: the final one follows */
 		return H1P_MORE;
 	}
-	if (p->has_length && p->chunked)
+	if (p->has_length && p->has_te)
 		return bad(p, "both Content-Length and Transfer-Encoding");
 	p->status = p->code;
 	p->keep_alive = p->http10 ? p->says_keep_alive && !p->says_close : !p->says_close;
-	if (p->http10 && p->chunked)
-		p->keep_alive = false;	/* chunked is HTTP/1.1's: trust no framing after it */
+	if ((p->http10 && p->has_te) || p->odd_te)
+		p->keep_alive = false;	/* trust no framing after an answer framed oddly */
 	if (p->code == 204 || p->code == 304) {
 		p->state = H1P_END;
 	} else if (p->chunked) {
 		p->state = H1P_CHUNK_SIZE;
 	} else if (p->has_length) {
-		if (p->left > p->max_body)
-			return H1P_TOO_LARGE;
+		if (p->left > p->max_body || p->left == H1P_LENGTH_HUGE)
+			return H1P_TOO_LARGE;	/* curl: CURLE_FILESIZE_EXCEEDED */
 		p->state = p->left == 0 ? H1P_END : H1P_BODY_LENGTH;
 	} else {
 		p->state = H1P_BODY_CLOSE;
@@ -191,23 +264,28 @@ head_end(struct h1p *p)
 	return H1P_MORE;
 }
 
-/* "HEX[ext]": the size of the next chunk, 0 for the last. */
+/* "HEX[ext]": the size of the next chunk, 0 for the last. Leading zeros are the number's
+ * (1*HEXDIG, RFC 9112 §7.1); past them, at most 16 digits, as curl takes. */
 static enum h1p_rc
 chunk_size(struct h1p *p, const char *s, size_t n)
 {
 	uint64_t size = 0;
-	size_t i = 0;
+	size_t i = 0, digits = 0;
 
-	for (; i < n && i < 16; i++) {
+	for (; i < n; i++) {
 		char ch = s[i];
 		int digit = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ?
 		    ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
 
 		if (digit < 0)
 			break;
+		if (size == 0 && digit == 0)
+			continue;
+		if (++digits > 16)
+			return bad(p, "bad chunk size");
 		size = size * 16 + (uint64_t)digit;
 	}
-	if (i == 0 || i == 16)
+	if (i == 0)
 		return bad(p, "bad chunk size");
 	while (i < n && (s[i] == ' ' || s[i] == '\t'))
 		i++;
@@ -249,21 +327,36 @@ line_done(struct h1p *p, const char *s, size_t n)
 	}
 }
 
+/* Why a line cannot grow by `n` bytes, or NULL; *room: how many it can. */
+static const char *
+line_room(const struct h1p *p, bool head, size_t *room)
+{
+	size_t cap = p->state == H1P_CHUNK_END ? 2 : H1P_LINE_MAX;	/* CRLF after a chunk */
+
+	*room = cap - p->line.len;
+	if (head && H1P_HEAD_MAX - p->head_bytes < *room) {
+		*room = H1P_HEAD_MAX - p->head_bytes;
+		return "header block too large";
+	}
+	return head ? "header line too long" : p->state == H1P_CHUNK_END ?
+	    "a chunk longer than its size" : "chunk size line too long";
+}
+
 /* Bytes of a line state, up to its LF; *used set. */
 static enum h1p_rc
 line_feed(struct h1p *p, const char *data, size_t len, size_t *used)
 {
 	const char *lf = memchr(data, '\n', len);
-	size_t n = lf != NULL ? (size_t)(lf - data) + 1 : len;
+	size_t n = lf != NULL ? (size_t)(lf - data) + 1 : len, room;
 	bool head = p->state == H1P_STATUS || p->state == H1P_HEADER || p->state == H1P_TRAILER;
+	const char *why = line_room(p, head, &room);
 	enum h1p_rc rc;
 
 	*used = n;
-	if (head && n > H1P_HEAD_MAX - p->head_bytes)
-		return bad(p, "header block too large");
-	if (!head && n > H1P_LINE_MAX - p->line.len)
-		return bad(p, p->state == H1P_CHUNK_END ? "a chunk longer than its size" :
-		    "chunk size line too long");
+	if (n > room) {
+		*used = room + 1;	/* the byte past the cap: the same however the bytes came */
+		return bad(p, why);
+	}
 	if (head)
 		p->head_bytes += n;
 	if (buf_append(&p->line, data, n) != 0)

@@ -14,17 +14,38 @@
  * framed strictly, and nothing else (no requests, no upgrades, no callbacks to pause). This one
  * reads a line at a time into a bounded buffer and the body by counts, so a split anywhere in
  * the bytes cannot change what it sees (t/fuzz/fuzz-h1.c checks that); it refuses what
- * http-parser takes (obsolete line folding, a header block up to its compile-time 80 KiB), it
- * is short enough to read whole, and it adds no dependency (http-parser is no longer maintained:
- * Node.js replaced it with llhttp).
+ * http-parser takes (obsolete line folding) and takes the heads curl takes (http-parser's bound
+ * is a compile-time 80 KiB, curl's 300 KiB), it is short enough to read whole, and it adds no
+ * dependency (http-parser is no longer maintained: Node.js replaced it with llhttp).
  *
  * What it accepts: "HTTP/1.0" or "HTTP/1.1", a 3-digit status, header lines ending in LF with an
  * optional CR before it; interim answers (1xx but 101) skipped; the body framed by
- * Transfer-Encoding: chunked (extensions and trailers read and dropped), by one Content-Length,
- * or else by the end of the connection; none after 1xx, 204 and 304.
+ * Transfer-Encoding: chunked (extensions and trailers read and dropped), by Content-Length, or
+ * else by the end of the connection; none after 1xx, 204 and 304. As curl 7.88 takes them:
+ * leading zeros in a Content-Length or a chunk size (at most 16 hex digits past them); a
+ * Content-Length repeated with the same value ("12, 12", or two lines: RFC 9110 §8.6); a
+ * Content-Length past curl_off_t is "too large", as curl's CURLE_FILESIZE_EXCEEDED; heads up to
+ * curl's bounds: 300 KiB for all heads of an answer, 1xx included (so about 21,900 interim
+ * answers at most, as curl), 100 KiB for a line. Taken, but the connection is not kept after
+ * them (a reader in between may frame them otherwise): "chunked" more than once (read as chunked
+ * once, as curl does), "identity" before chunked or alone (then read to the close, RFC 9112
+ * §6.3), Transfer-Encoding in an HTTP/1.0 answer.
+ *
+ * Where it differs from curl 7.88, on purpose (each a framing someone else may read otherwise,
+ * RFC 9112 §6.3 and §11.2): it refuses Content-Lengths that differ (curl takes the first of
+ * "12, 13" and the last of two lines), Content-Length next to Transfer-Encoding (curl lets the
+ * latter win), a coding after chunked (curl 7.88 reads "chunked, identity" as chunked; curl 8.8
+ * refuses it, curl PR #13733), obsolete line folding, control characters in a header (curl keeps
+ * them), a CR alone inside a line; a coding it cannot undo (gzip, ...: curl fails those too), a
+ * chunk-size line (extensions included) past 100 KiB (curl skips extensions of any length).
+ * Past the head bounds both fail, the kind aside: a head line past 100 KiB is a bad answer here,
+ * "out of memory" (internal) in curl.
  */
-#define H1P_HEAD_MAX (16 * 1024)	/* all heads of one answer (1xx included), and its trailers */
-#define H1P_LINE_MAX 1024		/* a chunk-size line */
+#define H1P_HEAD_MAX (300 * 1024)	/* all heads of one answer (1xx included), and its trailers:
+					 * curl's MAX_HTTP_RESP_HEADER_SIZE */
+#define H1P_LINE_MAX (100 * 1024)	/* one line of a head or a chunk size: CURL_MAX_HTTP_HEADER */
+#define H1P_LINE_KEEP 4096		/* line memory kept from one answer to the next */
+#define H1P_LENGTH_HUGE UINT64_MAX	/* a Content-Length past INT64_MAX */
 
 enum h1p_rc {
 	H1P_MORE,	/* every byte was used; the answer goes on */
@@ -50,7 +71,10 @@ struct h1p {
 	bool keep_alive;	/* the connection may carry another request after this answer */
 	/* Of the head being read: */
 	long code;
-	bool http10, has_length, chunked, says_close, says_keep_alive;
+	bool http10, has_length, says_close, says_keep_alive;
+	bool has_te;		/* a Transfer-Encoding */
+	bool chunked;		/* its last coding so far is chunked */
+	bool odd_te;		/* chunked twice, or identity: the connection is not kept */
 	const char *error;	/* for H1P_BAD */
 	/* Optional, set after h1p_init or h1p_reset: head(ctx) as each head (interim ones
 	 * included) begins, field(ctx, ...) for each of its field lines, the value's outer white

@@ -12,7 +12,11 @@
  *   {NAME}             a parameter of the endpoint's path
  *   {query.NAME}       a query parameter of the request (from the endpoint's allowlist)
  *   {BACKEND./ptr}     the value at JSON Pointer /ptr in backend BACKEND's response
- * The scheme and host are literal: a request can never choose where the program connects.
+ * The scheme, host and port are literal: a request can never choose where the program connects.
+ * tpl_parse() refuses at load what can never work: a control character, space or DEL anywhere
+ * (an expanded value is percent-encoded, so the literal parts are all that could hold one), a
+ * host that is neither a name, an IPv4 address nor a closed "[IPv6]" literal, a port outside
+ * 1-65535 or not a number.
  */
 
 enum tpl_kind {

@@ -60,6 +60,17 @@ test_template(void)
 		CU_ASSERT(err.len > 0);
 		CU_ASSERT_EQUAL(t.nparts, 0);
 	}
+	/* Literal hosts and ports that can work (an empty port is the scheme's, as in curl). */
+	static const char *const good[] = { "http://[::1]:18081/x", "http://[fe80::1%25eth0]/",
+		"http://h:/x", "http://u:p@h:0080/", "https://127.0.0.1:65535?a={query.q}",
+		"http://xn--bcher-kva.example/", NULL };
+	for (size_t i = 0; good[i] != NULL; i++) {
+		buf_truncate(&err, 0);
+		CU_ASSERT_EQUAL(tpl_parse(&t, good[i], &err), 0);
+		if (err.len > 0)
+			fprintf(stderr, "\n    %s: %s", good[i], buf_str(&err));
+		tpl_free(&t);
+	}
 	buf_truncate(&err, 0);
 	CU_ASSERT_EQUAL(tpl_value_check("v", "a\r\nb", 4, &err), -1);
 	CU_ASSERT_EQUAL(tpl_value_check("v", "a\0b", 3, &err), -1);
@@ -161,6 +172,10 @@ test_config_limits_unset(void)
 	}
 }
 
+/* A config of one backend with this URL (JSON-escaped), and the error it must give. */
+#define URL_CASE(url, why) { "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": " \
+	"\"a\", \"url\": \"" url "\"}]}]}", "c.json: endpoints[0].backends[0].url: " why }
+
 /* Every bad config is refused with the JSON path and the reason. */
 static void
 test_config_errors(void)
@@ -222,6 +237,27 @@ test_config_errors(void)
 		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"a\", \"url\": "
 		  "\"http://h/\", \"headers\": [\"Host\"]}]}]}",
 		  "c.json: endpoints[0].backends[0].headers[0]: must be a header name" },
+		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"a\", \"url\": "
+		  "\"http://h/\", \"headers\": [\"X-A\", \"Accept\", \"x-a\"]}]}]}",
+		  "c.json: endpoints[0].backends[0].headers[2]: \"x-a\" is \"X-A\" (headers[0]) again" },
+		URL_CASE("http://h/a\\rb", "byte 0x0d at offset 10: no control character, space"),
+		URL_CASE("http://h/a\\nb", "byte 0x0a at offset 10"),
+		URL_CASE("http://h/a b", "byte 0x20 at offset 10"),
+		URL_CASE("http://h/a\\tb", "byte 0x09 at offset 10"),
+		URL_CASE("http://h/a\\u007fb", "byte 0x7f at offset 10"),
+		URL_CASE("http://h/?q=\\u0001", "byte 0x01 at offset 12"),
+		URL_CASE("http://a b/", "byte 0x20 at offset 8"),
+		URL_CASE("http://h:0/", "port 0: must be from 1 to 65535"),
+		URL_CASE("http://h:99999/", "port 99999: must be from 1 to 65535"),
+		URL_CASE("http://h:8o/", "port \"8o\": must be a number from 1 to 65535"),
+		URL_CASE("http://h:80:90/", "port \"80:90\": must be a number"),
+		URL_CASE("http://[::1:18081/", "host \"[::1:18081\": the IPv6 address's '['"
+		    " is never closed"),
+		URL_CASE("http://[::g]/", "host \"[::g]\" is not an IPv6 address"),
+		URL_CASE("http://[::1]x/", "host \"[::1]x\": 'x' after the IPv6 address"),
+		URL_CASE("http://::1:80/", "no host"),
+		URL_CASE("http://h_(1)/", "host \"h_(1)\": '(' is not allowed in a host name"),
+		URL_CASE("http://h:{p}/", "a placeholder cannot stand in the host or port"),
 		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"a\", \"url\": "
 		  "\"http://h/\", \"success\": [200, 700]}]}]}",
 		  "c.json: endpoints[0].backends[0].success[1]: must be an HTTP status" },

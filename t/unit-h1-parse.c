@@ -54,14 +54,55 @@ static const struct parse_case cases[] = {
 	    4, H1P_TOO_LARGE, 0, NULL, 0, false, NULL },
 	{ "close-delimited past the cap", OK200 "\r\nabcde", 0, 4, H1P_TOO_LARGE, 0, NULL, 0,
 	    false, NULL },
+	{ "leading zeros in a Content-Length", OK200 "Content-Length: 0000000000000000000000005"
+	    "\r\n\r\nhello", 0, 64, H1P_DONE, 200, "hello", 0, true, NULL },
+	{ "a Content-Length list of one value (RFC 9110 8.6)", OK200 "Content-Length: 5 ,5,\t05"
+	    "\r\n\r\nhello", 0, 64, H1P_DONE, 200, "hello", 0, true, NULL },
+	{ "leading zeros in a chunk size", OK200 "Transfer-Encoding: chunked\r\n\r\n"
+	    "0000000000000000000003\r\nabc\r\n000000000000000000\r\n\r\n", 0, 64, H1P_DONE, 200,
+	    "abc", 0, true, NULL },
+	{ "16 hex digits in a chunk size", OK200 "Transfer-Encoding: chunked\r\n\r\n"
+	    "0000000000000003\r\nabc\r\n0\r\n\r\n", 0, 64, H1P_DONE, 200, "abc", 0, true, NULL },
+	{ "empty elements in Transfer-Encoding", OK200 "Transfer-Encoding: ,chunked,\r\n\r\n"
+	    "1\r\nx\r\n0\r\n\r\n", 0, 64, H1P_DONE, 200, "x", 0, true, NULL },
+	{ "chunked twice: read once, not kept", OK200 "Transfer-Encoding: chunked, chunked\r\n"
+	    "\r\n3\r\nabc\r\n0\r\n\r\n", 0, 64, H1P_DONE, 200, "abc", 0, false, NULL },
+	{ "chunked on two lines: not kept", OK200 "Transfer-Encoding: chunked\r\n"
+	    "Transfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 0, 64, H1P_DONE, 200,
+	    "abc", 0, false, NULL },
+	{ "identity, chunked: not kept", OK200 "Transfer-Encoding: identity, chunked\r\n\r\n"
+	    "3\r\nabc\r\n0\r\n\r\n", 0, 64, H1P_DONE, 200, "abc", 0, false, NULL },
+	{ "identity alone: close-delimited", OK200 "Transfer-Encoding: identity\r\n\r\nto the end",
+	    0, 64, H1P_DONE, 200, "to the end", 0, false, NULL },
+	{ "a Content-Length past curl_off_t", OK200 "Content-Length: 99999999999999999999\r\n\r\n",
+	    0, 64, H1P_TOO_LARGE, 0, NULL, 0, false, NULL },
+	{ "a Content-Length past curl_off_t, no cap", OK200 "Content-Length: 9223372036854775808"
+	    "\r\n\r\n", 0, SIZE_MAX, H1P_TOO_LARGE, 0, NULL, 0, false, NULL },
+	{ "a Content-Length that would wrap uint64_t, no cap", OK200 "Content-Length: "
+	    "20000000000000000000\r\n\r\n", 0, SIZE_MAX, H1P_TOO_LARGE, 0, NULL, 0, false, NULL },
+	{ "the largest curl_off_t, no cap", OK200 "Content-Length: 9223372036854775807\r\n\r\nab",
+	    0, SIZE_MAX, H1P_BAD, 0, NULL, 0, false,
+	    "the connection closed before the end of the answer" },
+	BAD("a Content-Length list that differs", OK200 "Content-Length: 5, 6\r\n\r\nhello",
+	    "conflicting Content-Length headers"),
+	BAD("an empty element in Content-Length", OK200 "Content-Length: 5,\r\n\r\nhello",
+	    "malformed Content-Length"),
+	BAD("a coding after chunked", OK200 "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+	    "a transfer coding after chunked"),
+	BAD("identity after chunked", OK200 "Transfer-Encoding: chunked\r\n"
+	    "Transfer-Encoding: identity\r\n\r\n0\r\n\r\n", "a transfer coding after chunked"),
+	BAD("Content-Length and identity", OK200 "Content-Length: 3\r\n"
+	    "Transfer-Encoding: identity\r\n\r\nabc", "both Content-Length and Transfer-Encoding"),
+	BAD("an empty Transfer-Encoding", OK200 "Transfer-Encoding: , \r\n\r\n",
+	    "unsupported Transfer-Encoding"),
+	BAD("17 hex digits past the zeros", OK200 "Transfer-Encoding: chunked\r\n\r\n"
+	    "00010000000000000000\r\n", "bad chunk size"),
 	BAD("Content-Length and Transfer-Encoding", OK200 "Content-Length: 3\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 	    "both Content-Length and Transfer-Encoding"),
 	BAD("two Content-Lengths that differ", OK200 "Content-Length: 3\r\nContent-Length: 4\r\n"
 	    "\r\nabcd", "conflicting Content-Length headers"),
 	BAD("a signed Content-Length", OK200 "Content-Length: +3\r\n\r\nabc",
-	    "malformed Content-Length"),
-	BAD("a huge Content-Length", OK200 "Content-Length: 99999999999999999999\r\n\r\n",
 	    "malformed Content-Length"),
 	BAD("gzip transfer coding", OK200 "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
 	    "unsupported Transfer-Encoding"),
@@ -124,7 +165,7 @@ check_case(const struct parse_case *c, size_t step)
 		    p.error != NULL ? p.error : "");
 	CU_ASSERT_EQUAL(rc, c->want);
 	if (rc == H1P_BAD)
-		CU_ASSERT_STRING_EQUAL(p.error != NULL ? p.error : "", c->why);
+		CU_ASSERT_STRING_EQUAL(p.error != NULL ? p.error : "", c->why != NULL ? c->why : "");
 	if (c->want == H1P_DONE && rc == H1P_DONE) {
 		CU_ASSERT_EQUAL(p.status, c->status);
 		CU_ASSERT_STRING_EQUAL(buf_str(&body), c->body);
@@ -145,7 +186,59 @@ test_parse_cases(void)
 	}
 }
 
-/* A header block past 16 KiB, and a storm of interim answers, are refused. */
+/* Feeds `bytes` whole, a byte at a time and in pieces of 7: the same rc, used and error each
+ * way; the parser as the whole feed left it in *out (to be freed). */
+static enum h1p_rc
+feed_ways(const struct buf *bytes, struct h1p *out, struct buf *body, size_t *used)
+{
+	const struct parse_case c = { "bounds", bytes->data, bytes->len, 64, H1P_MORE, 0, NULL, 0,
+	    false, NULL };
+	enum h1p_rc rc = feed(&c, 0, out, body, used);
+
+	for (size_t step = 1; step <= 7; step += 6) {
+		struct buf b = BUF_INIT;
+		struct h1p p;
+		size_t u;
+
+		CU_ASSERT_EQUAL(feed(&c, step, &p, &b, &u), rc);
+		CU_ASSERT_EQUAL(u, *used);
+		CU_ASSERT_STRING_EQUAL(p.error != NULL ? p.error : "", out->error != NULL ?
+		    out->error : "");
+		h1p_free(&p);
+		buf_free(&b);
+	}
+	return rc;
+}
+
+/* An answer whose heads are `head_bytes` long to the byte (in lines of 110 bytes or less), or
+ * that has one line of `line_bytes`; "ok" after. */
+static void
+big_head(struct buf *b, size_t head_bytes, size_t line_bytes)
+{
+	static const char tail[] = "Content-Length: 2\r\n\r\nok";
+	size_t tail_head = sizeof(tail) - 3;
+
+	buf_truncate(b, 0);
+	CU_ASSERT_FATAL(buf_puts(b, OK200) == 0);
+	if (line_bytes > 0) {
+		CU_ASSERT_FATAL(buf_puts(b, "X-Long: ") == 0);
+		while (b->len < strlen(OK200) + line_bytes - 2)
+			CU_ASSERT_FATAL(buf_puts(b, "a") == 0);
+		CU_ASSERT_FATAL(buf_puts(b, "\r\n") == 0);
+	}
+	while (head_bytes > 0 && b->len + tail_head < head_bytes) {
+		size_t left = head_bytes - tail_head - b->len, line = left < 220 ? left : 110;
+
+		CU_ASSERT_FATAL(buf_printf(b, "X-F: %0*d\r\n", (int)line - 7, 0) == 0);
+	}
+	CU_ASSERT_FATAL(buf_puts(b, tail) == 0);
+	if (head_bytes > 0)
+		CU_ASSERT_FATAL(b->len == head_bytes + 2);
+}
+
+/* Heads and lines up to curl's bounds (300 KiB of heads, 1xx included; 100 KiB a line) are
+ * taken, and a byte past either is refused, at that byte however the bytes came; storms of
+ * interim answers likewise. */
 void
 test_parse_bounds(void)
 {
@@ -153,20 +246,42 @@ test_parse_bounds(void)
 	struct h1p p;
 	size_t used;
 
-	CU_ASSERT_FATAL(buf_puts(&big, OK200) == 0);
-	while (big.len <= H1P_HEAD_MAX)
-		CU_ASSERT_FATAL(buf_puts(&big, "X-Filler: 0123456789abcdef0123456789abcdef\r\n") == 0);
-	h1p_init(&p, &body, 64);
-	CU_ASSERT_EQUAL(h1p_feed(&p, big.data, big.len, &used), H1P_BAD);
+	big_head(&big, 250 * 1024, 0);
+	CU_ASSERT_EQUAL(feed_ways(&big, &p, &body, &used), H1P_DONE);
+	CU_ASSERT_EQUAL(p.status, 200);
 	h1p_free(&p);
-	buf_truncate(&big, 0);
-	for (int i = 0; i < 2000; i++)
-		CU_ASSERT_FATAL(buf_puts(&big, "HTTP/1.1 100 Continue\r\n\r\n") == 0);
-	h1p_init(&p, &body, 64);
-	CU_ASSERT_EQUAL(h1p_feed(&p, big.data, big.len, &used), H1P_BAD);
-	CU_ASSERT(used < big.len);		/* refused on the way, not at the end */
-	CU_ASSERT_EQUAL(p.status, 0);
+	buf_truncate(&body, 0);
+	big_head(&big, H1P_HEAD_MAX + 1, 0);
+	CU_ASSERT_EQUAL(feed_ways(&big, &p, &body, &used), H1P_BAD);
+	CU_ASSERT_STRING_EQUAL(p.error != NULL ? p.error : "", "header block too large");
+	CU_ASSERT_EQUAL(used, H1P_HEAD_MAX + 1);
 	h1p_free(&p);
+	/* One line of 99 KiB is taken, and its memory not kept for the next answer. */
+	big_head(&big, 0, 99 * 1024);
+	CU_ASSERT_EQUAL(feed_ways(&big, &p, &body, &used), H1P_DONE);
+	CU_ASSERT(p.line.cap > H1P_LINE_KEEP);
+	h1p_reset(&p, &body, 64);
+	CU_ASSERT(p.line.cap <= H1P_LINE_KEEP);
+	h1p_free(&p);
+	buf_truncate(&body, 0);
+	big_head(&big, 0, H1P_LINE_MAX + 1);
+	CU_ASSERT_EQUAL(feed_ways(&big, &p, &body, &used), H1P_BAD);
+	CU_ASSERT_STRING_EQUAL(p.error != NULL ? p.error : "", "header line too long");
+	CU_ASSERT_EQUAL(used, strlen(OK200) + H1P_LINE_MAX + 1);
+	h1p_free(&p);
+	/* 12,000 "100 Continue" (300,000 bytes) are taken, as curl takes them; 13,000 are not. */
+	for (int n = 2000; n <= 13000; n += n == 2000 ? 10000 : 1000) {
+		buf_truncate(&big, 0);
+		for (int i = 0; i < n; i++)
+			CU_ASSERT_FATAL(buf_puts(&big, "HTTP/1.1 100 Continue\r\n\r\n") == 0);
+		CU_ASSERT_FATAL(buf_puts(&big, OK200 "Content-Length: 1\r\n\r\nz") == 0);
+		buf_truncate(&body, 0);
+		CU_ASSERT_EQUAL(feed_ways(&big, &p, &body, &used), n <= 12000 ? H1P_DONE : H1P_BAD);
+		CU_ASSERT_EQUAL(p.status, n <= 12000 ? 200 : 0);
+		if (n > 12000)
+			CU_ASSERT_EQUAL(used, H1P_HEAD_MAX + 1);	/* refused on the way */
+		h1p_free(&p);
+	}
 	buf_free(&big);
 	buf_free(&body);
 }

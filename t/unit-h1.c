@@ -439,7 +439,7 @@ main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "parser: framings, refusals, fed whole and in pieces", test_parse_cases },
-		{ "parser: a head past 16 KiB, a storm of 100s", test_parse_bounds },
+		{ "parser: heads and lines to curl's bounds, storms of 100s", test_parse_bounds },
 		{ "URLs the client takes, and those it leaves to curl", test_supports },
 		{ "3 GETs at once on a loop: each its own answer, headers sent", test_concurrent },
 		{ "kept connections reused: a second round opens none", test_kept_alive },

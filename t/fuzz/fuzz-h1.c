@@ -34,7 +34,7 @@ log_answer(struct buf *log, enum h1p_rc rc, const struct h1p *p, const struct bu
 static void
 check_bounds(const struct h1p *p, const struct buf *body, size_t max_body)
 {
-	if (body->len > max_body || p->head_bytes > H1P_HEAD_MAX || p->line.len > H1P_HEAD_MAX)
+	if (body->len > max_body || p->head_bytes > H1P_HEAD_MAX || p->line.len > H1P_LINE_MAX)
 		__builtin_trap();
 }
 
