@@ -27,9 +27,13 @@
 #define ACCEPT_BATCH 16
 /* accept() failing for want of descriptors or memory: the loop stops accepting this long. */
 #define ACCEPT_PAUSE_US (100 * 1000)
+/* Kept connections at rest closed at once to make room, when descriptors run out or the
+ * connections reach limits.max_connections: room for a burst, not one connection at a time. */
+#define SHED_BATCH 8
 
 struct evserver {
 	struct acceptor acceptor;	/* the listening socket's checks, and its error log */
+	struct evlimits limits;
 	struct evloop *loops;
 	size_t nloops;
 	atomic_bool stopping;		/* accepting has stopped */
@@ -38,6 +42,7 @@ struct evserver {
 	pthread_cond_t changed;		/* a loop's thread has ended, or, while stopping, the
 					 * last request in flight */
 	size_t running;
+	atomic_size_t started;		/* loops whose thread runs: those make_room may ask */
 };
 
 void
@@ -72,6 +77,43 @@ evloop_request_ends(struct evloop *ev)
 
 static void accept_ready(void *ctx, uint32_t events);
 
+/* Posted by a loop that found no room: this loop closes its own longest-idle connections (a
+ * loop owns its connections), then accepts what waits. */
+static void
+shed_job_run(void *ctx)
+{
+	struct evloop *ev = ctx;
+
+	atomic_store(&ev->shed_posted, false);
+	if (!ev->closing && evconn_shed_idle(ev, SHED_BATCH) > 0)
+		accept_ready(ev, 0);
+}
+
+/* Out of descriptors, or at limits.max_connections: closes ev's longest-idle kept connections;
+ * with none of them, asks the other loops to close theirs. True if there is room now. */
+static bool
+make_room(struct evloop *ev)
+{
+	struct evserver *s = ev->server;
+
+	if (evconn_shed_idle(ev, SHED_BATCH) > 0)
+		return true;
+	for (size_t i = 0; i < atomic_load(&s->started); i++)
+		if (&s->loops[i] != ev && !atomic_exchange(&s->loops[i].shed_posted, true))
+			loop_post(s->loops[i].loop, &s->loops[i].shed_job);
+	return false;
+}
+
+/* Stops accepting on ev for ACCEPT_PAUSE_US: every wake-up would fail alike. */
+static void
+accept_pause(struct evloop *ev, bool descriptors)
+{
+	metrics_fastcgi_accept_paused(descriptors);
+	loop_io_del(ev->loop, &ev->listen_io);
+	if (loop_timer_set(ev->loop, &ev->accept_pause, fanout_now_us() + ACCEPT_PAUSE_US))
+		log_msg("error", "a loop can no longer accept connections: out of memory");
+}
+
 static void
 accept_resume(void *ctx)
 {
@@ -100,6 +142,7 @@ accept_ready(void *ctx, uint32_t events)
 {
 	struct evloop *ev = ctx;
 	struct acceptor *a = &ev->server->acceptor;
+	struct evlimits *lim = &ev->server->limits;
 
 	(void)events;
 	if (atomic_load(&ev->server->stopping)) {
@@ -107,7 +150,14 @@ accept_ready(void *ctx, uint32_t events)
 		return;
 	}
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd, err;
+
+		/* Loops that check at once may each take one more. */
+		if (atomic_load(&lim->conns) >= lim->max_conns && !make_room(ev)) {
+			accept_pause(ev, false);
+			return;
+		}
+		fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0 && connection_setup(ev, fd) == 0) {
 			evconn_open(ev, fd);
@@ -122,11 +172,13 @@ accept_ready(void *ctx, uint32_t events)
 			return;
 		if (acceptor_transient(errno))
 			continue;
-		/* Out of descriptors or memory: every wake-up would fail alike; pause. */
-		acceptor_log_error(a, "accepting a FastCGI connection", errno);
-		loop_io_del(ev->loop, &ev->listen_io);
-		if (loop_timer_set(ev->loop, &ev->accept_pause, fanout_now_us() + ACCEPT_PAUSE_US))
-			log_msg("error", "a loop can no longer accept connections: out of memory");
+		err = errno;
+		acceptor_log_error(a, "accepting a FastCGI connection", err);
+		/* Out of descriptors: idle kept connections make room (waiting for their idle
+		 * timeout, a new connection waited seconds); else, or out of memory, pause. */
+		if ((err == EMFILE || err == ENFILE) && make_room(ev))
+			continue;
+		accept_pause(ev, err == EMFILE || err == ENFILE);
 		return;
 	}
 }
@@ -169,8 +221,11 @@ loop_make(struct evserver *s, size_t i, const struct server_opts *o)
 {
 	struct evloop *ev = &s->loops[i];
 
-	*ev = (struct evloop){ .server = s, .idle_timeout_us = o->idle_timeout_s * 1000000LL };
+	*ev = (struct evloop){ .server = s, .idle_timeout_us = o->idle_timeout_s * 1000000LL,
+		.limits = &s->limits };
 	ev->close_job = (struct loop_job){ .fn = loop_close_job, .ctx = ev };
+	ev->shed_job = (struct loop_job){ .fn = shed_job_run, .ctx = ev };
+	atomic_init(&ev->shed_posted, false);
 	if ((ev->loop = loop_new()) == NULL)
 		return -1;
 	loop_timer_init(&ev->accept_pause, accept_resume, ev);
@@ -210,6 +265,7 @@ loops_start(struct evserver *s, const struct server_opts *o)
 			loop_free(s->loops[made].loop);
 			break;
 		}
+		atomic_store(&s->started, made + 1);
 	}
 	s->nloops = made;
 	return made;
@@ -252,6 +308,13 @@ server_setup(struct evserver *s, int listen_fd, const struct server_opts *o)
 	*s = (struct evserver){ .nloops = 0 };
 	atomic_init(&s->stopping, false);
 	atomic_init(&s->in_flight, 0);
+	atomic_init(&s->started, 0);
+	s->limits.max_conns = o->max_connections > 0 ? o->max_connections :
+	    EVSERVER_MAX_CONNECTIONS;
+	s->limits.max_pending = (o->max_pending_output_mb > 0 ? o->max_pending_output_mb :
+	    EVSERVER_PENDING_OUTPUT_MB) * 1024 * 1024;
+	atomic_init(&s->limits.conns, 0);
+	atomic_init(&s->limits.pending, 0);
 	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
 	    acceptor_init(&s->acceptor, listen_fd, o->idle_timeout_s) != 0)
 		return -1;
