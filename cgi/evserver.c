@@ -106,7 +106,7 @@ make_room(struct evloop *ev)
 
 /* Stops accepting on ev for ACCEPT_PAUSE_US: every wake-up would fail alike. */
 static void
-accept_pause(struct evloop *ev, bool descriptors)
+pause_accepting(struct evloop *ev, bool descriptors)
 {
 	metrics_fastcgi_accept_paused(descriptors);
 	loop_io_del(ev->loop, &ev->listen_io);
@@ -154,7 +154,7 @@ accept_ready(void *ctx, uint32_t events)
 
 		/* Loops that check at once may each take one more. */
 		if (atomic_load(&lim->conns) >= lim->max_conns && !make_room(ev)) {
-			accept_pause(ev, false);
+			pause_accepting(ev, false);
 			return;
 		}
 		fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -178,7 +178,7 @@ accept_ready(void *ctx, uint32_t events)
 		 * timeout, a new connection waited seconds); else, or out of memory, pause. */
 		if ((err == EMFILE || err == ENFILE) && make_room(ev))
 			continue;
-		accept_pause(ev, err == EMFILE || err == ENFILE);
+		pause_accepting(ev, err == EMFILE || err == ENFILE);
 		return;
 	}
 }
