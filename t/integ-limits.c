@@ -40,17 +40,23 @@ static const char config_text[] =
     " \"endpoints\": [{\"path\": \"/x\", \"backends\": [\n"
     "   {\"name\": \"a\", \"url\": \"http://127.0.0.1:9/\"}]}]}\n";
 
-/* A fresh fanout-cgi alone with config_text, answering; its pid, or -1 after a failed
+static const char config_conns[] =
+    "{\"admin\": {\"health\": \"/healthz\", \"metrics\": \"/metrics\"},\n"
+    " \"limits\": {\"max_connections\": 4},\n"
+    " \"endpoints\": [{\"path\": \"/x\", \"backends\": [\n"
+    "   {\"name\": \"a\", \"url\": \"http://127.0.0.1:9/\"}]}]}\n";
+
+/* A fresh fanout-cgi alone with config `text`, answering; its pid, or -1 after a failed
  * assertion. */
 static pid_t
-start(struct solo *s)
+start_with(struct solo *s, const char *text)
 {
 	char path[INTEG_PATH_LEN];
 	pid_t pid;
 
 	CU_ASSERT_FATAL(solo_init(s));
 	snprintf(path, sizeof(path), "%s/fanout.json", s->dir);
-	CU_ASSERT_FATAL(integ_write_file(path, config_text));
+	CU_ASSERT_FATAL(integ_write_file(path, text));
 	pid = solo_spawn(s, NULL, "fanout.err");
 	if (pid < 0 || !solo_ready(s, pid, BOUND_MS)) {
 		CU_FAIL("fanout-cgi did not start");
@@ -60,6 +66,12 @@ start(struct solo *s)
 		return -1;
 	}
 	return pid;
+}
+
+static pid_t
+start(struct solo *s)
+{
+	return start_with(s, config_text);
 }
 
 /* Stops it: exit 0, no sanitizer report; removes its directory unless a check failed since
@@ -176,6 +188,66 @@ test_pending_budget(void)
 	buf_free(&records);
 }
 
+/* A kept GET of /healthz on fd, its answer read within ms; false if none came. */
+static bool
+kept_healthz(int fd, int ms)
+{
+	struct buf answer = BUF_INIT;
+	bool ok = fcgi_send_get(fd, "/healthz", true, FCGI_GET_WHOLE, BOUND_MS) &&
+	    fcgi_read_answer(fd, ms, &answer) && strstr(buf_str(&answer), "serving") != NULL;
+
+	buf_free(&answer);
+	return ok;
+}
+
+/*
+ * Issue 18 item 4, the connection limit (event server; the threads server's is --threads):
+ * limits.max_connections 4. Four connections that have sent nothing yet (not to be closed: the
+ * web server's request is on its way) keep a fifth waiting in the listen queue; once one
+ * closes, the fifth is served. Four kept connections at rest instead make room at once, the
+ * longest idle closed.
+ */
+static void
+test_max_connections(void)
+{
+	unsigned failures = CU_get_number_of_failures();
+	int fds[5], late;
+	bool early, served, closed;
+	struct solo s;
+	pid_t pid;
+
+	if (integ_threads_server()) {
+		printf("\n    the threads server: --threads bounds its connections ");
+		return;
+	}
+	if ((pid = start_with(&s, config_conns)) < 0)
+		return;
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_FATAL((fds[i] = fcgi_connect_unix(s.sock)) >= 0);
+	CU_ASSERT_FATAL((late = fcgi_connect_unix(s.sock)) >= 0);
+	early = kept_healthz(late, 500);	/* it waits (the server checks every 100 ms) */
+	close(fds[0]);
+	served = early || kept_healthz(late, BOUND_MS);
+	printf("\n    max_connections 4: a fifth connection %s, then served %s; ",
+	    early ? "served at once" : "waits", served ? "once one closed" : "never");
+	CU_ASSERT(!early);
+	CU_ASSERT(served);
+	fds[0] = late;
+	/* Now 4 connections, one kept at rest: each of the others is given a request too. */
+	for (int i = 1; i < 4; i++)
+		CU_ASSERT(kept_healthz(fds[i], BOUND_MS));
+	CU_ASSERT_FATAL((late = fcgi_connect_unix(s.sock)) >= 0);
+	served = kept_healthz(late, 1000);
+	closed = fcgi_await_closed(&fds[0], 1, 1000);
+	printf("with 4 kept at rest, a fifth %s, the longest idle %s ", served ? "served" :
+	    "waits", closed ? "closed" : "open");
+	CU_ASSERT(served);
+	CU_ASSERT(closed);
+	fcgi_close_all(fds, 4);
+	close(late);
+	finish(&s, pid, failures);
+}
+
 /* How many lines of its stderr hold text. */
 static int
 count_lines(const struct solo *s, const char *text)
@@ -267,6 +339,7 @@ main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "50 connections never read: answers waiting within the budget", test_pending_budget },
+		{ "max_connections: waits, or idle kept connections make room", test_max_connections },
 		{ "1,000 malformed connections: a bounded number of log lines", test_bad_conn_log },
 		{ "the listen queue is net.core.somaxconn", test_backlog },
 		{ NULL, NULL },
