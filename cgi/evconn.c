@@ -339,6 +339,7 @@ evconn_open(struct evloop *ev, int fd)
 	if (c == NULL) {
 		log_msg("error", "out of memory: a FastCGI connection is closed at once");
 		close(fd);
+		atomic_fetch_sub(&ev->limits->conns, 1);
 		return;
 	}
 	c->ev = ev;
@@ -352,6 +353,7 @@ evconn_open(struct evloop *ev, int fd)
 		loop_io_del(ev->loop, &c->io);
 		close(fd);
 		free(c);
+		atomic_fetch_sub(&ev->limits->conns, 1);
 		return;
 	}
 	c->next = ev->conns;
@@ -359,7 +361,6 @@ evconn_open(struct evloop *ev, int fd)
 		c->next->prev = c;
 	ev->conns = c;
 	ev->nconns++;
-	atomic_fetch_add(&ev->limits->conns, 1);
 	metrics_connections(1);
 }
 
@@ -406,6 +407,8 @@ evconn_shed_idle(struct evloop *ev, size_t n)
 	struct evconn *oldest[SHED_MAX];
 	size_t have = 0, closed = 0;
 
+	if (n == 0)
+		return 0;
 	if (n > SHED_MAX)
 		n = SHED_MAX;
 	/* The n longest idle, in one pass: oldest[] is kept sorted by active_at. */

@@ -33,8 +33,8 @@ struct evloop {
 	struct loop_timer accept_pause;	/* accept() failing for want of descriptors: back off */
 	struct loop_job close_job;	/* posted by the main thread once a stop has drained */
 	struct evlimits *limits;	/* the server's */
-	struct loop_job shed_job;	/* posted by another loop short of descriptors */
-	atomic_bool shed_posted;
+	struct loop_job shed_job;	/* posted by another loop that found no room */
+	atomic_size_t shed_wanted;	/* how many it wants closed; 0: the job is not posted */
 	bool closing;			/* connections close once their request is answered */
 	int64_t idle_timeout_us;
 	struct evconn *conns;		/* open connections */
@@ -43,7 +43,8 @@ struct evloop {
 };
 
 /* evconn.c: serves the new connection fd on ev (its timeouts and epoll registration); closes
- * fd if it cannot. */
+ * fd if it cannot. Its place in ev->limits->conns is taken already (evserver.c), and given back
+ * when it is closed, or at once if it cannot be served. */
 void evconn_open(struct evloop *ev, int fd);
 
 /* evconn.c: closes up to n of ev's kept connections at rest (a request answered on them, none

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,8 +28,9 @@
 #define ACCEPT_BATCH 16
 /* accept() failing for want of descriptors or memory: the loop stops accepting this long. */
 #define ACCEPT_PAUSE_US (100 * 1000)
-/* Kept connections at rest closed at once to make room, when descriptors run out or the
- * connections reach limits.max_connections: room for a burst, not one connection at a time. */
+/* Kept connections at rest closed at once to make room when descriptors run out: room for a
+ * burst and its backend connections, not one connection at a time. (At limits.max_connections,
+ * one for each new connection.) */
 #define SHED_BATCH 8
 
 struct evserver {
@@ -84,22 +86,24 @@ shed_job_run(void *ctx)
 {
 	struct evloop *ev = ctx;
 
-	atomic_store(&ev->shed_posted, false);
-	if (!ev->closing && evconn_shed_idle(ev, SHED_BATCH) > 0)
+	size_t n = atomic_exchange(&ev->shed_wanted, 0);
+
+	if (!ev->closing && evconn_shed_idle(ev, n) > 0)
 		accept_ready(ev, 0);
 }
 
-/* Out of descriptors, or at limits.max_connections: closes ev's longest-idle kept connections;
- * with none of them, asks the other loops to close theirs. True if there is room now. */
+/* Out of descriptors, or at limits.max_connections: closes up to n of ev's longest-idle kept
+ * connections; with none of them, asks the other loops to close theirs. True if there is room
+ * now. */
 static bool
-make_room(struct evloop *ev)
+make_room(struct evloop *ev, size_t n)
 {
 	struct evserver *s = ev->server;
 
-	if (evconn_shed_idle(ev, SHED_BATCH) > 0)
+	if (evconn_shed_idle(ev, n) > 0)
 		return true;
 	for (size_t i = 0; i < atomic_load(&s->started); i++)
-		if (&s->loops[i] != ev && !atomic_exchange(&s->loops[i].shed_posted, true))
+		if (&s->loops[i] != ev && atomic_exchange(&s->loops[i].shed_wanted, n) == 0)
 			loop_post(s->loops[i].loop, &s->loops[i].shed_job);
 	return false;
 }
@@ -137,6 +141,29 @@ connection_setup(const struct evloop *ev, int fd)
 	return 0;
 }
 
+/* Takes a place among limits.max_connections for a connection about to be accepted (the loops
+ * accept at once: each takes its place before its accept); false at the limit. */
+static bool
+conn_place_take(struct evlimits *lim)
+{
+	size_t n = atomic_load(&lim->conns);
+
+	do {
+		if (n >= lim->max_conns)
+			return false;
+	} while (!atomic_compare_exchange_weak(&lim->conns, &n, n + 1));
+	return true;
+}
+
+/* Whether a connection waits in the listening socket's queue. */
+static bool
+connection_waits(int listen_fd)
+{
+	struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
 static void
 accept_ready(void *ctx, uint32_t events)
 {
@@ -152,17 +179,24 @@ accept_ready(void *ctx, uint32_t events)
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		int fd, err;
 
-		/* Loops that check at once may each take one more. */
-		if (atomic_load(&lim->conns) >= lim->max_conns && !make_room(ev)) {
-			pause_accepting(ev, false);
-			return;
+		/* At the limit, room is made for a connection that waits, not for one that may
+		 * come. */
+		if (!conn_place_take(lim)) {
+			if (!connection_waits(a->listen_fd))
+				return;
+			if (!make_room(ev, 1)) {
+				pause_accepting(ev, false);
+				return;
+			}
+			continue;
 		}
 		fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0 && connection_setup(ev, fd) == 0) {
-			evconn_open(ev, fd);
+			evconn_open(ev, fd);	/* the place is the connection's */
 			continue;
 		}
+		atomic_fetch_sub(&lim->conns, 1);
 		if (fd >= 0) {
 			acceptor_log_error(a, "setting a FastCGI connection's options", errno);
 			close(fd);
@@ -176,7 +210,7 @@ accept_ready(void *ctx, uint32_t events)
 		acceptor_log_error(a, "accepting a FastCGI connection", err);
 		/* Out of descriptors: idle kept connections make room (waiting for their idle
 		 * timeout, a new connection waited seconds); else, or out of memory, pause. */
-		if ((err == EMFILE || err == ENFILE) && make_room(ev))
+		if ((err == EMFILE || err == ENFILE) && make_room(ev, SHED_BATCH))
 			continue;
 		pause_accepting(ev, err == EMFILE || err == ENFILE);
 		return;
@@ -225,7 +259,7 @@ loop_make(struct evserver *s, size_t i, const struct server_opts *o)
 		.limits = &s->limits };
 	ev->close_job = (struct loop_job){ .fn = loop_close_job, .ctx = ev };
 	ev->shed_job = (struct loop_job){ .fn = shed_job_run, .ctx = ev };
-	atomic_init(&ev->shed_posted, false);
+	atomic_init(&ev->shed_wanted, 0);
 	if ((ev->loop = loop_new()) == NULL)
 		return -1;
 	loop_timer_init(&ev->accept_pause, accept_resume, ev);

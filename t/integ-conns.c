@@ -331,9 +331,9 @@ test_descriptors_idle(void)
 	enum { SPARE = 6, N = SPARE + 3 };
 	struct rlimit ours, squeezed;
 	struct buf answer = BUF_INIT;
-	int fds[N], port, answered = 0;
+	int fds[N], port, answered = 0, closed = 0;
 	double worst_ms = 0;
-	bool closed;
+	char byte;
 	pid_t pid;
 
 	if (integ_threads_server()) {
@@ -363,14 +363,15 @@ test_descriptors_idle(void)
 		ms = (clock_now_us() - t0) / 1e3;
 		worst_ms = ms > worst_ms ? ms : worst_ms;
 	}
-	/* The first of them, the longest idle, made room. */
-	closed = fcgi_await_closed(&fds[0], 1, 1000);
+	/* The first ones, idle the longest on their loop, made room: the server closed them
+	 * before it took the last connection, whose answer came. */
+	for (size_t i = 0; i < SPARE; i++)
+		closed += recv(fds[i], &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 	printf("\n    descriptors for %d connections, %d kept ones come: %d answered, the slowest in "
-	    "%.0f ms, the longest idle %s ", SPARE, N, answered, worst_ms,
-	    closed ? "closed" : "still open");
+	    "%.0f ms, %d of the first %d closed ", SPARE, N, answered, worst_ms, closed, SPARE);
 	CU_ASSERT_EQUAL(answered, N);
 	CU_ASSERT(worst_ms < 1000);
-	CU_ASSERT(closed);
+	CU_ASSERT(closed > 0);
 	CU_ASSERT(await_file_text("fd0-idle-full.err", "Too many open files"));
 	CU_ASSERT_FATAL(prlimit(pid, RLIMIT_NOFILE, &ours, NULL) == 0);
 	fcgi_close_all(fds, N);
