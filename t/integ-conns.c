@@ -320,11 +320,9 @@ test_descriptors(void)
 	buf_free(&metrics);
 }
 
-/* Issue 18 item 5: the event server out of descriptors, every one held by an idle kept
- * connection (a request answered on each, nginx keeping it): a new connection's request used to
- * wait for an idle timeout (30 s here; 9.5 s seen). Now the longest-idle kept connections are
- * closed to make room and the request is answered at once. The threads server holds a thread
- * per connection: its bound is --threads, not descriptors. */
+/* Issue 18 item 5: the event server out of descriptors, all held by idle kept connections (a
+ * request answered on each): a new connection's request waited for an idle timeout (9.5 s seen).
+ * Now the longest-idle kept connections make room. The threads server: --threads bounds it. */
 static void
 test_descriptors_idle(void)
 {
@@ -332,7 +330,7 @@ test_descriptors_idle(void)
 	struct rlimit ours, squeezed;
 	struct buf answer = BUF_INIT;
 	int fds[N], port, answered = 0, closed = 0;
-	double worst_ms = 0;
+	int64_t t0;
 	char byte;
 	pid_t pid;
 
@@ -349,28 +347,25 @@ test_descriptors_idle(void)
 	    NULL) == 0);
 	/* Kept connections, each answered once, one after the other: the first SPARE take every
 	 * descriptor (give or take one the server held for a moment when the spare ones were
-	 * counted), each of the others needs room. */
+	 * counted), each of the others needs room. Each answer within 1 s (it took the 30 s idle
+	 * timeout). */
+	t0 = clock_now_us();
 	for (size_t i = 0; i < N; i++) {
-		int64_t t0 = clock_now_us();
-		double ms;
-
 		buf_truncate(&answer, 0);
 		CU_ASSERT_FATAL((fds[i] = fcgi_connect_tcp(port)) >= 0 && send_kept(fds[i],
 		    "/api/healthz", FCGI_GET_WHOLE));
 		if (fcgi_read_answer(fds[i], 1000, &answer) &&
 		    strstr(buf_str(&answer), "\"serving\"") != NULL)
 			answered++;
-		ms = (clock_now_us() - t0) / 1e3;
-		worst_ms = ms > worst_ms ? ms : worst_ms;
 	}
 	/* The first ones, idle the longest on their loop, made room: the server closed them
 	 * before it took the last connection, whose answer came. */
 	for (size_t i = 0; i < SPARE; i++)
 		closed += recv(fds[i], &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-	printf("\n    descriptors for %d connections, %d kept ones come: %d answered, the slowest in "
-	    "%.0f ms, %d of the first %d closed ", SPARE, N, answered, worst_ms, closed, SPARE);
+	printf("\n    descriptors for %d connections, %d kept ones come: %d answered within 1 s "
+	    "each (all in %.0f ms), %d of the first %d closed ", SPARE, N, answered,
+	    (clock_now_us() - t0) / 1e3, closed, SPARE);
 	CU_ASSERT_EQUAL(answered, N);
-	CU_ASSERT(worst_ms < 1000);
 	CU_ASSERT(closed > 0);
 	CU_ASSERT(await_file_text("fd0-idle-full.err", "Too many open files"));
 	CU_ASSERT_FATAL(prlimit(pid, RLIMIT_NOFILE, &ours, NULL) == 0);
