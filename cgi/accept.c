@@ -32,10 +32,16 @@ acceptor_init(struct acceptor *a, int listen_fd, long idle_timeout_s)
 		return -1;
 	*a = (struct acceptor){ .listen_fd = listen_fd,
 		.tcp = ss.ss_family == AF_INET || ss.ss_family == AF_INET6,
-		.timeout = { .tv_sec = idle_timeout_s },
-		.logged_us = clock_now_us() - ACCEPT_LOG_PERIOD_S * 1000000LL - 1 };
+		.timeout = { .tv_sec = idle_timeout_s } };
 	atomic_init(&a->stopping, false);
-	return clock_lock_init(&a->mu, &a->wake);
+	if (pthread_mutex_init(&a->log.mu, NULL) != 0)
+		return -1;
+	a->log.period_us = ACCEPT_LOG_PERIOD_S * 1000000LL;
+	if (clock_lock_init(&a->mu, &a->wake) != 0) {
+		pthread_mutex_destroy(&a->log.mu);
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -43,6 +49,7 @@ acceptor_destroy(struct acceptor *a)
 {
 	pthread_cond_destroy(&a->wake);
 	pthread_mutex_destroy(&a->mu);
+	pthread_mutex_destroy(&a->log.mu);
 }
 
 /* Errors of the connection being accepted, not of ours (accept(2) on Linux passes on the
@@ -66,21 +73,10 @@ acceptor_transient(int err)
 void
 acceptor_log_error(struct acceptor *a, const char *what, int err)
 {
-	int64_t now = clock_now_us();
-	unsigned long others = 0;
-	bool due;
+	unsigned long others;
 	char text[128];
 
-	pthread_mutex_lock(&a->mu);
-	due = now - a->logged_us >= ACCEPT_LOG_PERIOD_S * 1000000LL;
-	if (due) {
-		others = a->unlogged;
-		a->unlogged = 0;
-		a->logged_us = now;
-	} else
-		a->unlogged++;
-	pthread_mutex_unlock(&a->mu);
-	if (!due)
+	if (!log_limit_due(&a->log, &others))
 		return;
 	if (others > 0)
 		log_msg("error", "%s: %s (and %lu more failures in the last %d s); retrying", what,

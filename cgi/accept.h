@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/time.h>
 
+#include "common/log.h"
+
 /*
  * libfcgi binds a request thread to a connection and reads it with blocking read()s, with no
  * timeout: a peer that sends nothing, or a BEGIN_REQUEST and then nothing, or never reads its
@@ -25,10 +27,9 @@ struct acceptor {
 	bool tcp;			/* TCP_NODELAY on its connections */
 	struct timeval timeout;		/* of each connection's reads and writes */
 	atomic_bool stopping;
-	pthread_mutex_t mu;		/* guards what follows */
+	pthread_mutex_t mu;
 	pthread_cond_t wake;		/* ends the back-off waits at acceptor_stop */
-	int64_t logged_us;		/* when an accept error was last logged */
-	unsigned long unlogged;		/* accept errors since then, not logged one by one */
+	struct log_limit log;		/* of the accept errors */
 };
 
 /* Prepares a to accept on listen_fd with reads and writes of idle_timeout_s seconds at most.

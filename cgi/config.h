@@ -81,6 +81,10 @@ struct cfg {
 	 * own default (a zero field of struct fanout_limits), which this file does not repeat. */
 	size_t max_inflight;	/* limits.max_inflight: backend calls in flight, process-wide */
 	size_t pool_threads;	/* limits.pool_threads: workers of the "pool" executor */
+	/* The event server's limits, CFG_UNSET when the file does not set them (its defaults:
+	 * evserver.h). */
+	size_t max_connections;	/* limits.max_connections: FastCGI connections open */
+	size_t max_pending_output_mb;	/* limits.max_pending_output_mb: answers not yet taken */
 	char *metrics_path;	/* admin.metrics: Prometheus metrics, NULL when off */
 	char *health_path;	/* admin.health: 200 while serving, 503 while draining; NULL: off */
 };

@@ -164,19 +164,25 @@ parse_endpoints(struct walk *w, json_t *root, struct cfg *cfg)
 static int
 parse_limits(struct walk *w, json_t *root, struct cfg *cfg)
 {
-	static const char *const keys[] = { "max_inflight", "pool_threads", NULL };
+	static const char *const keys[] = { "max_inflight", "pool_threads", "max_connections",
+		"max_pending_output_mb", NULL };
 	json_t *obj = json_object_get(root, "limits");
 	size_t mark = walk_enter_key(w, "limits");
-	long inflight = CFG_UNSET, pool = CFG_UNSET;
+	long inflight = CFG_UNSET, pool = CFG_UNSET, conns = CFG_UNSET, pending = CFG_UNSET;
 
 	if (obj != NULL && !json_is_object(obj))
 		walk_fail(w, "must be an object");
 	else if (obj != NULL && walk_keys(w, obj, keys) == 0 &&
-	    walk_int(w, obj, "max_inflight", 1, 1000000, CFG_UNSET, &inflight) == 0)
-		(void)walk_int(w, obj, "pool_threads", 1, 4096, CFG_UNSET, &pool);
+	    walk_int(w, obj, "max_inflight", 1, 1000000, CFG_UNSET, &inflight) == 0 &&
+	    walk_int(w, obj, "pool_threads", 1, 4096, CFG_UNSET, &pool) == 0 &&
+	    walk_int(w, obj, "max_connections", 1, 1000000, CFG_UNSET, &conns) == 0)
+		(void)walk_int(w, obj, "max_pending_output_mb", 1, 1024 * 1024, CFG_UNSET,
+		    &pending);
 	walk_leave(w, mark);
 	cfg->max_inflight = (size_t)inflight;
 	cfg->pool_threads = (size_t)pool;
+	cfg->max_connections = (size_t)conns;
+	cfg->max_pending_output_mb = (size_t)pending;
 	return w->failed ? -1 : 0;
 }
 

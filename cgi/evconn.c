@@ -1,6 +1,8 @@
 /* evconn.c - one FastCGI connection of the event server: its records through the codec, its
  * request handed to evreq.c, its answer written without ever blocking the loop. */
 #include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include "cgi/evconn.h"
+#include "cgi/evlimits.h"
 #include "cgi/metrics.h"
 #include "common/log.h"
 
@@ -23,8 +26,11 @@
 /* Output waiting for the peer beyond this: the connection is not read meanwhile, so a peer
  * that sends without reading cannot make it grow. */
 #define OUT_HIGH (256 * 1024)
-/* What GET_VALUES answers: connections and requests cost memory, not threads. */
-#define MAX_CONNS 10000
+/* Lines about malformed connections: at most one per this many seconds. */
+#define BAD_CONN_LOG_PERIOD_S 10
+/* What GET_VALUES answers as FCGI_MAX_REQS: requests cost memory, not threads. (Its
+ * FCGI_MAX_CONNS is limits.max_connections.) */
+#define MAX_REQS 10000
 /* The peer's input ended with a request in progress: a web server that half-closes still reads
  * its answer, one that went away (its client did) looks the same on TCP until a write fails.
  * The answer goes out if it is ready this soon; past it the request counts as abandoned and its
@@ -35,10 +41,12 @@ static void conn_close(struct evconn *c);
 
 /* ---- The codec's events ---- */
 
+/* Whether c's reading stops for its answers not taken: its own mark, or the budget's. */
 static bool
-output_high(const struct evconn *c)
+output_high(struct evconn *c)
 {
-	return c->out.len - c->out_off >= OUT_HIGH;
+	evlimits_count(c);
+	return c->counted >= OUT_HIGH || evlimits_over_share(c);
 }
 
 static bool
@@ -102,7 +110,7 @@ on_record(void *ctx, const struct fcgi_event *ev)
  * a paused parse may go on (the writable socket brings conn_event back at the next turn, where
  * parsing is not nested in an answer). Errors and a full close are always reported. */
 static uint32_t
-conn_events(const struct evconn *c)
+conn_events(struct evconn *c)
 {
 	uint32_t events = 0;
 
@@ -151,8 +159,28 @@ evconn_flush(struct evconn *c)
 			return;
 		}
 	}
+	evlimits_update(c);
 	if (loop_io_set(c->ev->loop, &c->io, conn_events(c)) != 0)
 		conn_close(c);
+}
+
+/* A connection closed for what its peer sent: logged at most once per BAD_CONN_LOG_PERIOD_S
+ * for the whole process (whoever can connect could otherwise write a line per connection), with
+ * the count of those left out. */
+static void
+log_bad_conn(enum fcgi_rc rc)
+{
+	static struct log_limit limit = LOG_LIMIT_INIT(BAD_CONN_LOG_PERIOD_S);
+	unsigned long others;
+
+	if (!log_limit_due(&limit, &others))
+		return;
+	if (others > 0)
+		log_msg("warning", "closing a FastCGI connection: %s (and %lu more connections "
+		    "closed for what they sent in the last %d s)", fcgi_rc_str(rc), others,
+		    BAD_CONN_LOG_PERIOD_S);
+	else
+		log_msg("warning", "closing a FastCGI connection: %s", fcgi_rc_str(rc));
 }
 
 /* Feeds len bytes to the codec: how many it took in *used, or false once the connection is
@@ -165,7 +193,7 @@ conn_feed(struct evconn *c, const char *bytes, size_t len, size_t *used)
 	if (rc == FCGI_RC_OK)
 		return true;
 	if (rc != FCGI_RC_STOPPED || !c->closed)
-		log_msg("warning", "closing a FastCGI connection: %s", fcgi_rc_str(rc));
+		log_bad_conn(rc);
 	conn_close(c);
 	return false;
 }
@@ -309,6 +337,7 @@ conn_close(struct evconn *c)
 	loop_io_del(ev->loop, &c->io);
 	loop_timer_stop(ev->loop, &c->idle);
 	close(c->io.fd);
+	evlimits_conn_closed(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -332,12 +361,14 @@ void
 evconn_open(struct evloop *ev, int fd)
 {
 	struct evconn *c = calloc(1, sizeof(*c));
-	struct fcgi_limits limits = { .max_params_bytes = MAX_PARAMS, .max_conns = MAX_CONNS,
-		.max_reqs = MAX_CONNS };
+	struct fcgi_limits limits = { .max_params_bytes = MAX_PARAMS,
+		.max_conns = ev->limits->max_conns > UINT_MAX ? UINT_MAX :
+		(unsigned)ev->limits->max_conns, .max_reqs = MAX_REQS };
 
 	if (c == NULL) {
 		log_msg("error", "out of memory: a FastCGI connection is closed at once");
 		close(fd);
+		atomic_fetch_sub(&ev->limits->conns, 1);
 		return;
 	}
 	c->ev = ev;
@@ -351,6 +382,7 @@ evconn_open(struct evloop *ev, int fd)
 		loop_io_del(ev->loop, &c->io);
 		close(fd);
 		free(c);
+		atomic_fetch_sub(&ev->limits->conns, 1);
 		return;
 	}
 	c->next = ev->conns;
@@ -384,4 +416,46 @@ evconn_close_all(struct evloop *ev)
 		if (conn_idle(c))
 			conn_close(c);
 	}
+}
+
+/* A kept connection at rest that may make room: one request answered on it at least (nginx
+ * sends a new connection its request at once: closing one that has none yet would fail it),
+ * and none begun since. conn_idle() then checks its socket. */
+static bool
+conn_sheddable(const struct evconn *c)
+{
+	return !c->closed && c->keep && c->req == NULL && !c->stdin_open &&
+	    c->out_off == c->out.len && !input_pending(c) && fcgi_conn_at_rest(&c->codec);
+}
+
+#define SHED_MAX 16
+
+size_t
+evconn_shed_idle(struct evloop *ev, size_t n)
+{
+	struct evconn *oldest[SHED_MAX];
+	size_t have = 0, closed = 0;
+
+	if (n == 0)
+		return 0;
+	if (n > SHED_MAX)
+		n = SHED_MAX;
+	/* The n longest idle, in one pass: oldest[] is kept sorted by active_at. */
+	for (struct evconn *c = ev->conns; c != NULL; c = c->next) {
+		size_t at;
+
+		if (!conn_sheddable(c) || (have == n && c->active_at >= oldest[n - 1]->active_at))
+			continue;
+		at = have < n ? have++ : n - 1;
+		for (; at > 0 && oldest[at - 1]->active_at > c->active_at; at--)
+			oldest[at] = oldest[at - 1];
+		oldest[at] = c;
+	}
+	for (size_t i = 0; i < have; i++)
+		if (conn_idle(oldest[i])) {
+			conn_close(oldest[i]);
+			metrics_fastcgi_connection_shed();
+			closed++;
+		}
+	return closed;
 }

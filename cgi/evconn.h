@@ -24,6 +24,8 @@ struct evconn {
 	struct fcgi_conn codec;
 	struct buf out;			/* records not yet written */
 	size_t out_off;			/* of which this many are */
+	size_t counted;			/* of what waits, the bytes counted in evlimits.pending */
+	bool held;			/* not read: it holds more than its share of the budget */
 	struct buf in;			/* bytes read but not yet parsed: the parse paused while
 					 * the output is high, and the socket is not read */
 	size_t in_off;

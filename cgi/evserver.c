@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,15 +28,21 @@
 #define ACCEPT_BATCH 16
 /* accept() failing for want of descriptors or memory: the loop stops accepting this long. */
 #define ACCEPT_PAUSE_US (100 * 1000)
+/* Kept connections at rest closed at once to make room when descriptors run out: room for a
+ * burst and its backend connections, not one connection at a time. (At limits.max_connections,
+ * one for each new connection.) */
+#define SHED_BATCH 8
 
 struct evserver {
 	struct acceptor acceptor;	/* the listening socket's checks, and its error log */
+	struct evlimits limits;
 	struct evloop *loops;
 	size_t nloops;
 	atomic_bool stopping;		/* accepting has stopped */
 	pthread_mutex_t mu;
 	pthread_cond_t changed;		/* a loop's thread has ended */
 	size_t running;
+	atomic_size_t started;		/* loops whose thread runs: those make_room may ask */
 };
 
 void
@@ -60,6 +67,45 @@ evloop_request_ends(struct evloop *ev)
 
 static void accept_ready(void *ctx, uint32_t events);
 
+/* Posted by a loop that found no room: this loop closes its own longest-idle connections (a
+ * loop owns its connections), then accepts what waits. */
+static void
+shed_job_run(void *ctx)
+{
+	struct evloop *ev = ctx;
+
+	size_t n = atomic_exchange(&ev->shed_wanted, 0);
+
+	if (!ev->closing && evconn_shed_idle(ev, n) > 0)
+		accept_ready(ev, 0);
+}
+
+/* Out of descriptors, or at limits.max_connections: closes up to n of ev's longest-idle kept
+ * connections; with none of them, asks the other loops to close theirs. True if there is room
+ * now. */
+static bool
+make_room(struct evloop *ev, size_t n)
+{
+	struct evserver *s = ev->server;
+
+	if (evconn_shed_idle(ev, n) > 0)
+		return true;
+	for (size_t i = 0; i < atomic_load(&s->started); i++)
+		if (&s->loops[i] != ev && atomic_exchange(&s->loops[i].shed_wanted, n) == 0)
+			loop_post(s->loops[i].loop, &s->loops[i].shed_job);
+	return false;
+}
+
+/* Stops accepting on ev for ACCEPT_PAUSE_US: every wake-up would fail alike. */
+static void
+pause_accepting(struct evloop *ev, bool descriptors)
+{
+	metrics_fastcgi_accept_paused(descriptors);
+	loop_io_del(ev->loop, &ev->listen_io);
+	if (loop_timer_set(ev->loop, &ev->accept_pause, fanout_now_us() + ACCEPT_PAUSE_US))
+		log_msg("error", "a loop can no longer accept connections: out of memory");
+}
+
 static void
 accept_resume(void *ctx)
 {
@@ -83,11 +129,35 @@ connection_setup(const struct evloop *ev, int fd)
 	return 0;
 }
 
+/* Takes a place among limits.max_connections for a connection about to be accepted (the loops
+ * accept at once: each takes its place before its accept); false at the limit. */
+static bool
+conn_place_take(struct evlimits *lim)
+{
+	size_t n = atomic_load(&lim->conns);
+
+	do {
+		if (n >= lim->max_conns)
+			return false;
+	} while (!atomic_compare_exchange_weak(&lim->conns, &n, n + 1));
+	return true;
+}
+
+/* Whether a connection waits in the listening socket's queue. */
+static bool
+connection_waits(int listen_fd)
+{
+	struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
 static void
 accept_ready(void *ctx, uint32_t events)
 {
 	struct evloop *ev = ctx;
 	struct acceptor *a = &ev->server->acceptor;
+	struct evlimits *lim = &ev->server->limits;
 
 	(void)events;
 	if (atomic_load(&ev->server->stopping)) {
@@ -95,12 +165,26 @@ accept_ready(void *ctx, uint32_t events)
 		return;
 	}
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd, err;
 
-		if (fd >= 0 && connection_setup(ev, fd) == 0) {
-			evconn_open(ev, fd);
+		/* At the limit, room is made for a connection that waits, not for one that may
+		 * come. */
+		if (!conn_place_take(lim)) {
+			if (!connection_waits(a->listen_fd))
+				return;
+			if (!make_room(ev, 1)) {
+				pause_accepting(ev, false);
+				return;
+			}
 			continue;
 		}
+		fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0 && connection_setup(ev, fd) == 0) {
+			evconn_open(ev, fd);	/* the place is the connection's */
+			continue;
+		}
+		atomic_fetch_sub(&lim->conns, 1);
 		if (fd >= 0) {
 			acceptor_log_error(a, "setting a FastCGI connection's options", errno);
 			close(fd);
@@ -110,11 +194,13 @@ accept_ready(void *ctx, uint32_t events)
 			return;
 		if (acceptor_transient(errno))
 			continue;
-		/* Out of descriptors or memory: every wake-up would fail alike; pause. */
-		acceptor_log_error(a, "accepting a FastCGI connection", errno);
-		loop_io_del(ev->loop, &ev->listen_io);
-		if (loop_timer_set(ev->loop, &ev->accept_pause, fanout_now_us() + ACCEPT_PAUSE_US))
-			log_msg("error", "a loop can no longer accept connections: out of memory");
+		err = errno;
+		acceptor_log_error(a, "accepting a FastCGI connection", err);
+		/* Out of descriptors: idle kept connections make room (waiting for their idle
+		 * timeout, a new connection waited seconds); else, or out of memory, pause. */
+		if ((err == EMFILE || err == ENFILE) && make_room(ev, SHED_BATCH))
+			continue;
+		pause_accepting(ev, err == EMFILE || err == ENFILE);
 		return;
 	}
 }
@@ -159,8 +245,11 @@ loop_make(struct evserver *s, size_t i, const struct server_opts *o)
 {
 	struct evloop *ev = &s->loops[i];
 
-	*ev = (struct evloop){ .server = s, .idle_timeout_us = o->idle_timeout_s * 1000000LL };
+	*ev = (struct evloop){ .server = s, .idle_timeout_us = o->idle_timeout_s * 1000000LL,
+		.limits = &s->limits };
 	ev->close_job = (struct loop_job){ .fn = loop_close_job, .ctx = ev };
+	ev->shed_job = (struct loop_job){ .fn = shed_job_run, .ctx = ev };
+	atomic_init(&ev->shed_wanted, 0);
 	if ((ev->loop = loop_new()) == NULL)
 		return -1;
 	loop_timer_init(&ev->accept_pause, accept_resume, ev);
@@ -200,6 +289,7 @@ loops_start(struct evserver *s, const struct server_opts *o)
 			loop_free(s->loops[made].loop);
 			break;
 		}
+		atomic_store(&s->started, made + 1);
 	}
 	s->nloops = made;
 	return made;
@@ -237,6 +327,13 @@ server_setup(struct evserver *s, int listen_fd, const struct server_opts *o)
 
 	*s = (struct evserver){ .nloops = 0 };
 	atomic_init(&s->stopping, false);
+	atomic_init(&s->started, 0);
+	s->limits.max_conns = o->max_connections > 0 ? o->max_connections :
+	    EVSERVER_MAX_CONNECTIONS;
+	s->limits.max_pending = (o->max_pending_output_mb > 0 ? o->max_pending_output_mb :
+	    EVSERVER_PENDING_OUTPUT_MB) * 1024 * 1024;
+	atomic_init(&s->limits.conns, 0);
+	atomic_init(&s->limits.pending, 0);
 	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
 	    acceptor_init(&s->acceptor, listen_fd, o->idle_timeout_s) != 0)
 		return -1;

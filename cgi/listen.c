@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define BACKLOG 1024
+/* The listen queue: as long as the kernel allows (net.core.somaxconn, which listen() applies
+ * to anything larger; 4096 by default since Linux 5.4). A burst of connections beyond a fixed
+ * 1024 was refused with EAGAIN (nginx: 502) while the accepting loops were busy. */
+#define BACKLOG INT_MAX
 #define GROUP_BUF_MAX (1024 * 1024)	/* getgrnam_r's buffer: grown up to this */
 
 /* Splits "IP:PORT" or "[IPv6]:PORT" into an address; -1 if it is neither. */

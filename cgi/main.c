@@ -276,7 +276,9 @@ reload(void)
 		metrics_reload(false);
 		cfg_unref(next);
 	} else {
-		if (next->max_inflight != now->max_inflight || next->pool_threads != now->pool_threads)
+		if (next->max_inflight != now->max_inflight || next->pool_threads != now->pool_threads ||
+		    next->max_connections != now->max_connections ||
+		    next->max_pending_output_mb != now->max_pending_output_mb)
 			log_msg("warning", "SIGHUP: limits changed; they take effect at the next start");
 		site_set(next);
 		desync_reset();	/* the new config may reuse every backend's connections again */
@@ -294,7 +296,8 @@ serve(struct cfg *cfg, const struct options *o)
 	struct buf err = BUF_INIT;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct server_opts so = { .model = o->model, .threads = o->threads, .grace_ms = 1000,
-		.idle_timeout_s = o->idle_timeout_s,
+		.idle_timeout_s = o->idle_timeout_s, .max_connections = cfg->max_connections,
+		.max_pending_output_mb = cfg->max_pending_output_mb,
 		.loops = o->loops > 0 ? o->loops : cpus > 256 ? 256 : cpus > 0 ? (size_t)cpus : 1 };
 	int fd = 0;
 

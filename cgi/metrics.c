@@ -206,6 +206,62 @@ load(counter *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
+/* ---- The event server's FastCGI connections and their limits ---- */
+
+static struct {
+	atomic_long pending;
+	counter held, shed, paused_fds, paused_limit;
+} fcgi_limits;
+
+void
+metrics_fastcgi_output_pending(long delta)
+{
+	atomic_fetch_add_explicit(&fcgi_limits.pending, delta, memory_order_relaxed);
+}
+
+void
+metrics_fastcgi_connection_held(void)
+{
+	count(&fcgi_limits.held);
+}
+
+void
+metrics_fastcgi_connection_shed(void)
+{
+	count(&fcgi_limits.shed);
+}
+
+void
+metrics_fastcgi_accept_paused(bool descriptors)
+{
+	count(descriptors ? &fcgi_limits.paused_fds : &fcgi_limits.paused_limit);
+}
+
+static int
+render_fastcgi_limits(struct buf *out)
+{
+	return buf_printf(out,
+	    "# HELP fanout_fastcgi_output_pending_bytes Answers written and not yet taken by the "
+	    "web server, all FastCGI connections (limits.max_pending_output_mb bounds them).\n"
+	    "# TYPE fanout_fastcgi_output_pending_bytes gauge\n"
+	    "fanout_fastcgi_output_pending_bytes %ld\n"
+	    "# HELP fanout_fastcgi_connections_paused_total FastCGI connections no longer read "
+	    "because they held more than their share of limits.max_pending_output_mb.\n"
+	    "# TYPE fanout_fastcgi_connections_paused_total counter\n"
+	    "fanout_fastcgi_connections_paused_total %ju\n"
+	    "# HELP fanout_fastcgi_connections_shed_total Kept FastCGI connections at rest closed to "
+	    "make room for new ones.\n# TYPE fanout_fastcgi_connections_shed_total counter\n"
+	    "fanout_fastcgi_connections_shed_total %ju\n"
+	    "# HELP fanout_fastcgi_accept_paused_total Times accepting paused for 100 ms with no "
+	    "idle connection to close: out of descriptors, or at limits.max_connections.\n"
+	    "# TYPE fanout_fastcgi_accept_paused_total counter\n"
+	    "fanout_fastcgi_accept_paused_total{reason=\"descriptors\"} %ju\n"
+	    "fanout_fastcgi_accept_paused_total{reason=\"max_connections\"} %ju\n",
+	    atomic_load_explicit(&fcgi_limits.pending, memory_order_relaxed),
+	    (uintmax_t)load(&fcgi_limits.held), (uintmax_t)load(&fcgi_limits.shed),
+	    (uintmax_t)load(&fcgi_limits.paused_fds), (uintmax_t)load(&fcgi_limits.paused_limit));
+}
+
 /* A label value as the format wants it: backslash, quote and newline escaped. */
 static int
 put_label(struct buf *out, const char *value)
@@ -383,6 +439,8 @@ metrics_render(struct buf *out)
 	/* Backend origins out of step (issue 18): signs by kind, and those no longer reused. */
 	if (rc == 0)
 		rc = desync_render_metrics(out);
+	if (rc == 0)
+		rc = render_fastcgi_limits(out);
 	buf_free(&labels);
 	return rc;
 }

@@ -41,6 +41,15 @@ void metrics_request_threads(int delta);
  * is closed. */
 void metrics_connections(int delta);
 
+/* The event server's FastCGI connections and their limits (limits.max_connections,
+ * limits.max_pending_output_mb): bytes of answers waiting for their peer (+ or -); a connection
+ * not read because it holds more than its share of them; a kept connection at rest closed to
+ * make room; accepting paused, for want of descriptors or at the connection limit. */
+void metrics_fastcgi_output_pending(long delta);
+void metrics_fastcgi_connection_held(void);
+void metrics_fastcgi_connection_shed(void);
+void metrics_fastcgi_accept_paused(bool descriptors);
+
 /* Appends every series in the text exposition format 0.0.4. -1 if out of memory. */
 int metrics_render(struct buf *out);
 

@@ -7,6 +7,11 @@
 
 /* The stack of a thread that runs a group: fanout's own call threads have theirs. */
 #define OFFLOAD_STACK (256 * 1024)
+/* Idle threads kept ready beyond the jobs queued, so that a job never waits for a thread to be
+ * made; and how many threads a worker makes at most before it runs its own job (a burst is
+ * met by a doubling tree of threads, each made by another offload thread). */
+#define OFFLOAD_SPARE 1
+#define OFFLOAD_GROW 2
 
 static struct {
 	pthread_mutex_t mu;
@@ -14,8 +19,11 @@ static struct {
 	struct offload_job *head, *tail;
 	size_t queued;		/* jobs no thread has taken yet */
 	size_t waiting;		/* idle threads */
+	size_t starting;	/* threads made that have not looked for a job yet */
 	size_t threads;		/* all of them */
-} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0 };
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0 };
+
+static void *worker(void *arg);
 
 /* The next job, or NULL when this thread is to end (too many idle). pool.mu held. */
 static struct offload_job *
@@ -39,23 +47,6 @@ next_job(void)
 	return job;
 }
 
-static void *
-worker(void *arg)
-{
-	struct offload_job *job;
-
-	(void)arg;
-	pthread_mutex_lock(&pool.mu);
-	while ((job = next_job()) != NULL) {
-		pthread_mutex_unlock(&pool.mu);
-		job->run(job->ctx);
-		loop_post(job->loop, &job->back);	/* job belongs to the loop from here */
-		pthread_mutex_lock(&pool.mu);
-	}
-	pthread_mutex_unlock(&pool.mu);
-	return NULL;
-}
-
 /* Starts one more thread; -1 if it cannot be. */
 static int
 worker_start(void)
@@ -73,10 +64,55 @@ worker_start(void)
 	return rc;
 }
 
+/*
+ * Makes the threads the queue wants (up to OFFLOAD_GROW), on an offload thread: made on a loop,
+ * each cost its accepting and its connections tens of microseconds, and a burst of blocking
+ * requests thousands of them. Counted before they are made, so that two makers cannot pass the
+ * bound. pool.mu held (released while a thread is made).
+ */
+static void
+grow(void)
+{
+	for (int i = 0; i < OFFLOAD_GROW && pool.threads < OFFLOAD_MAX &&
+	    pool.queued + OFFLOAD_SPARE > pool.waiting + pool.starting; i++) {
+		int rc;
+
+		pool.threads++;
+		pool.starting++;
+		pthread_mutex_unlock(&pool.mu);
+		rc = worker_start();
+		pthread_mutex_lock(&pool.mu);
+		if (rc != 0) {		/* the queue waits for the threads there are */
+			pool.threads--;
+			pool.starting--;
+			return;
+		}
+	}
+}
+
+static void *
+worker(void *arg)
+{
+	struct offload_job *job;
+
+	(void)arg;
+	pthread_mutex_lock(&pool.mu);
+	pool.starting--;
+	while ((job = next_job()) != NULL) {
+		grow();
+		pthread_mutex_unlock(&pool.mu);
+		job->run(job->ctx);
+		loop_post(job->loop, &job->back);	/* job belongs to the loop from here */
+		pthread_mutex_lock(&pool.mu);
+	}
+	pthread_mutex_unlock(&pool.mu);
+	return NULL;
+}
+
 int
 offload_submit(struct offload_job *job)
 {
-	bool start;
+	bool first;
 
 	job->next = NULL;
 	pthread_mutex_lock(&pool.mu);
@@ -86,17 +122,19 @@ offload_submit(struct offload_job *job)
 		pool.head = job;
 	pool.tail = job;
 	pool.queued++;
-	/* A thread more if every idle one has a job already, up to the bound; the thread is
-	 * counted now, so that two loops cannot both pass the bound. */
-	start = pool.queued > pool.waiting && pool.threads < OFFLOAD_MAX;
-	if (start)
+	/* The threads grow on the offload threads themselves (grow()); only the very first is
+	 * made here, on the loop. Idle threads never all end, so there is always one. */
+	first = pool.threads == 0;
+	if (first) {
 		pool.threads++;
-	else
+		pool.starting++;
+	} else
 		pthread_cond_signal(&pool.work);
 	pthread_mutex_unlock(&pool.mu);
-	if (!start || worker_start() == 0)
+	if (!first || worker_start() == 0)
 		return 0;
 	pthread_mutex_lock(&pool.mu);
+	pool.starting--;
 	/* No new thread: the job waits for one of the others; with none at all, it is taken back
 	 * (unless a thread that just became idle took it). */
 	if (--pool.threads > 0) {

@@ -7,8 +7,9 @@
 /*
  * The blocking executors (threads, pool, serial) must never run on a loop: a request of theirs
  * runs its group on one of these threads, and comes back to its loop as a posted job. Threads
- * are made as the work needs them and stay, idle, for the next: nothing to size. An idle thread
- * beyond OFFLOAD_IDLE_MAX ends. At most OFFLOAD_MAX run: as many groups as fanout admits calls
+ * are made as the work needs them, by the offload threads themselves (one idle thread is kept
+ * ready beyond the queued jobs), never on a loop but the very first; they stay, idle, for the
+ * next: nothing to size. An idle thread beyond OFFLOAD_IDLE_MAX ends. At most OFFLOAD_MAX run: as many groups as fanout admits calls
  * by default (limits.max_inflight); more jobs wait in the queue for the next free thread.
  */
 #define OFFLOAD_IDLE_MAX 64

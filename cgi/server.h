@@ -20,6 +20,9 @@ struct server_opts {
 	size_t loops;		/* SERVER_EVENT: event loops */
 	long grace_ms;		/* how long a stop waits for the requests in progress */
 	long idle_timeout_s;	/* how long a connection may leave a read or a write waiting */
+	size_t max_connections;	/* SERVER_EVENT: FastCGI connections open; 0: its default */
+	size_t max_pending_output_mb;	/* SERVER_EVENT: answers not taken, all connections; 0:
+					 * its default */
 };
 
 /* Serves FastCGI requests on listen_fd with o->threads threads, each request with the config in

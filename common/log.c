@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+
 static const char *program = "fcgi-fanout";
 
 void
@@ -31,4 +33,24 @@ log_msg(const char *level, const char *fmt, ...)
 	/* One write per line, so lines of different threads never interleave. */
 	if (write(STDERR_FILENO, line, (size_t)n) < 0)
 		return;
+}
+
+bool
+log_limit_due(struct log_limit *l, unsigned long *left_out)
+{
+	int64_t now = clock_now_us();
+	bool due;
+
+	pthread_mutex_lock(&l->mu);
+	due = !l->logged || now - l->logged_us >= l->period_us;
+	*left_out = 0;
+	if (due) {
+		*left_out = l->unlogged;
+		l->unlogged = 0;
+		l->logged = true;
+		l->logged_us = now;
+	} else
+		l->unlogged++;
+	pthread_mutex_unlock(&l->mu);
+	return due;
 }

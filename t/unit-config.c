@@ -81,7 +81,8 @@ test_template(void)
 
 static const char good_config[] =
     "{\n"
-    "  \"limits\": {\"max_inflight\": 64, \"pool_threads\": 4},\n"
+    "  \"limits\": {\"max_inflight\": 64, \"pool_threads\": 4, \"max_connections\": 500,\n"
+    "             \"max_pending_output_mb\": 16},\n"
     "  \"endpoints\": [\n"
     "    {\"path\": \"/api/dashboard/{user}\", \"timeout_ms\": 500, \"executor\": \"pool\",\n"
     "     \"query\": [\"lang\"],\n"
@@ -110,6 +111,8 @@ test_config_good(void)
 	CU_ASSERT_EQUAL_FATAL(cfg_load_string(good_config, sizeof(good_config) - 1, "good.json",
 	    &cfg, &err), 0);
 	CU_ASSERT_EQUAL(cfg->max_inflight, 64);
+	CU_ASSERT_EQUAL(cfg->max_connections, 500);
+	CU_ASSERT_EQUAL(cfg->max_pending_output_mb, 16);
 	CU_ASSERT_EQUAL(cfg->pool_threads, 4);
 	CU_ASSERT_EQUAL_FATAL(cfg->nendpoints, 2);
 	ep = &cfg->endpoints[0];
@@ -167,6 +170,8 @@ test_config_limits_unset(void)
 		    &err), 0);
 		CU_ASSERT_EQUAL(cfg->max_inflight, want_inflight[i]);
 		CU_ASSERT_EQUAL(cfg->pool_threads, CFG_UNSET);
+		CU_ASSERT_EQUAL(cfg->max_connections, CFG_UNSET);
+		CU_ASSERT_EQUAL(cfg->max_pending_output_mb, CFG_UNSET);
 		cfg_unref(cfg);
 		buf_free(&err);
 	}
@@ -234,6 +239,12 @@ test_config_errors(void)
 		{ "{\"endpoints\": [{\"path\": \"/a\", \"timeout_ms\": 0, \"backends\": [{\"name\": "
 		  "\"a\", \"url\": \"http://h/\"}]}]}",
 		  "c.json: endpoints[0].timeout_ms: must be between 1 and 600000" },
+		{ "{\"limits\": {\"max_connections\": 0}, \"endpoints\": [{\"path\": \"/a\", "
+		  "\"backends\": [{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
+		  "c.json: limits.max_connections: must be between 1 and 1000000" },
+		{ "{\"limits\": {\"max_pending_output_mb\": \"64\"}, \"endpoints\": [{\"path\": "
+		  "\"/a\", \"backends\": [{\"name\": \"a\", \"url\": \"http://h/\"}]}]}",
+		  "c.json: limits.max_pending_output_mb: must be an integer" },
 		{ "{\"endpoints\": [{\"path\": \"/a\", \"backends\": [{\"name\": \"a\", \"url\": "
 		  "\"http://h/\", \"headers\": [\"Host\"]}]}]}",
 		  "c.json: endpoints[0].backends[0].headers[0]: must be a header name" },
