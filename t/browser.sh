@@ -25,13 +25,17 @@ fail() {
 
 run=$build/t/browser-demo
 shot=$build/t/browser-demo.png
-# Two neighbouring ports that nothing listens on (per the kernel's socket tables), starting
-# from one the pid picks so that parallel runs spread out.
-listening() { # port: true if a TCP socket listens on it
-	awk -v p="$(printf '%04X' "$1")" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 3) == p \
+# Two neighbouring ports that no socket uses (per the kernel's socket tables), starting from one
+# the pid picks so that parallel runs spread out, below the ephemeral range: the load tests
+# before this one leave thousands of connections in TIME-WAIT on ephemeral ports, and nginx
+# cannot bind one of those.
+listening() { # port: true if a TCP socket of any state has it as its local port
+	awk -v p="$(printf '%04X' "$1")" 'FNR > 1 && substr($2, length($2) - 3) == p \
 		{ found = 1 } END { exit !found }' $(ls /proc/net/tcp /proc/net/tcp6 2>/dev/null)
 }
-first=$((20000 + $$ % 20000))
+ephemeral=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$ephemeral" -gt 21000 ] 2>/dev/null || ephemeral=32768
+first=$((20000 + $$ % (ephemeral - 20200)))
 port=$first
 while listening "$port" || listening $((port + 1)); do
 	port=$((port + 2))
