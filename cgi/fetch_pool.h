@@ -10,9 +10,11 @@
 
 struct pooled;
 
-/* A connection cache: a multi handle and the sockets of its connections. */
+/* A connection cache: a multi handle, the sockets of its connections, and the TLS sessions its
+ * transfers may resume. */
 struct fetch_cache {
 	CURLM *multi;
+	CURLSH *share;				/* TLS sessions (fetch_pool.c says why) */
 	struct conns *conns;
 	struct fetch_loop *loop;		/* a loop's cache: hooks and watches; else NULL */
 	struct fetch_transfer *under_way;	/* fetch_start()ed, not yet ended */

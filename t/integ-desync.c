@@ -40,7 +40,8 @@ static char stray_dir[] = "/tmp/fanout-desync-XXXXXX";
 static const char *const cgi_args[] = { "--threads", "80", NULL };
 
 /* Per executor E: /api/E/ka/u/{name} (connections kept), /api/E/noka/u/{name} ("keepalive":
- * false) and /api/E/echo/u/{name} ("echo_request_id"), all to the one stray backend. */
+ * false), /api/E/echo/u/{name} ("echo_request_id") and /api/E/echoin/{w} (the id echoed where
+ * t/stray-backend's idin=w puts it), all to the one stray backend. */
 static bool
 config_make(struct buf *out)
 {
@@ -59,7 +60,10 @@ config_make(struct buf *out)
 			rc = buf_printf(out, endpoint, e, "noka", e, stray_port,
 			    ", \"keepalive\": false") ||
 			    buf_printf(out, endpoint, e, "echo", e, stray_port,
-			    ", \"echo_request_id\": \"X-Request-Id\"");
+			    ", \"echo_request_id\": \"X-Request-Id\"") ||
+			    buf_printf(out, "  {\"path\": \"/api/%s/echoin/{w}\", \"executor\": \"%s\",\n"
+			    "   \"backends\": [{\"name\": \"x\", \"url\": \"http://127.0.0.1:%d/u/echoin?"
+			    "idin={w}\", \"echo_request_id\": \"X-Request-Id\"}]},\n", e, e, stray_port);
 	}
 	if (rc == 0 && out->len > 0)
 		out->len -= 2;	/* the last ",\n" */
@@ -320,6 +324,32 @@ test_echo(void)
 	}
 }
 
+/* "echo_request_id" reads the final answer's head only: an id echoed only in a trailer (idin=1)
+ * or only in a 100 Continue head (idin=2) fails the call, on curl as on the lean client. */
+static void
+test_echo_final_head(void)
+{
+	if (baseline)
+		return;
+	for (size_t i = 0; i < NEXEC; i++) {
+		for (int w = 0; w <= 2; w++) {
+			char url[192];
+			struct reply r;
+			const char *user;
+
+			CU_ASSERT_FATAL(reload());
+			snprintf(url, sizeof(url), "%s/api/%s/echoin/%d", env.url, executors[i], w);
+			CU_ASSERT_FATAL(integ_request(NULL, url, NULL, &r));
+			user = json_string_value(json_object_get(json_object_get(json_object_get(r.json,
+			    "data"), "x"), "user"));
+			printf("\n    %s, idin=%d: %ld, %s ", executors[i], w, r.status,
+			    user != NULL ? user : "no data");
+			CU_ASSERT_EQUAL(user != NULL, w == 0);
+			reply_free(&r);
+		}
+	}
+}
+
 static int
 suite_init(void)
 {
@@ -358,6 +388,8 @@ main(void)
 		{ "kept connections: mixed answers stop at those in flight", test_kept },
 		{ "\"keepalive\": false: no mixed answer", test_no_keepalive },
 		{ "\"echo_request_id\": no mixed answer", test_echo },
+		{ "\"echo_request_id\": the final head's, not a trailer's or a 1xx head's",
+		    test_echo_final_head },
 		{ NULL, NULL },
 	};
 	const char *b = getenv("INTEG_DESYNC_BASELINE");
