@@ -1,6 +1,8 @@
 /* unit-tls.c - cgi/fetch.c over TLS: a new connection to an https:// backend resumes the session
  * of an earlier call on the same cache, though each call has a new easy handle. */
 #include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
  */
 #define OPENSSL "/usr/bin/openssl"
 #define CALLS 4
+#define THREADS 4
 
 static char dir[] = "/tmp/fanout-tls-XXXXXX";
 static char cert[64], key[64], out[64];
@@ -109,6 +112,51 @@ test_blocking_resumes(void)
 	}
 }
 
+static atomic_int ok_calls, new_sessions;
+
+static void *
+caller(void *arg)
+{
+	const struct fetch_request *req = arg;
+
+	for (int i = 0; i < CALLS; i++) {
+		struct fetch_reply r = { .body = BUF_INIT };
+
+		fetch_get(req, &r);
+		if (r.kind == FETCH_OK)
+			atomic_fetch_add(&ok_calls, 1);
+		if (strcmp(session_of(&r), "New") == 0)
+			atomic_fetch_add(&new_sessions, 1);
+		buf_free(&r.body);
+	}
+	return NULL;
+}
+
+/* THREADS threads making blocking calls at once: the pooled caches, and their shares, go from
+ * one thread to another (under ThreadSanitizer, this checks that a share needs no locks). At
+ * most THREADS caches are ever made (the pool keeps them all), and each makes one session. */
+static void
+test_threads_share(void)
+{
+	char url[64];
+	struct fetch_request req = { .url = url, .timeout_ms = 10000, .max_body = 1 << 20 };
+	pthread_t tid[THREADS];
+	int started = 0;
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", port);
+	atomic_store(&ok_calls, 0);
+	atomic_store(&new_sessions, 0);
+	while (started < THREADS && pthread_create(&tid[started], NULL, caller, &req) == 0)
+		started++;
+	CU_ASSERT_EQUAL(started, THREADS);
+	while (started > 0)
+		(void)pthread_join(tid[--started], NULL);
+	printf("\n    %d calls ok of %d, %d new sessions ", atomic_load(&ok_calls), THREADS * CALLS,
+	    atomic_load(&new_sessions));
+	CU_ASSERT_EQUAL(atomic_load(&ok_calls), THREADS * CALLS);
+	CU_ASSERT(atomic_load(&new_sessions) <= THREADS);
+}
+
 static int
 suite_init(void)
 {
@@ -134,6 +182,8 @@ main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "https: a new connection resumes the cache's TLS session", test_blocking_resumes },
+		{ "https: blocking calls from several threads share pooled sessions",
+		    test_threads_share },
 		{ NULL, NULL },
 	};
 
