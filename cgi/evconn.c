@@ -34,7 +34,10 @@
 /* The peer's input ended with a request in progress: a web server that half-closes still reads
  * its answer, one that went away (its client did) looks the same on TCP until a write fails.
  * The answer goes out if it is ready this soon; past it the request counts as abandoned and its
- * calls are cancelled. The threads server's watcher takes up to its period (50 ms) alike. */
+ * calls are cancelled. The threads server's watcher takes up to its period (50 ms) alike. On a
+ * Unix socket a peer that went away raises EPOLLHUP (conn_event closes then): a half-close is
+ * only that, and the answer is waited for as long as the request runs (its deadline bounds it),
+ * its writing as long as the idle timeout. */
 #define EOF_GRACE_US (100 * 1000)
 
 static void conn_close(struct evconn *c);
@@ -229,8 +232,8 @@ conn_parse_pending(struct evconn *c)
 }
 
 /* The peer's input ended: true if the connection stays to answer what it has read (a request
- * whose parameters are in, an answer being written, requests read and not yet parsed), for
- * EOF_GRACE_US if a request is in progress; false if there is nothing to answer. */
+ * whose parameters are in, an answer being written, requests read and not yet parsed), on TCP
+ * for EOF_GRACE_US if a request is in progress; false if there is nothing to answer. */
 static bool
 conn_input_ended(struct evconn *c)
 {
@@ -238,7 +241,7 @@ conn_input_ended(struct evconn *c)
 	    !input_pending(c))
 		return false;
 	c->eof = true;
-	return c->req == NULL || loop_timer_set(c->ev->loop, &c->idle,
+	return c->req == NULL || c->ev->unix_peers || loop_timer_set(c->ev->loop, &c->idle,
 	    fanout_now_us() + EOF_GRACE_US) == 0;
 }
 
@@ -302,7 +305,7 @@ conn_idle_check(void *ctx)
 	int64_t due = c->active_at + c->ev->idle_timeout_us;
 	bool serving = c->req != NULL && c->req->served != NULL && c->out.len == c->out_off;
 
-	if (c->eof && c->req != NULL) {
+	if (c->eof && c->req != NULL && !c->ev->unix_peers) {
 		conn_close(c);	/* not answered within EOF_GRACE_US: abandoned */
 		return;
 	}

@@ -43,6 +43,7 @@ struct evserver {
 	pthread_cond_t changed;		/* a loop's thread has ended */
 	size_t running;
 	atomic_size_t started;		/* loops whose thread runs: those make_room may ask */
+	bool unix_socket;		/* the listening socket is AF_UNIX */
 };
 
 void
@@ -246,7 +247,7 @@ loop_make(struct evserver *s, size_t i, const struct server_opts *o)
 	struct evloop *ev = &s->loops[i];
 
 	*ev = (struct evloop){ .server = s, .idle_timeout_us = o->idle_timeout_s * 1000000LL,
-		.limits = &s->limits };
+		.limits = &s->limits, .unix_peers = s->unix_socket };
 	ev->close_job = (struct loop_job){ .fn = loop_close_job, .ctx = ev };
 	ev->shed_job = (struct loop_job){ .fn = shed_job_run, .ctx = ev };
 	atomic_init(&ev->shed_wanted, 0);
@@ -324,8 +325,12 @@ static int
 server_setup(struct evserver *s, int listen_fd, const struct server_opts *o)
 {
 	int flags = fcntl(listen_fd, F_GETFL);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 
 	*s = (struct evserver){ .nloops = 0 };
+	s->unix_socket = getsockname(listen_fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    ss.ss_family == AF_UNIX;
 	atomic_init(&s->stopping, false);
 	atomic_init(&s->started, 0);
 	s->limits.max_conns = o->max_connections > 0 ? o->max_connections :
