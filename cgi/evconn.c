@@ -52,6 +52,14 @@ output_high(struct evconn *c)
 	return c->counted >= OUT_HIGH || evlimits_over_share(c);
 }
 
+/* The same as the last count left it (evlimits_update() at each flush): c->held is its share's
+ * check then. */
+static bool
+output_held(const struct evconn *c)
+{
+	return c->counted >= OUT_HIGH || c->held;
+}
+
 static bool
 input_pending(const struct evconn *c)
 {
@@ -111,13 +119,14 @@ on_record(void *ctx, const struct fcgi_event *ev)
 /* What to wait for: the peer's bytes, unless parsing is paused or the output is high (then
  * not even its half-close, which would be reported again and again); room to write, also when
  * a paused parse may go on (the writable socket brings conn_event back at the next turn, where
- * parsing is not nested in an answer). Errors and a full close are always reported. */
+ * parsing is not nested in an answer). Errors and a full close are always reported. Called
+ * right after evlimits_update(): the count is not taken again. */
 static uint32_t
-conn_events(struct evconn *c)
+conn_events(const struct evconn *c)
 {
 	uint32_t events = 0;
 
-	if (!c->eof && !input_pending(c) && !output_high(c))
+	if (!c->eof && !input_pending(c) && !output_held(c))
 		events |= EPOLLIN | EPOLLRDHUP;
 	if (c->out.len > c->out_off || input_pending(c))
 		events |= EPOLLOUT;
