@@ -160,9 +160,9 @@ content_length(struct h1p *p, const char *v, size_t n)
  * reader may see otherwise); before it only "identity", RFC 2616's coding that changes nothing;
  * chunked again only as a repeat of the same coding (a sender must not chunk twice, RFC 9112
  * §6.1: the answer is read as chunked once, as curl does). Either is odd: the answer is taken,
- * its connection is not kept. Any other coding is one this client cannot undo: refused, but a
- * framing error only if the line also has a coding after chunked (the whole line is read for
- * that), as a field with no coding at all is (which framing it means cannot be told). */
+ * its connection is not kept. Any other coding is one this client cannot undo: the answer is
+ * refused, though framed cleanly (the line is read to its end first: a coding after chunked in
+ * it is a framing error). A field with no coding at all is one: its framing cannot be told. */
 static enum h1p_rc
 transfer_encoding(struct h1p *p, const char *v, size_t n)
 {
