@@ -19,7 +19,6 @@ evlimits_count(struct evconn *c)
 		atomic_fetch_add_explicit(&lim->pending, now - c->counted, memory_order_relaxed);
 	else
 		atomic_fetch_sub_explicit(&lim->pending, c->counted - now, memory_order_relaxed);
-	metrics_fastcgi_output_pending((long)now - (long)c->counted);
 	c->counted = now;
 }
 
@@ -52,7 +51,6 @@ evlimits_conn_closed(struct evconn *c)
 	struct evlimits *lim = c->ev->limits;
 
 	atomic_fetch_sub_explicit(&lim->pending, c->counted, memory_order_relaxed);
-	metrics_fastcgi_output_pending(-(long)c->counted);
 	c->counted = 0;
 	atomic_fetch_sub(&lim->conns, 1);
 }

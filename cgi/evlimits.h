@@ -7,8 +7,8 @@
 
 struct evconn;
 
-/* Brings the process-wide count of answers waiting (evlimits.pending, and its metric) up to
- * date with c's output: after c's output grew or was written. */
+/* Brings the process-wide count of answers waiting (evlimits.pending, which its metric reads)
+ * up to date with c's output: after c's output grew or was written. */
 void evlimits_count(struct evconn *c);
 
 /*

@@ -367,6 +367,34 @@ test_signs(void)
 	h1_client_on_idle_bytes(cl, NULL);
 }
 
+/* Review finding 5: an answer refused for its content (here a control character in a header
+ * value, framed cleanly) fails the call and closes its connection, but is no sign of a backend
+ * out of step; one whose framing is lost (a status line that cannot be read) is. */
+static void
+test_refusal_signs(void)
+{
+	struct h1_stats s;
+	struct call call;
+
+	CU_ASSERT_FATAL(call_run(&call, stray_port, "/u/quin?refuse=1", 5000, 4096));
+	CU_ASSERT_EQUAL(call.reply.kind, FETCH_BODY);
+	CU_ASSERT_STRING_EQUAL(call.reply.message, "control character in a header value");
+	CU_ASSERT_EQUAL(call.reply.signs, 0);
+	buf_free(&call.reply.body);
+	/* Either way the connection is not kept: each next GET opens one. */
+	s = h1_stats(cl);
+	CU_ASSERT_FATAL(call_run(&call, stray_port, "/u/rue?refuse=2", 5000, 4096));
+	CU_ASSERT_EQUAL(call.reply.kind, FETCH_BODY);
+	CU_ASSERT_STRING_EQUAL(call.reply.message, "malformed status line");
+	CU_ASSERT_EQUAL(call.reply.signs, FETCH_SIGN_UNPARSED);
+	CU_ASSERT_EQUAL(call.reply.conn, FETCH_CONN_OPENED);
+	buf_free(&call.reply.body);
+	s = h1_stats(cl);
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/sam"), "{\"user\":\"sam\"}");
+	CU_ASSERT_EQUAL(h1_stats(cl).opened, s.opened + 1);
+	CU_ASSERT_EQUAL(h1_stats(cl).reused, s.reused);
+}
+
 /* A cancelled GET is never reported; the client freed with GETs under way ends them. */
 static void
 test_cancel(void)
@@ -449,6 +477,7 @@ main(void)
 		{ "stray answers never answer the next GET (issue 7)", test_stray },
 		{ "bytes on an idle connection close it as they come", test_idle_watched },
 		{ "signs of a backend out of step; no reuse; the echoed header", test_signs },
+		{ "a refusal for content is no sign, one for framing is", test_refusal_signs },
 		{ "cancelled GETs and a freed client report nothing", test_cancel },
 		{ NULL, NULL },
 	};
