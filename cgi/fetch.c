@@ -67,7 +67,7 @@ struct fetch_transfer {
 	enum conns_state conn;		/* of the connection the request was about to go on */
 	bool retried;
 	bool unwatchable;		/* the loop could not watch its socket: to be ended */
-	char echo_name[72];		/* the header the reply is to carry, "" for none */
+	char echo_name[FETCH_ECHO_NAME_MAX];	/* the header the reply is to carry, "" for none */
 	/* In its cache's under_way list (fetch_start): pprev is where the pointer to it is. */
 	struct fetch_transfer *next, **pprev;
 	char errbuf[CURL_ERROR_SIZE];
@@ -197,8 +197,7 @@ transfer_begin(const struct fetch_request *req, struct fetch_reply *reply,
 	reply->status = 0;
 	reply->signs = 0;
 	fetch_reply_echo_reset(reply);
-	if (req->echo_header != NULL && (size_t)snprintf(t->echo_name, sizeof(t->echo_name), "%s",
-	    req->echo_header) >= sizeof(t->echo_name))
+	if (!fetch_echo_name(t->echo_name, req))
 		goto fail;
 	for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
 		if ((more = curl_slist_append(t->headers, req->headers[i])) == NULL)

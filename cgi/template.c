@@ -82,12 +82,14 @@ placeholder_add(struct tpl *t, const char *s, size_t len, int in_query, struct b
 	return part_add(t, TPL_BACKEND, in_query, s, name_len, dot + 1, len - name_len - 1);
 }
 
-/* Appends the reason to err; -1. */
+/* Appends the reason to err, if any; -1. */
 __attribute__((format(printf, 2, 3))) static int
 refuse(struct buf *err, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (err == NULL)
+		return -1;
 	va_start(ap, fmt);
 	(void)buf_vprintf(err, fmt, ap);
 	va_end(ap);
@@ -127,19 +129,25 @@ ipv6_valid(const char *s, size_t len)
 	return true;
 }
 
-/* "[userinfo@]host[:port]": a host name (letters, digits, '-', '.', '_', '~', or bytes past
- * ASCII for a name libcurl's IDN support may take), an IPv4 address or a bracketed IPv6 one,
- * and a port from 1 to 65535 (an empty one is the scheme's, as in curl). 0 or -1, the reason in
- * err. */
-static int
-authority_check(const char *a, size_t len, struct buf *err)
+int
+tpl_authority(const char *url, struct tpl_authority *a, struct buf *err)
 {
-	const char *host = a, *end = a + len, *port;
+	const char *start, *host, *end, *port;
 	long value = 0;
 
-	for (const char *p = a; p < end; p++)
+	*a = (struct tpl_authority){ .port = 0 };
+	if (strncmp(url, "http://", 7) == 0)
+		start = url + 7;
+	else if (strncmp(url, "https://", 8) == 0)
+		start = url + 8, a->https = true;
+	else
+		return refuse(err, "must start with http:// or https://");
+	end = start + strcspn(start, "/?#");
+	host = start;
+	for (const char *p = start; p < end; p++)
 		if (*p == '@')
 			host = p + 1;
+	a->userinfo = host != start;
 	if (host < end && *host == '[') {
 		const char *close = memchr(host, ']', (size_t)(end - host));
 
@@ -152,6 +160,9 @@ authority_check(const char *a, size_t len, struct buf *err)
 		if (close + 1 < end && close[1] != ':')
 			return refuse(err, "host \"%.*s\": '%c' after the IPv6 address",
 			    (int)(end - host), host, close[1]);
+		a->bracketed = true;
+		a->host = host + 1;
+		a->host_len = (size_t)(close - host) - 1;
 		port = close + 1 < end ? close + 1 : NULL;
 	} else {
 		port = memchr(host, ':', (size_t)(end - host));
@@ -161,7 +172,11 @@ authority_check(const char *a, size_t len, struct buf *err)
 			if (!tpl_name_valid(p, 1) && *p != '.' && *p != '~' && (unsigned char)*p < 0x80)
 				return refuse(err, "host \"%.*s\": '%c' is not allowed in a host name",
 				    (int)((port != NULL ? port : end) - host), host, *p);
+		a->host = host;
+		a->host_len = (size_t)((port != NULL ? port : end) - host);
 	}
+	a->end = (size_t)(end - url);
+	a->port = a->https ? 443 : 80;
 	if (port == NULL || port + 1 == end)
 		return 0;
 	for (const char *p = port + 1; p < end; p++) {
@@ -174,32 +189,55 @@ authority_check(const char *a, size_t len, struct buf *err)
 	if (value < 1 || value > 65535)
 		return refuse(err, "port %.*s: must be from 1 to 65535", (int)(end - port) - 1,
 		    port + 1);
+	a->port = value;
 	return 0;
 }
 
-/* Length of "scheme://authority" at the start of url; 0 with the reason in err if it is not an
- * http or https origin with a literal host and port. */
-static size_t
-origin_length(const char *url, struct buf *err)
+char *
+tpl_origin(const struct tpl_authority *a)
 {
-	size_t n, start;
+	struct buf key = BUF_INIT;
+	size_t at;
 
-	if (strncmp(url, "http://", 7) == 0)
-		n = 7;
-	else if (strncmp(url, "https://", 8) == 0)
-		n = 8;
-	else {
-		(void)refuse(err, "must start with http:// or https://");
+	if (buf_printf(&key, "%s://%s", a->https ? "https" : "http", a->bracketed ? "[" : "") != 0)
+		goto fail;
+	at = key.len;
+	if (buf_append(&key, a->host, a->host_len) != 0 ||
+	    buf_printf(&key, "%s:%ld", a->bracketed ? "]" : "", a->port) != 0)
+		goto fail;
+	/* Host names are case-insensitive: one origin, however it is written. */
+	for (size_t i = at; i < at + a->host_len; i++)
+		if (key.data[i] >= 'A' && key.data[i] <= 'Z')
+			key.data[i] = (char)(key.data[i] - 'A' + 'a');
+	return buf_take(&key);
+fail:
+	buf_free(&key);
+	return NULL;
+}
+
+/* Length of "scheme://authority" at the start of url, its origin's key in t; 0 with the reason
+ * in err if it is not an http or https origin with a literal host and port. */
+static size_t
+origin_length(struct tpl *t, const char *url, struct buf *err)
+{
+	struct tpl_authority a;
+	size_t n = strncmp(url, "https://", 8) == 0 ? 8 : 7;
+
+	if (strncmp(url, "http://", 7) == 0 || n == 8) {
+		n += strcspn(url + n, "/?#{}");
+		if (url[n] == '{' || url[n] == '}') {
+			(void)refuse(err, "a placeholder cannot stand in the host or port: a request"
+			    " never chooses where the program connects");
+			return 0;
+		}
+	}
+	if (tpl_authority(url, &a, err) != 0)
+		return 0;
+	if ((t->origin = tpl_origin(&a)) == NULL) {
+		(void)refuse(err, "out of memory");
 		return 0;
 	}
-	start = n;
-	n += strcspn(url + n, "/?#{}");
-	if (url[n] == '{' || url[n] == '}') {
-		(void)refuse(err, "a placeholder cannot stand in the host or port: a request never"
-		    " chooses where the program connects");
-		return 0;
-	}
-	return authority_check(url + start, n - start, err) == 0 ? n : 0;
+	return a.end;
 }
 
 int
@@ -208,15 +246,15 @@ tpl_parse(struct tpl *t, const char *url, struct buf *err)
 	size_t origin, lit = 0;
 	int in_query = 0;
 
-	*t = (struct tpl){ NULL, 0 };
+	*t = (struct tpl){ NULL, 0, NULL };
 	for (size_t i = 0; url[i] != '\0'; i++)
 		if (url_byte_bad((unsigned char)url[i])) {
 			(void)buf_printf(err, "byte 0x%02x at offset %zu: no control character, space"
 			    " or DEL in a URL (percent-encode it)", (unsigned char)url[i], i);
 			return -1;
 		}
-	if ((origin = origin_length(url, err)) == 0)
-		return -1;
+	if ((origin = origin_length(t, url, err)) == 0)
+		goto fail;
 	for (size_t i = origin; url[i] != '\0'; i++) {
 		const char *close;
 
@@ -257,7 +295,8 @@ tpl_free(struct tpl *t)
 		free(t->parts[i].pointer);
 	}
 	free(t->parts);
-	*t = (struct tpl){ NULL, 0 };
+	free(t->origin);
+	*t = (struct tpl){ NULL, 0, NULL };
 }
 
 bool
