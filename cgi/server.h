@@ -44,6 +44,10 @@ bool server_started(size_t started, size_t wanted, const char *what);
  * (server_block_signals). */
 void server_wait_and_drain(void (*reload)(void));
 
+/* Whether SIGTERM or SIGINT is pending, blocked until server_wait_and_drain takes it: a start
+ * that takes long looks, and stops starting. */
+bool server_stop_pending(void);
+
 /* Serves the one request of a plain CGI invocation (environment, stdout). Returns the exit
  * status. */
 int server_run_cgi(struct cfg *cfg);
