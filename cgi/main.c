@@ -9,15 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgi/accesslog.h"
-#include "cgi/config.h"
-#include "cgi/desync.h"
-#include "cgi/fetch.h"
-#include "cgi/handler.h"
-#include "cgi/listen.h"
-#include "cgi/metrics.h"
-#include "cgi/server.h"
-#include "cgi/site.h"
+#include "cgi/request/accesslog.h"
+#include "cgi/config/config.h"
+#include "cgi/backend/desync.h"
+#include "cgi/backend/curl/fetch.h"
+#include "cgi/request/handler.h"
+#include "cgi/serve/listen.h"
+#include "cgi/request/metrics.h"
+#include "cgi/serve/server.h"
+#include "cgi/config/site.h"
 #include "common/log.h"
 #include "fanout/fanout.h"
 

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgi/accesslog.h"
-#include "cgi/call.h"
-#include "cgi/fetch.h"
-#include "cgi/handler.h"
-#include "cgi/outcome.h"
-#include "cgi/route.h"
+#include "cgi/request/accesslog.h"
+#include "cgi/request/call.h"
+#include "cgi/backend/curl/fetch.h"
+#include "cgi/request/handler.h"
+#include "cgi/request/outcome.h"
+#include "cgi/request/route.h"
 #include "common/clock.h"
 #include "t/unit.h"
 

@@ -1,7 +1,7 @@
-/* unit-desync.c - unit tests of the registry of backend origins out of step (cgi/desync.h). */
+/* unit-desync.c - unit tests of the registry of backend origins out of step (cgi/backend/desync.h). */
 #include <string.h>
 
-#include "cgi/desync.h"
+#include "cgi/backend/desync.h"
 #include "common/buf.h"
 #include "t/unit.h"
 

@@ -1,4 +1,4 @@
-/* unit-fetchloop.c - cgi/fetch.c's transfers driven by an epoll loop (fetch_cache_new_on), against
+/* unit-fetchloop.c - cgi/backend/curl/fetch.c's transfers driven by an epoll loop (fetch_cache_new_on), against
  * t/mock-backend and t/stray-backend. */
 #include <fcntl.h>
 #include <jansson.h>
@@ -8,7 +8,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "cgi/fetch.h"
+#include "cgi/backend/curl/fetch.h"
 #include "common/clock.h"
 #include "t/integ.h"
 #include "t/unit.h"

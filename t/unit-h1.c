@@ -1,4 +1,4 @@
-/* unit-h1.c - cgi/h1.c, the lean HTTP/1.1 client, driven by a cgi/loop.h loop against
+/* unit-h1.c - cgi/backend/h1/h1.c, the lean HTTP/1.1 client, driven by a cgi/loop/loop.h loop against
  * t/mock-backend and t/stray-backend; and its parser's cases (unit-h1-parse.c). */
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cgi/fetch.h"
-#include "cgi/h1.h"
+#include "cgi/backend/curl/fetch.h"
+#include "cgi/backend/h1/h1.h"
 #include "common/clock.h"
 #include "t/integ.h"
 #include "t/unit-h1.h"

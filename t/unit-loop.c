@@ -1,4 +1,4 @@
-/* unit-loop.c - unit tests of cgi/loop.c: timers in order through any arming and disarming,
+/* unit-loop.c - unit tests of cgi/loop/loop.c: timers in order through any arming and disarming,
  * descriptors, jobs posted from other threads, and frees deferred past the batch. */
 #include <pthread.h>
 #include <stdint.h>
@@ -6,7 +6,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "cgi/loop.h"
+#include "cgi/loop/loop.h"
 #include "fanout/fanout.h"
 #include "t/unit.h"
 

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgi/call.h"
-#include "cgi/outcome.h"
-#include "cgi/respond.h"
-#include "cgi/route.h"
+#include "cgi/request/call.h"
+#include "cgi/request/outcome.h"
+#include "cgi/request/respond.h"
+#include "cgi/request/route.h"
 #include "common/jsonscan.h"
 #include "fanout/fanout.h"
 #include "t/fuzz/fuzz.h"

@@ -1,0 +1,441 @@
+/* server.c - serving requests: FastCGI on a socket with N threads, or one plain CGI request. */
+#include "cgi/serve/server.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cgi/serve/accept.h"
+#include "cgi/serve/event/evserver.h"
+#include "cgi/request/handler.h"
+#include "cgi/request/metrics.h"
+#include "cgi/request/multi.h"
+#include "cgi/config/site.h"
+#include "cgi/serve/threads/watch.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+#define THREAD_STACK (512 * 1024)
+#define MAX_DRAIN (64 * 1024)
+
+int
+server_block_signals(void)
+{
+	sigset_t set;
+
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return -1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
+}
+
+/* FCGX_GetParam finds only the first occurrence of a name: the parameters are walked here, from
+ * *cursor on, so that a repeated one (nginx passes each header line apart) is seen whole. */
+static const char *
+fcgi_param(void *ctx, const char *name, size_t *cursor)
+{
+	FCGX_Request *req = ctx;
+
+	return vars_env_param(req->envp, name, cursor);
+}
+
+static int
+fcgi_write(void *ctx, const char *data, size_t len)
+{
+	FCGX_Request *req = ctx;
+
+	/* libfcgi takes int lengths; responses are far below that, but check anyway. */
+	if (len > INT_MAX || FCGX_PutStr(data, (int)len, req->out) != (int)len)
+		return -1;
+	return 0;
+}
+
+/* The state the request threads share with the main thread. */
+struct server {
+	struct acceptor acceptor;
+	atomic_bool stopping;
+	pthread_mutex_t mu;
+	pthread_cond_t exited;	/* signalled as each thread ends, and while stopping as a request
+				 * ends or a connection opens or closes */
+	size_t running;		/* request threads */
+	atomic_size_t busy;	/* of those, how many are serving a request */
+	atomic_size_t connected; /* how many hold a FastCGI connection */
+};
+
+/* What one request thread owns, made before it starts, so that a thread once started cannot
+ * fail: the count the log and the metrics give is the true one. */
+struct worker {
+	struct server *s;
+	struct watch_slot *watch;
+	FCGX_Request req;
+};
+
+/* Wakes the main thread if it drains. Only while draining does it wait for the counts, so only
+ * then is the lock taken: no shared lock on the path of every request. (The main thread sets
+ * `stopping` before it looks at the counts, so one of the two sees the other.) */
+static void
+drain_notify(struct server *s)
+{
+	if (atomic_load(&s->stopping)) {
+		pthread_mutex_lock(&s->mu);
+		pthread_cond_signal(&s->exited);
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+/* A thread took a connection (delta 1) or its connection was closed (-1). */
+static void
+connected_add(struct server *s, int delta)
+{
+	if (delta > 0)
+		atomic_fetch_add(&s->connected, 1);
+	else
+		atomic_fetch_sub(&s->connected, 1);
+	metrics_connections(delta);
+	drain_notify(s);
+}
+
+static void
+thread_done(struct server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->running--;
+	pthread_cond_signal(&s->exited);
+	pthread_mutex_unlock(&s->mu);
+	metrics_request_threads(-1);
+}
+
+/* Reads what is left of the request's body, up to its end record, before the request is
+ * finished: on a kept connection, a record of this request read by the next FCGX_Accept_r would
+ * make libfcgi drop the connection. nginx sends the (empty) body with the parameters; Apache's
+ * mod_proxy_fcgi sends it apart, and under load it came after the answer (Apache then found the
+ * connection closed: "AH01067: Failed to read FastCGI header"). A body larger than MAX_DRAIN
+ * (endpoints take none) is not read: the connection is closed instead. */
+static void
+input_drain(FCGX_Request *req)
+{
+	char chunk[4096];
+	size_t total = 0;
+	int n;
+
+	while ((n = FCGX_GetStr(chunk, sizeof(chunk), req->in)) > 0)
+		if ((total += (size_t)n) > MAX_DRAIN) {
+			req->keepConnection = 0;
+			return;
+		}
+}
+
+/* Closes a kept connection at the stop, if it is open. Not with libfcgi's close, which reads and
+ * drops whatever comes until the peer closes: a request sent meanwhile would be read and never
+ * answered; unread, it resets the connection, and the web server sends it elsewhere. Shut down
+ * first: the watcher's poll may hold the socket open past close() for up to a period, and the
+ * web server must see the end now, not send another request meanwhile. */
+static void
+close_kept(FCGX_Request *req)
+{
+	if (req->ipcFd < 0)
+		return;
+	(void)shutdown(req->ipcFd, SHUT_RDWR);
+	(void)close(req->ipcFd);
+	req->ipcFd = -1;
+}
+
+static void
+serve_request(struct worker *w)
+{
+	struct http_io io = { .param = fcgi_param, .write = fcgi_write, .ctx = &w->req,
+		.watch = w->watch, .fd = w->req.ipcFd };
+	struct cfg *cfg = site_get();	/* the request keeps it, even across a reload */
+
+	atomic_fetch_add(&w->s->busy, 1);
+	handler_serve(cfg, &io);
+	cfg_unref(cfg);
+	input_drain(&w->req);
+	FCGX_Finish_r(&w->req);
+	/* Stopping: a kept connection closes right after the answer, before the web server can
+	 * send another request on it. */
+	if (atomic_load(&w->s->stopping))
+		close_kept(&w->req);
+	atomic_fetch_sub(&w->s->busy, 1);
+	drain_notify(w->s);
+}
+
+/* Takes the next connection unless the thread has one (kept alive by the peer). False when the
+ * thread is to end: the server stops (a kept connection is then closed, not waited on). */
+static bool
+have_connection(struct worker *w, bool *open)
+{
+	int fd;
+
+	if (*open)
+		return !atomic_load(&w->s->stopping);
+	if ((fd = acceptor_next(&w->s->acceptor)) < 0)
+		return false;
+	acceptor_attach(&w->req, fd);
+	*open = true;
+	connected_add(w->s, 1);
+	return true;
+}
+
+/* libfcgi closes a connection that ended, failed, timed out or was not to be kept. */
+static void
+note_closed(struct worker *w, bool *open)
+{
+	if (*open && w->req.ipcFd < 0) {
+		*open = false;
+		connected_add(w->s, -1);
+	}
+}
+
+static void *
+request_thread(void *arg)
+{
+	struct worker *w = arg;
+	bool open = false;
+
+	/* With fastcgi_keep_conn, FCGX_Accept_r reads the next request of the same connection. */
+	while (have_connection(w, &open)) {
+		int rc = FCGX_Accept_r(&w->req);
+
+		/* libfcgi ends the parameters at a read error (the idle timeout, a reset) as if
+		 * they were all there: that request was cut short, and is not served. */
+		if (rc == 0 && FCGX_GetError(w->req.in) != 0)
+			rc = -1;
+		if (rc != 0 && w->req.ipcFd >= 0)
+			FCGX_Free(&w->req, 1);
+		note_closed(w, &open);
+		if (rc == 0) {
+			serve_request(w);
+			note_closed(w, &open);
+		}
+	}
+	close_kept(&w->req);	/* the stop */
+	FCGX_Free(&w->req, 0);
+	note_closed(w, &open);
+	multi_thread_end();
+	watch_slot_free(w->watch);
+	thread_done(w->s);
+	free(w);
+	return NULL;
+}
+
+/* Waits for SIGTERM or SIGINT (returned), calling reload() at each SIGHUP meanwhile; -1 if
+ * sigwait fails. */
+static int
+wait_for_stop(void (*reload)(void))
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			return -1;
+		if (sig != SIGHUP)
+			return sig;
+		reload();
+	}
+}
+
+bool
+server_started(size_t started, size_t wanted, const char *what)
+{
+	if (started < wanted)
+		log_msg("error", "started %zu of %zu %s", started, wanted, what);
+	if (started == 0)
+		return false;
+	log_msg("info", "serving FastCGI with %zu %s", started, what);
+	return true;
+}
+
+void
+server_wait_and_drain(void (*reload)(void))
+{
+	int sig = wait_for_stop(reload);
+
+	log_msg("info", "%s: stopping; requests in progress may finish",
+	    sig > 0 ? strsignal(sig) : "sigwait failed");
+	site_set_draining();
+}
+
+/* Waits until every thread has ended, or grace_ms has passed, or no request is being served and
+ * every thread left holds a connection: those wait on idle keep-alive connections, on which
+ * nginx may never send again. Threads in accept() or in a back-off leave at once (the acceptor
+ * was stopped), so they are waited for. Returns how many threads still run. */
+static size_t
+drain(struct server *s, long grace_ms)
+{
+	struct timespec until = clock_timespec(clock_now_us() + grace_ms * 1000);
+	size_t left;
+
+	pthread_mutex_lock(&s->mu);
+	while (s->running > 0 && (atomic_load(&s->busy) > 0 ||
+	    s->running > atomic_load(&s->connected)) &&
+	    pthread_cond_timedwait(&s->exited, &s->mu, &until) == 0)
+		;
+	left = s->running;
+	pthread_mutex_unlock(&s->mu);
+	return left;
+}
+
+/* Why threads are still there after the drain, as it is. */
+static void
+log_left(struct server *s, size_t left)
+{
+	size_t busy = atomic_load(&s->busy), connected = atomic_load(&s->connected);
+
+	if (busy > 0)
+		log_msg("warning", "exiting with %zu requests still in progress after the grace",
+		    busy);
+	else if (connected > 0)
+		log_msg("info", "exiting with idle keep-alive connections still open: %zu",
+		    connected);
+	else
+		log_msg("warning", "exiting with %zu request threads still ending", left);
+}
+
+static int
+server_init(struct server *s, int fd, long idle_timeout_s)
+{
+	*s = (struct server){ .running = 0 };
+	atomic_init(&s->stopping, false);
+	atomic_init(&s->busy, 0);
+	atomic_init(&s->connected, 0);
+	if (acceptor_init(&s->acceptor, fd, idle_timeout_s) != 0)
+		return -1;
+	if (clock_lock_init(&s->mu, &s->exited) != 0) {
+		acceptor_destroy(&s->acceptor);
+		return -1;
+	}
+	return 0;
+}
+
+/* One thread's own state; NULL if out of memory. */
+static struct worker *
+worker_new(struct server *s)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (w == NULL || (w->watch = watch_slot_new()) == NULL ||
+	    acceptor_request_init(&w->req) != 0) {
+		if (w != NULL)
+			watch_slot_free(w->watch);
+		free(w);
+		return NULL;
+	}
+	w->s = s;
+	return w;
+}
+
+/* Starts the request threads (detached: the drain counts them). */
+static size_t
+threads_start(struct server *s, size_t n)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	size_t started = 0;
+
+	if (pthread_attr_init(&attr) != 0)
+		return 0;
+	if (pthread_attr_setstacksize(&attr, THREAD_STACK) == 0 &&
+	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0)
+		for (; started < n; started++) {
+			struct worker *w = worker_new(s);
+
+			if (w == NULL)
+				break;
+			pthread_mutex_lock(&s->mu);
+			s->running++;
+			pthread_mutex_unlock(&s->mu);
+			metrics_request_threads(1);
+			if (pthread_create(&tid, &attr, request_thread, w) != 0) {
+				watch_slot_free(w->watch);
+				free(w);
+				thread_done(s);
+				break;
+			}
+		}
+	pthread_attr_destroy(&attr);
+	return started;
+}
+
+int
+server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(void))
+{
+	struct server s;
+	size_t started, left;
+
+	if (getenv("FCGI_WEB_SERVER_ADDRS") != NULL && *getenv("FCGI_WEB_SERVER_ADDRS") != '\0') {
+		/* libfcgi's own accept applied it; ours does not. Refused rather than ignored. */
+		log_msg("error", "FCGI_WEB_SERVER_ADDRS is not supported: listen on a loopback "
+		    "address or a Unix socket to choose who may connect, and unset it");
+		return 1;
+	}
+	if (o->model == SERVER_EVENT)
+		return evserver_run(listen_fd, o, reload);
+	if (server_init(&s, listen_fd, o->idle_timeout_s) != 0 || watch_start() != 0) {
+		log_msg("error", "cannot serve: descriptor %d is not a listening socket, or the "
+		    "server's locks and watcher thread cannot be made", listen_fd);
+		return 1;
+	}
+	started = threads_start(&s, o->threads);
+	if (!server_started(started, o->threads, "threads"))
+		return 1;
+	server_wait_and_drain(reload);
+	atomic_store(&s.stopping, true);
+	acceptor_stop(&s.acceptor);
+	if ((left = drain(&s, o->grace_ms)) > 0) {
+		/* Threads held by idle keep-alive connections still use the config: nothing may be
+		 * freed under them, so the process ends here, which closes those connections. A
+		 * request nginx sends on one of them at this very moment is lost: nginx answers it
+		 * with 502, as for any backend that stops. */
+		log_left(&s, left);
+		_exit(0);
+	}
+	watch_stop();
+	acceptor_destroy(&s.acceptor);
+	pthread_cond_destroy(&s.exited);
+	pthread_mutex_destroy(&s.mu);
+	return 0;
+}
+
+/* The environment holds one value per name: the first call gives it, the next NULL. */
+static const char *
+cgi_param(void *ctx, const char *name, size_t *cursor)
+{
+	(void)ctx;
+	if (cursor != NULL && (*cursor)++ > 0)
+		return NULL;
+	return getenv(name);
+}
+
+static int
+cgi_write(void *ctx, const char *data, size_t len)
+{
+	(void)ctx;
+	return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : -1;
+}
+
+int
+server_run_cgi(struct cfg *cfg)
+{
+	struct http_io io = { .param = cgi_param, .write = cgi_write, .fd = -1 };
+
+	handler_serve(cfg, &io);
+	multi_thread_end();
+	return 0;
+}
