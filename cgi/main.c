@@ -16,7 +16,7 @@
 #include "cgi/request/handler.h"
 #include "cgi/serve/listen.h"
 #include "cgi/request/metrics.h"
-#include "cgi/serve/server.h"
+#include "cgi/serve/serve.h"
 #include "cgi/config/site.h"
 #include "common/log.h"
 #include "fanout/fanout.h"

@@ -2,7 +2,7 @@
 #ifndef CGI_EVSERVER_H
 #define CGI_EVSERVER_H
 
-#include "cgi/serve/server.h"
+#include "cgi/serve/serve.h"
 
 /* server_run_fastcgi() for o->model SERVER_EVENT: o->loops threads, each an event loop on its
  * own epoll that accepts on listen_fd (EPOLLEXCLUSIVE: one loop wakes per connection) and owns

@@ -1,5 +1,5 @@
 /* server.c - serving requests: FastCGI on a socket with N threads, or one plain CGI request. */
-#include "cgi/serve/server.h"
+#include "cgi/serve/serve.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
