@@ -1,11 +1,12 @@
-/* server.h - serving requests: FastCGI on a socket with N threads, or one plain CGI request. */
-#ifndef CGI_SERVER_H
-#define CGI_SERVER_H
+/* serve.h - what the two FastCGI servers share: their options, and the lifecycle of the process
+ * that runs one (lifecycle.c): the signal mask, the workers started, the wait for the stop and
+ * the turn to draining. Each server's entry is in its own header (threads/threads.h,
+ * event/evserver.h); main.c picks one. */
+#ifndef CGI_SERVE_H
+#define CGI_SERVE_H
 
 #include <stdbool.h>
 #include <stddef.h>
-
-#include "cgi/config/config.h"
 
 /* The server models: the classic one (libfcgi, a thread per connection) and the asynchronous
  * one (event loops own the connections: evserver.h). */
@@ -25,16 +26,6 @@ struct server_opts {
 					 * its default */
 };
 
-/* Serves FastCGI requests on listen_fd with o->threads threads, each request with the config in
- * force (site_get), calling reload() at each SIGHUP, until SIGTERM or SIGINT. A connection that
- * sends nothing, or stops mid-request, or does not take its answer, for o->idle_timeout_s is
- * closed, and so is a kept one idle that long. At the stop it drains: the health check answers
- * 503, accepting stops and requests in progress finish (up to o->grace_ms). Returns the exit
- * status once every thread has ended; if some are still held by open connections after the
- * grace, ends the process itself (_exit(0)). Call with SIGTERM, SIGINT and SIGHUP blocked
- * (server_block_signals). */
-int server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(void));
-
 /* For both servers: logs how many of `wanted` workers (`what`: "threads", "event loops")
  * started; false if none did. */
 bool server_started(size_t started, size_t wanted, const char *what);
@@ -43,10 +34,6 @@ bool server_started(size_t started, size_t wanted, const char *what);
  * logs the stop and turns the health check to draining. With the signals blocked
  * (server_block_signals). */
 void server_wait_and_drain(void (*reload)(void));
-
-/* Serves the one request of a plain CGI invocation (environment, stdout). Returns the exit
- * status. */
-int server_run_cgi(struct cfg *cfg);
 
 /* Blocks the signals the main thread waits for, so that every thread started later inherits
  * the mask; ignores SIGPIPE (a client that went away is seen as a failed write). -1 on error. */

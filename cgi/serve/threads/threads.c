@@ -1,11 +1,10 @@
-/* server.c - serving requests: FastCGI on a socket with N threads, or one plain CGI request. */
-#include "cgi/serve/serve.h"
+/* threads.c - the threads server: libfcgi, a thread per FastCGI connection. */
+#include "cgi/serve/threads/threads.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,31 +13,17 @@
 #include <unistd.h>
 
 #include "cgi/serve/accept.h"
-#include "cgi/serve/event/evserver.h"
 #include "cgi/request/handler.h"
 #include "cgi/request/metrics.h"
 #include "cgi/request/multi.h"
 #include "cgi/config/site.h"
+#include "cgi/serve/serve.h"
 #include "cgi/serve/threads/watch.h"
 #include "common/clock.h"
 #include "common/log.h"
 
 #define THREAD_STACK (512 * 1024)
 #define MAX_DRAIN (64 * 1024)
-
-int
-server_block_signals(void)
-{
-	sigset_t set;
-
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		return -1;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
-}
 
 /* FCGX_GetParam finds only the first occurrence of a name: the parameters are walked here, from
  * *cursor on, so that a repeated one (nginx passes each header line apart) is seen whole. */
@@ -230,48 +215,6 @@ request_thread(void *arg)
 	return NULL;
 }
 
-/* Waits for SIGTERM or SIGINT (returned), calling reload() at each SIGHUP meanwhile; -1 if
- * sigwait fails. */
-static int
-wait_for_stop(void (*reload)(void))
-{
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			return -1;
-		if (sig != SIGHUP)
-			return sig;
-		reload();
-	}
-}
-
-bool
-server_started(size_t started, size_t wanted, const char *what)
-{
-	if (started < wanted)
-		log_msg("error", "started %zu of %zu %s", started, wanted, what);
-	if (started == 0)
-		return false;
-	log_msg("info", "serving FastCGI with %zu %s", started, what);
-	return true;
-}
-
-void
-server_wait_and_drain(void (*reload)(void))
-{
-	int sig = wait_for_stop(reload);
-
-	log_msg("info", "%s: stopping; requests in progress may finish",
-	    sig > 0 ? strsignal(sig) : "sigwait failed");
-	site_set_draining();
-}
-
 /* Waits until every thread has ended, or grace_ms has passed, or no request is being served and
  * every thread left holds a connection: those wait on idle keep-alive connections, on which
  * nginx may never send again. Threads in accept() or in a back-off leave at once (the acceptor
@@ -374,19 +317,11 @@ threads_start(struct server *s, size_t n)
 }
 
 int
-server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(void))
+threads_run(int listen_fd, const struct server_opts *o, void (*reload)(void))
 {
 	struct server s;
 	size_t started, left;
 
-	if (getenv("FCGI_WEB_SERVER_ADDRS") != NULL && *getenv("FCGI_WEB_SERVER_ADDRS") != '\0') {
-		/* libfcgi's own accept applied it; ours does not. Refused rather than ignored. */
-		log_msg("error", "FCGI_WEB_SERVER_ADDRS is not supported: listen on a loopback "
-		    "address or a Unix socket to choose who may connect, and unset it");
-		return 1;
-	}
-	if (o->model == SERVER_EVENT)
-		return evserver_run(listen_fd, o, reload);
 	if (server_init(&s, listen_fd, o->idle_timeout_s) != 0 || watch_start() != 0) {
 		log_msg("error", "cannot serve: descriptor %d is not a listening socket, or the "
 		    "server's locks and watcher thread cannot be made", listen_fd);
@@ -410,32 +345,5 @@ server_run_fastcgi(int listen_fd, const struct server_opts *o, void (*reload)(vo
 	acceptor_destroy(&s.acceptor);
 	pthread_cond_destroy(&s.exited);
 	pthread_mutex_destroy(&s.mu);
-	return 0;
-}
-
-/* The environment holds one value per name: the first call gives it, the next NULL. */
-static const char *
-cgi_param(void *ctx, const char *name, size_t *cursor)
-{
-	(void)ctx;
-	if (cursor != NULL && (*cursor)++ > 0)
-		return NULL;
-	return getenv(name);
-}
-
-static int
-cgi_write(void *ctx, const char *data, size_t len)
-{
-	(void)ctx;
-	return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : -1;
-}
-
-int
-server_run_cgi(struct cfg *cfg)
-{
-	struct http_io io = { .param = cgi_param, .write = cgi_write, .fd = -1 };
-
-	handler_serve(cfg, &io);
-	multi_thread_end();
 	return 0;
 }
