@@ -1,5 +1,6 @@
 /* evconn.c - one FastCGI connection of the event server: its records through the codec, its
- * request handed to evreq.c, its answer written without ever blocking the loop. */
+ * request handed to evreq.c with a sink to answer through, its answer written without ever
+ * blocking the loop. */
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -10,7 +11,6 @@
 #include <unistd.h>
 
 #include "cgi/serve/event/evconn.h"
-#include "cgi/serve/event/evlimits.h"
 #include "cgi/request/metrics.h"
 #include "common/log.h"
 
@@ -38,6 +38,7 @@
 #define EOF_GRACE_US (100 * 1000)
 
 static void conn_close(struct evconn *c);
+static const struct evreq_sink conn_sink;
 
 /* ---- The codec's events ---- */
 
@@ -45,8 +46,8 @@ static void conn_close(struct evconn *c);
 static bool
 output_high(struct evconn *c)
 {
-	evlimits_count(c);
-	return c->counted >= OUT_HIGH || evlimits_over_share(c);
+	evlimits_count(c->ev->limits, &c->share, c->out.len - c->out_off);
+	return c->share.counted >= OUT_HIGH || evlimits_over_share(c->ev->limits, &c->share);
 }
 
 static bool
@@ -63,7 +64,7 @@ on_record(void *ctx, const struct fcgi_event *ev)
 
 	switch (ev->kind) {
 	case FCGI_EV_BEGIN:
-		if ((c->req = evreq_new(c, ev->request_id)) == NULL)
+		if ((c->req = evreq_new(c->ev, &conn_sink, c, ev->request_id)) == NULL)
 			return -1;
 		c->keep = ev->keep_conn;
 		c->stdin_open = true;
@@ -121,10 +122,10 @@ conn_events(struct evconn *c)
 	return events;
 }
 
-/* Writes what it can of the output; closes the connection when it is done with it (not kept,
- * or a write failed). */
-void
-evconn_request_answered(struct evconn *c, bool aborted)
+/* c's request has been answered: the codec takes the next one once the body has ended too, or
+ * at once if the request was aborted. */
+static void
+conn_request_answered(struct evconn *c, bool aborted)
 {
 	if (aborted)
 		c->stdin_open = false;
@@ -132,8 +133,10 @@ evconn_request_answered(struct evconn *c, bool aborted)
 		fcgi_conn_request_done(&c->codec);
 }
 
-void
-evconn_flush(struct evconn *c)
+/* Writes what it can of the output; closes the connection when it is done with it (not kept,
+ * or a write failed). */
+static void
+conn_flush(struct evconn *c)
 {
 	while (c->out_off < c->out.len) {
 		ssize_t n = send(c->io.fd, c->out.data + c->out_off, c->out.len - c->out_off,
@@ -159,10 +162,38 @@ evconn_flush(struct evconn *c)
 			return;
 		}
 	}
-	evlimits_update(c);
+	evlimits_update(c->ev->limits, &c->share, c->out.len - c->out_off);
 	if (loop_io_set(c->ev->loop, &c->io, conn_events(c)) != 0)
 		conn_close(c);
 }
+
+/* ---- The sink its request answers through (evreq.h) ---- */
+
+static int
+sink_write(void *ctx, uint16_t id, const char *data, size_t len)
+{
+	struct evconn *c = ctx;
+
+	return fcgi_write_stdout(&c->out, id, data, len);
+}
+
+/* The records that end the answer, then the next request or the close. */
+static void
+sink_finished(void *ctx, uint16_t id, bool aborted)
+{
+	struct evconn *c = ctx;
+
+	c->req = NULL;
+	conn_request_answered(c, aborted);
+	if (fcgi_write_stdout_end(&c->out, id) != 0 ||
+	    fcgi_write_end_request(&c->out, id, 0, FCGI_STATUS_REQUEST_COMPLETE) != 0)
+		c->keep = false;	/* no memory: the close tells the web server */
+	c->last = !c->keep || c->ev->closing;
+	c->active_at = fanout_now_us();
+	conn_flush(c);
+}
+
+static const struct evreq_sink conn_sink = { .write = sink_write, .finished = sink_finished };
 
 /* A connection closed for what its peer sent: logged at most once per BAD_CONN_LOG_PERIOD_S
  * for the whole process (whoever can connect could otherwise write a line per connection), with
@@ -285,7 +316,7 @@ conn_event(void *ctx, uint32_t events)
 		return;
 	/* Each turn writes, then parses what a pause left while the output has room. */
 	for (;;) {
-		evconn_flush(c);
+		conn_flush(c);
 		if (c->closed || !input_pending(c) || output_high(c))
 			return;
 		if (!conn_parse_pending(c))
@@ -337,7 +368,7 @@ conn_close(struct evconn *c)
 	loop_io_del(ev->loop, &c->io);
 	loop_timer_stop(ev->loop, &c->idle);
 	close(c->io.fd);
-	evlimits_conn_closed(c);
+	evlimits_conn_closed(c->ev->limits, &c->share);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else

@@ -4,15 +4,11 @@
 
 #include <stdatomic.h>
 
-#include "cgi/serve/event/evconn.h"
 #include "cgi/request/metrics.h"
 
 void
-evlimits_count(struct evconn *c)
+evlimits_count(struct evlimits *lim, struct evlimits_conn *c, size_t now)
 {
-	size_t now = c->out.len - c->out_off;
-	struct evlimits *lim = c->ev->limits;
-
 	if (now == c->counted)
 		return;
 	if (now > c->counted)
@@ -24,9 +20,8 @@ evlimits_count(struct evconn *c)
 }
 
 bool
-evlimits_over_share(const struct evconn *c)
+evlimits_over_share(struct evlimits *lim, const struct evlimits_conn *c)
 {
-	struct evlimits *lim = c->ev->limits;
 	size_t conns = atomic_load_explicit(&lim->conns, memory_order_relaxed);
 	size_t share = lim->max_pending / 2 / (conns > 0 ? conns : 1);
 
@@ -35,22 +30,20 @@ evlimits_over_share(const struct evconn *c)
 }
 
 void
-evlimits_update(struct evconn *c)
+evlimits_update(struct evlimits *lim, struct evlimits_conn *c, size_t now)
 {
 	bool held;
 
-	evlimits_count(c);
-	held = evlimits_over_share(c);
+	evlimits_count(lim, c, now);
+	held = evlimits_over_share(lim, c);
 	if (held && !c->held)
 		metrics_fastcgi_connection_held();
 	c->held = held;
 }
 
 void
-evlimits_conn_closed(struct evconn *c)
+evlimits_conn_closed(struct evlimits *lim, struct evlimits_conn *c)
 {
-	struct evlimits *lim = c->ev->limits;
-
 	atomic_fetch_sub_explicit(&lim->pending, c->counted, memory_order_relaxed);
 	metrics_fastcgi_output_pending(-(long)c->counted);
 	c->counted = 0;

@@ -1,9 +1,11 @@
 /* evreq.c - a request of the event server: its parameters to the handler, its backend calls
- * on the loop (or, for the blocking executors, on an offload thread), its end. */
+ * on the loop (or, for the blocking executors, on an offload thread), its end through its
+ * connection's sink. */
+#include "cgi/serve/event/evreq.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgi/serve/event/evconn.h"
 #include "cgi/request/multi.h"
 #include "cgi/config/site.h"
 #include "cgi/request/vars.h"
@@ -26,7 +28,7 @@ req_write(void *ctx, const char *data, size_t len)
 
 	if (r->conn == NULL)
 		return -1;
-	return fcgi_write_stdout(&r->conn->out, r->id, data, len);
+	return r->sink->write(r->conn, r->id, data, len);
 }
 
 /* The pairs as "NAME=VALUE" strings, as libfcgi makes them (a NUL inside one ends it early).
@@ -68,25 +70,15 @@ req_free(struct evreq *r)
 
 /* ---- A request's end ---- */
 
-/* The answer is complete (or there is none: the client went away): the records that end it,
- * then the connection takes the next request or closes. */
+/* The answer is complete (or there is none: the client went away): the connection ends it,
+ * and takes the next request or closes. */
 static void
 req_finish(struct evreq *r)
 {
-	struct evconn *c = r->conn;
-
 	if (r->served != NULL)
 		handler_end(r->served, r->err);
-	if (c != NULL) {
-		c->req = NULL;
-		evconn_request_answered(c, r->aborted);
-		if (fcgi_write_stdout_end(&c->out, r->id) != 0 ||
-		    fcgi_write_end_request(&c->out, r->id, 0, FCGI_STATUS_REQUEST_COMPLETE) != 0)
-			c->keep = false;	/* no memory: the close tells the web server */
-		c->last = !c->keep || c->ev->closing;
-		c->active_at = fanout_now_us();
-		evconn_flush(c);
-	}
+	if (r->conn != NULL)
+		r->sink->finished(r->conn, r->id, r->aborted);
 	req_free(r);
 }
 
@@ -157,8 +149,7 @@ req_run_here(struct evreq *r)
 void
 evreq_start(struct evreq *r, const struct fcgi_event *ev)
 {
-	r->io = (struct http_io){ .param = req_param, .write = req_write, .ctx = r,
-		.fd = r->conn->io.fd };
+	r->io = (struct http_io){ .param = req_param, .write = req_write, .ctx = r };
 	if (req_copy_params(r, ev) != 0 ||
 	    (r->run = multi_run_new(r->ev->backends.cache, r->ev->backends.h1, req_advance, r)) == NULL) {
 		(void)respond_no_memory(&r->io, "-", false);
@@ -191,14 +182,14 @@ evreq_stop(struct evreq *r)
 }
 
 struct evreq *
-evreq_new(struct evconn *c, uint16_t id)
+evreq_new(struct evloop *ev, const struct evreq_sink *sink, void *conn, uint16_t id)
 {
 	struct evreq *r = calloc(1, sizeof(*r));
 
 	if (r == NULL)
 		return NULL;
-	*r = (struct evreq){ .conn = c, .ev = c->ev, .id = id };
+	*r = (struct evreq){ .conn = conn, .sink = sink, .ev = ev, .id = id };
 	loop_timer_init(&r->deadline, req_advance, r);
-	evloop_request_begins(c->ev);
+	evloop_request_begins(ev);
 	return r;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cgi/serve/accept.h"
+#include "cgi/serve/event/evconn.h"
 #include "cgi/serve/event/evloop.h"
 #include "cgi/request/metrics.h"
 #include "cgi/config/site.h"
@@ -44,26 +45,6 @@ struct evserver {
 	size_t running;
 	atomic_size_t started;		/* loops whose thread runs: those make_room may ask */
 };
-
-void
-evloop_check_done(struct evloop *ev)
-{
-	if (ev->closing && ev->nconns == 0 && ev->requests == 0)
-		loop_stop(ev->loop);
-}
-
-void
-evloop_request_begins(struct evloop *ev)
-{
-	ev->requests++;
-}
-
-void
-evloop_request_ends(struct evloop *ev)
-{
-	ev->requests--;
-	evloop_check_done(ev);
-}
 
 static void accept_ready(void *ctx, uint32_t events);
 
