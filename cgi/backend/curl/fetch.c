@@ -1,5 +1,5 @@
-/* fetch.c - HTTP GETs to backends with libcurl, on pooled handles that keep connections: one that
- * blocks, or many at once that an event loop drives. The one module that knows curl. */
+/* fetch.c - one HTTP GET to a backend with libcurl: its easy handle's options and callbacks, the
+ * check of its connection and its one retry, its reply; and the blocking GET (fetch_get). */
 #include "cgi/backend/curl/fetch.h"
 
 #include <curl/curl.h>
@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgi/backend/curl/conns.h"
-#include "cgi/backend/curl/fetch_loop.h"
-#include "cgi/backend/curl/fetch_pool.h"
+#include "cgi/backend/curl/fetch_internal.h"
 #include "common/clock.h"
 
 /* How often a blocking transfer asks whether anyone still wants its answer. */
@@ -27,12 +25,6 @@ fetch_stray_refused(void)
 	return atomic_load_explicit(&stray_refused, memory_order_relaxed);
 }
 
-struct sink {
-	struct buf *body;
-	size_t max;
-	bool too_large;
-	bool nomem;
-};
 
 /* Stores body bytes up to the cap. CURLOPT_MAXFILESIZE only sees Content-Length: a chunked or
  * unannounced body is capped here, by refusing the bytes (curl then stops the transfer). */
@@ -53,24 +45,6 @@ sink_write(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* One transfer under way: what its callbacks and its end need. */
-struct fetch_transfer {
-	struct pooled p;
-	struct fetch_cache *cache;	/* where it runs: a pooled one (p.cache), or a loop's */
-	struct curl_slist *headers;
-	struct sink sink;
-	struct fetch_reply *reply;
-	void *token;			/* the caller's name for it (fetch_start) */
-	size_t max_body;
-	int64_t deadline_us;
-	enum conns_state conn;		/* of the connection the request was about to go on */
-	bool retried;
-	bool unwatchable;		/* the loop could not watch its socket: to be ended */
-	char echo_name[72];		/* the header the reply is to carry, "" for none */
-	/* In its cache's under_way list (fetch_start): pprev is where the pointer to it is. */
-	struct fetch_transfer *next, **pprev;
-	char errbuf[CURL_ERROR_SIZE];
-};
 
 static curl_socket_t
 socket_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
@@ -196,8 +170,8 @@ kind_of(CURLcode rc, const struct sink *sink)
 
 /* Takes a new easy handle and sets the transfer up to run on `cache` (NULL: a pooled one);
  * NULL if it cannot, with reply set. */
-static struct fetch_transfer *
-transfer_begin(const struct fetch_request *req, struct fetch_reply *reply,
+struct fetch_transfer *
+fetch_transfer_begin(const struct fetch_request *req, struct fetch_reply *reply,
     struct fetch_cache *cache)
 {
 	struct fetch_transfer *t = calloc(1, sizeof(*t));
@@ -241,8 +215,8 @@ fail:
 
 /* curl has ended t with rc: true if it must run again (its connection was refused before
  * anything was sent), set up for that. */
-static bool
-transfer_retry(struct fetch_transfer *t, CURLcode rc)
+bool
+fetch_transfer_retry(struct fetch_transfer *t, CURLcode rc)
 {
 	if (rc != CURLE_ABORTED_BY_CALLBACK || t->retried ||
 	    (t->conn != CONNS_STRAY && t->conn != CONNS_CLOSED))
@@ -289,8 +263,8 @@ connection_used(CURL *easy)
 }
 
 /* Fills t's reply from curl's code rc, gives the handle back and frees t. */
-static void
-transfer_end(struct fetch_transfer *t, CURLcode rc)
+void
+fetch_transfer_end(struct fetch_transfer *t, CURLcode rc)
 {
 	struct fetch_reply *reply = t->reply;
 
@@ -346,155 +320,13 @@ perform(struct fetch_transfer *t, bool (*abandoned)(void))
 void
 fetch_get(const struct fetch_request *req, struct fetch_reply *reply)
 {
-	struct fetch_transfer *t = transfer_begin(req, reply, NULL);
+	struct fetch_transfer *t = fetch_transfer_begin(req, reply, NULL);
 	CURLcode rc;
 
 	if (t == NULL)
 		return;
 	do
 		rc = perform(t, req->abandoned);
-	while (transfer_retry(t, rc));
-	transfer_end(t, rc);
-}
-
-static void
-under_way_add(struct fetch_cache *cache, struct fetch_transfer *t)
-{
-	if ((t->next = cache->under_way) != NULL)
-		t->next->pprev = &t->next;
-	t->pprev = &cache->under_way;
-	cache->under_way = t;
-}
-
-static void
-under_way_drop(struct fetch_cache *cache, struct fetch_transfer *t)
-{
-	if ((*t->pprev = t->next) != NULL)
-		t->next->pprev = t->pprev;
-	if (t->unwatchable)
-		cache->unwatchable--;
-}
-
-struct fetch_transfer *
-fetch_start(struct fetch_cache *cache, const struct fetch_request *req,
-    struct fetch_reply *reply, void *token)
-{
-	struct fetch_transfer *t = transfer_begin(req, reply, cache);
-
-	if (t == NULL)
-		return NULL;
-	t->token = token;
-	under_way_add(cache, t);
-	if (curl_easy_setopt(t->p.easy, CURLOPT_PRIVATE, t) != CURLE_OK ||
-	    curl_multi_add_handle(cache->multi, t->p.easy) != CURLM_OK) {
-		under_way_drop(cache, t);
-		transfer_end(t, CURLE_FAILED_INIT);
-		fetch_reply_fail(reply, "cannot add the transfer to the multi handle");
-		return NULL;
-	}
-	return t;
-}
-
-int
-fetch_drive(struct fetch_cache *cache, int64_t timeout_us)
-{
-	int running, ms;
-
-	if (curl_multi_perform(cache->multi, &running) != CURLM_OK)
-		return -1;
-	if (running == 0)
-		return 0;	/* all ended: fetch_done() has them */
-	ms = timeout_us < 0 || timeout_us / 1000 >= INT_MAX ? 1000 : (int)((timeout_us + 999) / 1000);
-	if (curl_multi_poll(cache->multi, NULL, 0, ms, NULL) != CURLM_OK ||
-	    curl_multi_perform(cache->multi, &running) != CURLM_OK)
-		return -1;
-	return 0;
-}
-
-/* Takes t out of the cache's multi handle and ends it with curl's code. */
-static void
-transfer_remove(struct fetch_cache *cache, struct fetch_transfer *t, CURLcode rc)
-{
-	under_way_drop(cache, t);
-	(void)curl_multi_remove_handle(cache->multi, t->p.easy);
-	transfer_end(t, rc);
-}
-
-void
-fetch_transfer_unwatchable(CURL *easy)
-{
-	struct fetch_transfer *t = NULL;
-
-	if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t) != CURLE_OK || t == NULL ||
-	    t->unwatchable)
-		return;
-	t->unwatchable = true;
-	t->cache->unwatchable++;
-}
-
-/* Ends a transfer whose socket the loop could not watch (nothing would tell curl of its
- * traffic: it would stall, or crawl on curl's own timers); its token, or NULL if none. */
-static void *
-unwatchable_end(struct fetch_cache *cache)
-{
-	struct fetch_transfer *t = cache->under_way;
-	struct fetch_reply *reply;
-	void *token;
-
-	while (t != NULL && !t->unwatchable)
-		t = t->next;
-	if (t == NULL)
-		return NULL;
-	token = t->token;
-	reply = t->reply;
-	transfer_remove(cache, t, CURLE_FAILED_INIT);
-	reply->kind = FETCH_INTERNAL;
-	snprintf(reply->message, sizeof(reply->message), "%s",
-	    "the event loop cannot watch the connection's socket");
-	return token;
-}
-
-void *
-fetch_done(struct fetch_cache *cache)
-{
-	struct fetch_transfer *t;
-	CURLcode rc;
-	CURLMsg *msg;
-	void *token;
-	int left;
-
-	if (cache->unwatchable > 0 && (token = unwatchable_end(cache)) != NULL)
-		return token;
-	while ((msg = curl_multi_info_read(cache->multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE ||
-		    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t) != CURLE_OK)
-			continue;
-		rc = msg->data.result;
-		if (transfer_retry(t, rc)) {
-			(void)curl_multi_remove_handle(cache->multi, t->p.easy);
-			if (curl_multi_add_handle(cache->multi, t->p.easy) == CURLM_OK)
-				continue;	/* under way again: it ends later */
-			rc = CURLE_FAILED_INIT;
-		}
-		token = t->token;
-		transfer_remove(cache, t, rc);
-		return token;
-	}
-	return NULL;
-}
-
-void
-fetch_cancel(struct fetch_cache *cache, struct fetch_transfer *t)
-{
-	transfer_remove(cache, t, CURLE_ABORTED_BY_CALLBACK);
-}
-
-/* From another thread: curl_multi_wakeup is the one call on a multi handle that is safe there.
- * A loop's cache never waits in curl_multi_poll, which that would wake (cache->loop is set
- * before the cache is shared, and never changes). */
-void
-fetch_wake(struct fetch_cache *cache)
-{
-	if (cache->loop == NULL)
-		(void)curl_multi_wakeup(cache->multi);
+	while (fetch_transfer_retry(t, rc));
+	fetch_transfer_end(t, rc);
 }

@@ -1,20 +1,20 @@
-/* fetch_loop.c - a connection cache driven by an event loop: curl's multi-socket API, with the
- * sockets and the timer curl asks for handed to the loop's hooks. */
-#include "cgi/backend/curl/fetch_loop.h"
+/* fetch_loop.c - a connection cache's side on an event loop: curl's multi-socket API, with the
+ * sockets and the timer curl asks for handed to the loop's hooks. The lowest of the curl
+ * client's files: it knows the multi handle, not the cache or its transfers. */
+#include "cgi/backend/curl/fetch_internal.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <string.h>
 
-#include "cgi/backend/curl/fetch.h"
-#include "cgi/backend/curl/fetch_pool.h"
-
 /* The smallest table of watches: descriptors below it need no growth. */
 #define WATCHED_MIN 64
 
 struct fetch_loop {
+	CURLM *multi;
 	struct fetch_loop_hooks hooks;
+	void (*unwatchable)(CURL *easy);	/* fetch_multi.c's: the transfer is to end */
 	/* By descriptor: what the loop watches it for (FETCH_POLL_*), 0 if nothing. curl tells
 	 * changes only, and closes sockets in places where it does not say REMOVE first (cleanup):
 	 * this is how each watch gets its end once, and only a watch gets one. */
@@ -69,7 +69,7 @@ socket_changed(CURL *easy, curl_socket_t fd, int what, void *arg, void *socketp)
 	}
 	/* -1 to curl would fail every transfer of the multi handle for good: only this one ends. */
 	if (fd < 0 || !watched_fit(l, fd) || l->hooks.watch(l->hooks.ctx, fd, want) != 0) {
-		fetch_transfer_unwatchable(easy);
+		l->unwatchable(easy);
 		return 0;
 	}
 	if (l->watched[fd] == 0)
@@ -107,52 +107,49 @@ loop_max_conns(void)
 	return n < 64 ? 64 : n > 4096 ? 4096 : (long)n;
 }
 
-struct fetch_cache *
-fetch_cache_new_on(const struct fetch_loop_hooks *hooks)
+struct fetch_loop *
+fetch_loop_new(CURLM *multi, const struct fetch_loop_hooks *hooks,
+    void (*unwatchable)(CURL *easy))
 {
-	struct fetch_cache *c;
-	struct fetch_loop *l;
+	struct fetch_loop *l = calloc(1, sizeof(*l));
 
-	if (hooks == NULL || hooks->watch == NULL || hooks->timer == NULL ||
-	    (c = fetch_cache_new()) == NULL)
+	if (l == NULL)
 		return NULL;
-	if ((l = calloc(1, sizeof(*l))) == NULL) {
-		fetch_cache_free(c);
-		return NULL;
-	}
-	l->hooks = *hooks;
-	c->loop = l;
-	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_changed) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_changed) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, l) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, loop_max_conns()) != CURLM_OK) {
-		fetch_cache_free(c);
+	*l = (struct fetch_loop){ .multi = multi, .hooks = *hooks, .unwatchable = unwatchable };
+	if (curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_changed) != CURLM_OK ||
+	    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
+	    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_changed) != CURLM_OK ||
+	    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, l) != CURLM_OK ||
+	    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, loop_max_conns()) != CURLM_OK) {
+		/* curl keeps no pointer to what is freed here. */
+		(void)curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, NULL);
+		(void)curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, NULL);
+		free(l);
 		return NULL;
 	}
-	return c;
+	return l;
 }
 
 int
-fetch_socket_ready(struct fetch_cache *c, int fd, int events)
+fetch_loop_socket_ready(struct fetch_loop *l, int fd, int events)
 {
 	int mask = ((events & FETCH_POLL_IN) ? CURL_CSELECT_IN : 0) |
 	    ((events & FETCH_POLL_OUT) ? CURL_CSELECT_OUT : 0) |
 	    ((events & FETCH_POLL_ERR) ? CURL_CSELECT_ERR : 0);
 	int running;
 
-	return curl_multi_socket_action(c->multi, fd, mask, &running) == CURLM_OK ? 0 : -1;
+	return curl_multi_socket_action(l->multi, fd, mask, &running) == CURLM_OK ? 0 : -1;
 }
 
 int
-fetch_timer_expired(struct fetch_cache *c)
+fetch_loop_timer_expired(struct fetch_loop *l)
 {
 	int running;
 
 	/* A one-shot timer that fired is off: curl arms it again (it forgets its last timeout
 	 * when asked to act on a timeout, so even the same one is told again). */
-	c->loop->armed = false;
-	return curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running) == CURLM_OK ?
+	l->armed = false;
+	return curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running) == CURLM_OK ?
 	    0 : -1;
 }
 

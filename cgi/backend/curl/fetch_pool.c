@@ -1,14 +1,12 @@
 /* fetch_pool.c - fetch's connection caches, the pool of idle ones for blocking calls, and each
  * transfer's new easy handle. */
-#include "cgi/backend/curl/fetch_pool.h"
+#include "cgi/backend/curl/fetch_internal.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
-#include "cgi/backend/curl/fetch.h"
-#include "cgi/backend/curl/fetch_loop.h"
 
 /* Idle pooled caches: at most POOL_MAX, and one per POOL_FDS_EACH descriptors the process may
  * open: an idle cache holds its multi handle's wake-up socket pair and up to 4 kept connections
@@ -32,19 +30,17 @@ fetch_cache_new(void)
 	struct fetch_cache *c = calloc(1, sizeof(*c));
 
 	if (c == NULL || (c->conns = conns_new()) == NULL || (c->multi = curl_multi_init()) == NULL) {
-		fetch_cache_free(c);
+		fetch_cache_destroy(c);
 		return NULL;
 	}
 	return c;
 }
 
 void
-fetch_cache_free(struct fetch_cache *c)
+fetch_cache_destroy(struct fetch_cache *c)
 {
 	if (c == NULL)
 		return;
-	while (c->under_way != NULL)
-		fetch_cancel(c, c->under_way);
 	/* Closes the cached connections through conns_close, which tells the loop (if any) to stop
 	 * watching them: the set and the loop's side go after. */
 	if (c->multi != NULL)
@@ -79,7 +75,7 @@ fetch_global_cleanup(void)
 {
 	pthread_mutex_lock(&pool.mu);
 	while (pool.nidle > 0)
-		fetch_cache_free(pool.idle[--pool.nidle]);
+		fetch_cache_destroy(pool.idle[--pool.nidle]);
 	pthread_mutex_unlock(&pool.mu);
 	curl_global_cleanup();
 }
@@ -139,5 +135,17 @@ fetch_pool_give_back(struct pooled p)
 	}
 	pthread_mutex_unlock(&pool.mu);
 	if (!kept)
-		fetch_cache_free(c);
+		fetch_cache_destroy(c);
+}
+
+int
+fetch_socket_ready(struct fetch_cache *c, int fd, int events)
+{
+	return fetch_loop_socket_ready(c->loop, fd, events);
+}
+
+int
+fetch_timer_expired(struct fetch_cache *c)
+{
+	return fetch_loop_timer_expired(c->loop);
 }
