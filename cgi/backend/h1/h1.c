@@ -1,8 +1,7 @@
-/* h1.c - a lean HTTP/1.1 client on an event loop, for http:// backends: its transfers, from
- * the URL and the request written to the reply handed back. */
+/* h1.c - a lean HTTP/1.1 client on an event loop, for http:// backends: its calls (h1.h), from
+ * the URL and the request written to the reply handed back; the exchanges are h1_exchange.c's. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,105 +128,6 @@ request_write(struct buf *out, const struct target *t, const char *const *header
 	return buf_puts(out, "\r\n") == 0 ? NULL : "out of memory";
 }
 
-/* ---- Transfers ---- */
-
-static void
-list_unlink(struct h1_transfer **head, struct h1_transfer *t)
-{
-	if (t->prev != NULL)
-		t->prev->next = t->next;
-	else
-		*head = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
-	t->prev = t->next = NULL;
-}
-
-/* Moves t to the ended list, where h1_done() finds it; told from a callback of the loop. */
-static void
-transfer_end(struct h1_transfer *t)
-{
-	struct h1_client *c = t->c;
-
-	if (!c->in_callback) {
-		/* Not from the loop: its timer, armed already (so re-arming it needs no memory),
-		 * reports it at the loop's next turn. */
-		t->end_pending = true;
-		(void)loop_timer_set(c->l, &t->timer, 0);
-		return;
-	}
-	loop_timer_stop(c->l, &t->timer);
-	list_unlink(&c->running, t);
-	t->ended = true;
-	t->prev = c->done_tail;
-	if (t->prev != NULL)
-		t->prev->next = t;
-	else
-		c->done = t;
-	c->done_tail = t;
-}
-
-void
-h1_transfer_complete(struct h1_transfer *t, bool reusable)
-{
-	t->reply->kind = FETCH_OK;
-	t->reply->status = t->conn->parser.status;
-	h1_conn_release(t->conn, reusable);
-	transfer_end(t);
-}
-
-void
-h1_transfer_fail(struct h1_transfer *t, enum fetch_kind kind, bool may_retry, const char *fmt,
-    ...)
-{
-	struct h1_conn *conn = t->conn;
-	va_list ap;
-
-	if (conn != NULL) {
-		may_retry = may_retry && conn->kept && t->received == 0 && !t->retried;
-		t->reply->status = conn->parser.status;
-		h1_conn_close(conn);
-	} else
-		may_retry = false;
-	if (may_retry) {
-		/* The backend closed a kept connection as the request went out: a GET may go
-		 * again, once, on a connection of its own. */
-		t->retried = true;
-		h1_conn_take(t, true);
-		return;
-	}
-	t->reply->kind = kind;
-	va_start(ap, fmt);
-	vsnprintf(t->reply->message, sizeof(t->reply->message), fmt, ap);
-	va_end(ap);
-	transfer_end(t);
-}
-
-/* The deadline: or the report of an end that happened outside the loop's callbacks. */
-static void
-transfer_timer(void *ctx)
-{
-	struct h1_transfer *t = ctx;
-	struct h1_client *c = t->c;
-
-	c->in_callback = true;
-	if (t->end_pending)
-		transfer_end(t);
-	else
-		h1_transfer_fail(t, FETCH_TIMEOUT, false,
-		    "Operation timed out after %lld milliseconds with %zu bytes received",
-		    (long long)((fanout_now_us() - t->started_us) / 1000), t->received);
-	h1_callback_exit(c);
-}
-
-void
-h1_callback_exit(struct h1_client *c)
-{
-	c->in_callback = false;
-	if (c->done != NULL)
-		c->ended(c->ctx);
-}
-
 struct h1_transfer *
 h1_start(struct h1_client *c, const struct fetch_request *req, struct fetch_reply *reply,
     void *token)
@@ -262,7 +162,7 @@ h1_start(struct h1_client *c, const struct fetch_request *req, struct fetch_repl
 	if ((why = request_write(&t->request, &target, req->headers)) != NULL)
 		goto fail;
 	why = "out of memory";
-	loop_timer_init(&t->timer, transfer_timer, t);
+	loop_timer_init(&t->timer, h1_transfer_timer, t);
 	if (loop_timer_set(c->l, &t->timer, t->started_us + timeout_ms * 1000) != 0)
 		goto fail;
 	if ((t->host = h1_host_hold(c, &target.addr, target.addr_len, req->origin)) == NULL) {
@@ -273,7 +173,7 @@ h1_start(struct h1_client *c, const struct fetch_request *req, struct fetch_repl
 	if (t->next != NULL)
 		t->next->prev = t;
 	c->running = t;
-	h1_conn_take(t, false);
+	h1_transfer_go(t);
 	return t;
 fail:
 	if (t != NULL)
@@ -301,7 +201,7 @@ h1_done(struct h1_client *c)
 		return NULL;
 	if (t == c->done_tail)
 		c->done_tail = t->prev;
-	list_unlink(&c->done, t);
+	h1_list_unlink(&c->done, t);
 	token = t->token;
 	transfer_free(t);
 	return token;
@@ -313,10 +213,10 @@ h1_cancel(struct h1_client *c, struct h1_transfer *t)
 	if (t->ended) {
 		if (t == c->done_tail)
 			c->done_tail = t->prev;
-		list_unlink(&c->done, t);
+		h1_list_unlink(&c->done, t);
 	} else {
 		loop_timer_stop(c->l, &t->timer);
-		list_unlink(&c->running, t);
+		h1_list_unlink(&c->running, t);
 		if (t->conn != NULL)
 			h1_conn_close(t->conn);	/* its answer would be nobody's */
 	}

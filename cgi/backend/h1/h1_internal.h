@@ -1,8 +1,9 @@
-/* h1_internal.h - what the two halves of the lean HTTP/1.1 client share: its transfers (h1.c)
- * and its connections and their pool (h1_conn.c). */
+/* h1_internal.h - what the lean HTTP/1.1 client's files share, each using only those below it:
+ * its calls (h1.c), its exchanges (h1_exchange.c), its connections and their pool (h1_conn.c). */
 #ifndef CGI_H1_INTERNAL_H
 #define CGI_H1_INTERNAL_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "cgi/backend/h1/h1.h"
@@ -68,38 +69,58 @@ struct h1_client {
 	struct h1_stats stats;
 };
 
-/* Connections (h1_conn.c). The failures are the transfer's: each ends it through
- * h1_transfer_fail(), which may send it again on a new connection. */
+/* ---- Connections (h1_conn.c): they return results, and call no transfer ---- */
+
+/* The counts of a client's stats, and of the process's (h1_totals). */
+enum h1_count { H1_COUNT_OPENED, H1_COUNT_REUSED, H1_COUNT_STRAY };
+void h1_count(struct h1_client *c, enum h1_count which);
 
 /* The host of this address, made if needed and held for the caller; NULL if out of memory. */
 struct h1_host *h1_host_hold(struct h1_client *c, const struct sockaddr_storage *addr,
     socklen_t len, const char *origin);
 void h1_host_release(struct h1_client *c, struct h1_host *h);
 
-/* Puts t on a connection of its host, kept (checked first) or new, and sends its request. */
-void h1_conn_take(struct h1_transfer *t, bool fresh);
+/* The address as text and port, for messages. */
+void h1_addr_text(const struct h1_host *h, char *out, size_t size);
 
-/* t's answer ended: its connection goes back to the pool if `reusable`, else is closed. */
+enum h1_open {
+	H1_OPEN_CONNECTING,	/* the loop calls ready() when it is connected, or refused */
+	H1_OPEN_CONNECTED,	/* at once (loopback) */
+	H1_OPEN_FAILED,		/* no socket, or connect() refused: *err says why */
+	H1_OPEN_UNWATCHABLE,	/* the loop cannot watch it: *err says why */
+};
+
+/* A new connection to h, its socket watched with ready(conn, events), in *out (its parser not
+ * yet made: h1p_init it); the others leave *out NULL. */
+enum h1_open h1_conn_open(struct h1_client *c, struct h1_host *h,
+    void (*ready)(void *conn, uint32_t events), struct h1_conn **out, int *err);
+
+/* A kept connection of h, out of the pool, checked clean (those that are not are closed, and
+ * FETCH_SIGN_PEEK added to *signs if bytes waited on one); NULL if none is left. */
+struct h1_conn *h1_conn_kept(struct h1_host *h, unsigned *signs);
+
+/* Whether nothing waits on a kept connection: a byte nobody asked for (issue 7, and then
+ * *stray is set: a sign that the backend is out of step, issue 18), an end of stream or an
+ * error all say it cannot carry a request. Looks without reading. */
+bool h1_conn_clean(struct h1_conn *conn, bool *stray);
+
+/* Its answer ended: the connection goes back to the pool if `reusable`, else is closed. */
 void h1_conn_release(struct h1_conn *conn, bool reusable);
 
 /* Closes the connection (its transfer, if any, loses it); freed later, from the loop. */
 void h1_conn_close(struct h1_conn *conn);
 
-/* Transfers (h1.c). */
+/* ---- Exchanges (h1_exchange.c) ---- */
 
-/* t failed: it goes out again on a new connection if `may_retry` and it may (a kept connection,
- * nothing of the answer read, not retried yet), else ends with kind and the message. */
-void h1_transfer_fail(struct h1_transfer *t, enum fetch_kind kind, bool may_retry,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* t, set up and in the client's running list, goes out: on a kept connection or a new one. Its
+ * failures end it (or send it again once, on a new connection); the client's ended() tells. */
+void h1_transfer_go(struct h1_transfer *t);
 
-/* t's answer has been read whole. */
-void h1_transfer_complete(struct h1_transfer *t, bool reusable);
+/* t's timer (loop_timer_init it with this): its deadline, or the report of an end that
+ * happened outside the loop's callbacks. */
+void h1_transfer_timer(void *ctx);
 
-/* The end of one of the client's callbacks from the loop: ended() is called if a transfer has
- * ended. */
-void h1_callback_exit(struct h1_client *c);
-
-/* The address as text and port, for messages. */
-void h1_addr_text(const struct h1_host *h, char *out, size_t size);
+/* Takes t out of the list at *head (the client's running or ended one). */
+void h1_list_unlink(struct h1_transfer **head, struct h1_transfer *t);
 
 #endif
