@@ -1,5 +1,5 @@
-/* accept.c - taking FastCGI connections ourselves: each gets its timeouts before libfcgi reads
- * from it, and a failing accept() is survived instead of ending the thread. */
+/* accept.c - taking FastCGI connections ourselves: each gets its timeouts before it is read,
+ * and a failing accept() is survived instead of ending the thread. */
 #define _GNU_SOURCE	/* accept4, and the strerror_r that returns a string */
 #include "cgi/serve/accept.h"
 
@@ -151,24 +151,4 @@ acceptor_stop(struct acceptor *a)
 	pthread_mutex_unlock(&a->mu);
 	/* Wakes the threads blocked in accept(): on Linux it then fails with EINVAL. */
 	(void)shutdown(a->listen_fd, SHUT_RDWR);
-}
-
-int
-acceptor_request_init(FCGX_Request *req)
-{
-	/* No listening socket: when the connection ends, FCGX_Accept_r calls libfcgi's own accept,
-	 * which must fail at once (EBADF), so that FCGX_Accept_r returns and the next connection
-	 * comes from acceptor_next, with its timeouts, rather than from libfcgi, without them. */
-	return FCGX_InitRequest(req, -1, 0) == 0 ? 0 : -1;
-}
-
-void
-acceptor_attach(FCGX_Request *req, int fd)
-{
-	/* libfcgi has no call that hands it a connection. FCGX_Accept_r reads from req->ipcFd when
-	 * it is open, and keepConnection keeps the FCGX_Finish_r it starts with from closing it
-	 * (the BEGIN_REQUEST record then sets keepConnection as the peer asks). Both fields are in
-	 * fcgiapp.h's FCGX_Request, unchanged from libfcgi 2.4.0 to 2.4.7. */
-	req->ipcFd = fd;
-	req->keepConnection = 1;
 }

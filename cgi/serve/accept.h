@@ -1,9 +1,9 @@
-/* accept.h - taking FastCGI connections ourselves: each gets its timeouts before libfcgi reads
- * from it, and a failing accept() is survived instead of ending the thread. */
+/* accept.h - taking FastCGI connections ourselves: each gets its timeouts before it is read
+ * (libfcgi's reads block), and a failing accept() is survived instead of ending the thread.
+ * The policy both servers share; libfcgi's side is the threads server's (threads/threads.c). */
 #ifndef CGI_ACCEPT_H
 #define CGI_ACCEPT_H
 
-#include <fcgiapp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -59,13 +59,5 @@ void acceptor_stop(struct acceptor *a);
  * one that is not. */
 bool acceptor_transient(int err);
 void acceptor_log_error(struct acceptor *a, const char *what, int err);
-
-/* Initialises req for connections that acceptor_next gives (libfcgi never accepts itself); -1
- * if libfcgi refuses. */
-int acceptor_request_init(FCGX_Request *req);
-
-/* Hands connection fd to libfcgi: the next FCGX_Accept_r(req) reads its first request. When a
- * connection ends, FCGX_Accept_r returns an error and req->ipcFd is -1: attach the next one. */
-void acceptor_attach(FCGX_Request *req, int fd);
 
 #endif

@@ -66,6 +66,34 @@ struct worker {
 	FCGX_Request req;
 };
 
+/* ---- libfcgi, handed the connections we accept ---- */
+
+/* Initialises req for connections that acceptor_next gives (libfcgi never accepts itself); -1
+ * if libfcgi refuses. */
+static int
+request_init(FCGX_Request *req)
+{
+	/* No listening socket: when the connection ends, FCGX_Accept_r calls libfcgi's own accept,
+	 * which must fail at once (EBADF), so that FCGX_Accept_r returns and the next connection
+	 * comes from acceptor_next, with its timeouts, rather than from libfcgi, without them. */
+	return FCGX_InitRequest(req, -1, 0) == 0 ? 0 : -1;
+}
+
+/* Hands connection fd to libfcgi: the next FCGX_Accept_r(req) reads its first request. When a
+ * connection ends, FCGX_Accept_r returns an error and req->ipcFd is -1: attach the next one. */
+static void
+request_attach(FCGX_Request *req, int fd)
+{
+	/* libfcgi has no call that hands it a connection. FCGX_Accept_r reads from req->ipcFd when
+	 * it is open, and keepConnection keeps the FCGX_Finish_r it starts with from closing it
+	 * (the BEGIN_REQUEST record then sets keepConnection as the peer asks). Both fields are in
+	 * fcgiapp.h's FCGX_Request, unchanged from libfcgi 2.4.0 to 2.4.7. */
+	req->ipcFd = fd;
+	req->keepConnection = 1;
+}
+
+/* ---- The threads ---- */
+
 /* Wakes the main thread if it drains. Only while draining does it wait for the counts, so only
  * then is the lock taken: no shared lock on the path of every request. (The main thread sets
  * `stopping` before it looks at the counts, so one of the two sees the other.) */
@@ -167,7 +195,7 @@ have_connection(struct worker *w, bool *open)
 		return !atomic_load(&w->s->stopping);
 	if ((fd = acceptor_next(&w->s->acceptor)) < 0)
 		return false;
-	acceptor_attach(&w->req, fd);
+	request_attach(&w->req, fd);
 	*open = true;
 	connected_add(w->s, 1);
 	return true;
@@ -274,7 +302,7 @@ worker_new(struct server *s)
 	struct worker *w = calloc(1, sizeof(*w));
 
 	if (w == NULL || (w->watch = watch_slot_new()) == NULL ||
-	    acceptor_request_init(&w->req) != 0) {
+	    request_init(&w->req) != 0) {
 		if (w != NULL)
 			watch_slot_free(w->watch);
 		free(w);
