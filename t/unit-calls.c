@@ -256,7 +256,7 @@ test_outcomes(void)
 	const struct cfg_endpoint *ep = &cfg->endpoints[1];
 	struct outcomes *o = outcomes_plan(fanout_group_new(FANOUT_THREADS,
 	    clock_now_us() + 100000), ep, vars, scripted);
-	struct http_io io = { .write = capture, .fd = -1 };
+	struct http_io io = { .write = capture };
 	const struct outcome *a, *b, *c;
 	int64_t deadline;
 	int status = 0;
@@ -318,7 +318,7 @@ test_message_not_utf8(void)
 	const struct cfg_endpoint *ep = &cfg->endpoints[1];
 	struct outcomes *o = outcomes_plan(fanout_group_new(FANOUT_THREADS,
 	    clock_now_us() + 2000000), ep, vars, cut_message);
-	struct http_io io = { .write = capture, .fd = -1 };
+	struct http_io io = { .write = capture };
 	int status = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
@@ -353,7 +353,7 @@ request_param(void *ctx, const char *name, size_t *cursor)
 static int
 serve(const char *uri, long fail)
 {
-	struct http_io io = { .param = request_param, .write = capture, .fd = -1 };
+	struct http_io io = { .param = request_param, .write = capture };
 	char line[1024], path[64];
 	FILE *log = tmpfile();
 	int saved = dup(STDERR_FILENO), status = -1;

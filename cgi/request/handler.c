@@ -109,18 +109,6 @@ reply_error(struct served *s, int status, const char *extra_headers, const char 
 	    message));
 }
 
-/* Runs the group, cancelled if the web server closes the connection meanwhile. */
-static enum fanout_err
-run_watched(const struct http_io *io, fanout_group *g)
-{
-	enum fanout_err err;
-
-	watch_arm(io->watch, io->fd, g);
-	err = fanout_group_run(g);
-	(void)watch_disarm(io->watch);
-	return err;
-}
-
 /* Plans the endpoint's backend calls for the request: the group is then to run. */
 static void
 fan_out(struct served *s, struct req_vars *v)
@@ -352,5 +340,6 @@ handler_serve(struct cfg *cfg, const struct http_io *io)
 	struct served *s = handler_begin(cfg, io);
 
 	if (s != NULL)
-		handler_end(s, run_watched(io, handler_group(s)));
+		handler_end(s, io->run != NULL ? io->run(io->ctx, handler_group(s)) :
+		    fanout_group_run(handler_group(s)));
 }

@@ -5,22 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cgi/request/io.h"
 #include "cgi/request/outcome.h"
 #include "cgi/request/vars.h"
-#include "cgi/serve/threads/watch.h"
 #include "fanout/fanout.h"
-
-/* Where a request comes from and its response goes: FastCGI or plain CGI. */
-struct http_io {
-	vars_param_fn param;	/* a request parameter (REQUEST_METHOD, HTTP_*), NULL if absent;
-				 * a repeated one occurrence by occurrence (see vars.h) */
-	int (*write)(void *ctx, const char *data, size_t len);	/* -1: the client is gone */
-	void *ctx;
-	struct watch_slot *watch;	/* watches fd while backends run; NULL: not watched */
-	int fd;				/* the connection to the web server */
-	const struct fanout_driver *driver;	/* the "multi" executor's group driver; NULL:
-						 * this thread's own (multi_driver()) */
-};
 
 /* The status the access log and the metrics give a request whose client went away before the
  * answer (nginx's own code for it): nothing was answered. */

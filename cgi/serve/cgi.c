@@ -27,7 +27,7 @@ cgi_write(void *ctx, const char *data, size_t len)
 int
 cgi_run(struct cfg *cfg)
 {
-	struct http_io io = { .param = cgi_param, .write = cgi_write, .fd = -1 };
+	struct http_io io = { .param = cgi_param, .write = cgi_write };
 
 	handler_serve(cfg, &io);
 	multi_thread_end();

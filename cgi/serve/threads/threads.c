@@ -25,27 +25,6 @@
 #define THREAD_STACK (512 * 1024)
 #define MAX_DRAIN (64 * 1024)
 
-/* FCGX_GetParam finds only the first occurrence of a name: the parameters are walked here, from
- * *cursor on, so that a repeated one (nginx passes each header line apart) is seen whole. */
-static const char *
-fcgi_param(void *ctx, const char *name, size_t *cursor)
-{
-	FCGX_Request *req = ctx;
-
-	return vars_env_param(req->envp, name, cursor);
-}
-
-static int
-fcgi_write(void *ctx, const char *data, size_t len)
-{
-	FCGX_Request *req = ctx;
-
-	/* libfcgi takes int lengths; responses are far below that, but check anyway. */
-	if (len > INT_MAX || FCGX_PutStr(data, (int)len, req->out) != (int)len)
-		return -1;
-	return 0;
-}
-
 /* The state the request threads share with the main thread. */
 struct server {
 	struct acceptor acceptor;
@@ -65,6 +44,28 @@ struct worker {
 	struct watch_slot *watch;
 	FCGX_Request req;
 };
+
+/* FCGX_GetParam finds only the first occurrence of a name: the parameters are walked here, from
+ * *cursor on, so that a repeated one (nginx passes each header line apart) is seen whole. */
+static const char *
+fcgi_param(void *ctx, const char *name, size_t *cursor)
+{
+	struct worker *w = ctx;
+
+	return vars_env_param(w->req.envp, name, cursor);
+}
+
+static int
+fcgi_write(void *ctx, const char *data, size_t len)
+{
+	FCGX_Request *req = &((struct worker *)ctx)->req;
+
+	/* libfcgi takes int lengths; responses are far below that, but check anyway. */
+	if (len > INT_MAX || FCGX_PutStr(data, (int)len, req->out) != (int)len)
+		return -1;
+	return 0;
+}
+
 
 /* ---- libfcgi, handed the connections we accept ---- */
 
@@ -164,11 +165,24 @@ close_kept(FCGX_Request *req)
 	req->ipcFd = -1;
 }
 
+/* Runs the group, cancelled if the web server closes the connection meanwhile. */
+static enum fanout_err
+run_watched(void *ctx, fanout_group *g)
+{
+	struct worker *w = ctx;
+	enum fanout_err err;
+
+	watch_arm(w->watch, w->req.ipcFd, g);
+	err = fanout_group_run(g);
+	(void)watch_disarm(w->watch);
+	return err;
+}
+
 static void
 serve_request(struct worker *w)
 {
-	struct http_io io = { .param = fcgi_param, .write = fcgi_write, .ctx = &w->req,
-		.watch = w->watch, .fd = w->req.ipcFd };
+	struct http_io io = { .param = fcgi_param, .write = fcgi_write, .run = run_watched,
+		.ctx = w };
 	struct cfg *cfg = site_get();	/* the request keeps it, even across a reload */
 
 	atomic_fetch_add(&w->s->busy, 1);
