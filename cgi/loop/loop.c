@@ -9,7 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "fanout/fanout.h"
+#include "common/clock.h"
 
 #define BATCH 64
 
@@ -121,7 +121,7 @@ loop_timer_set(struct loop *l, struct loop_timer *t, int64_t at)
 static void
 timers_run(struct loop *l)
 {
-	int64_t now = fanout_now_us();
+	int64_t now = clock_now_us();
 
 	while (l->ntimers > 0 && l->heap[1]->at <= now) {
 		struct loop_timer *t = l->heap[1];
@@ -139,7 +139,7 @@ timers_timeout_ms(const struct loop *l)
 
 	if (l->ntimers == 0)
 		return -1;
-	left = l->heap[1]->at - fanout_now_us();
+	left = l->heap[1]->at - clock_now_us();
 	if (left <= 0)
 		return 0;
 	return left / 1000 >= 60000 ? 60000 : (int)((left + 999) / 1000);

@@ -12,7 +12,7 @@
  * loop_job), embedded in its own objects: the loop allocates nothing per event. A callback may
  * add, change or remove any registration, its own included; an object whose loop_io may still
  * have an event pending in the batch being dispatched is freed only after loop_defer() says so.
- * Times are fanout_now_us() microseconds (CLOCK_MONOTONIC).
+ * Times are clock_now_us() microseconds (CLOCK_MONOTONIC).
  */
 struct loop;
 

@@ -17,6 +17,7 @@
 #include "cgi/request/route.h"
 #include "cgi/config/site.h"
 #include "cgi/request/vars.h"
+#include "common/clock.h"
 #include "fanout/fanout.h"
 
 /* The longest REQUEST_URI served (414 beyond); README, Responses. */
@@ -81,7 +82,7 @@ struct served {
 					 * the answer */
 	const struct cfg_endpoint *ep;	/* NULL: none matched */
 	struct outcomes *calls;		/* the backend calls, once planned; NULL: none */
-	int64_t t0;			/* fanout_now_us() at the start: the deadline's base */
+	int64_t t0;			/* clock_now_us() at the start: the deadline's base */
 	/* While the backends run: */
 	struct req_vars *vars;
 	struct route_match match;
@@ -143,7 +144,7 @@ fanned_out(struct served *s, enum fanout_err err)
 		reply_error(s, 500, NULL, fanout_strerror(err));
 	else {
 		enum respond_result rc = respond_fanout(s->io, ep, s->calls, s->id,
-		    fanout_now_us() - s->t0, s->head_only, &status);
+		    clock_now_us() - s->t0, s->head_only, &status);
 
 		answered(s, status, rc);
 	}
@@ -261,7 +262,7 @@ out:
 static void
 served_finish(struct served *s)
 {
-	int64_t total = fanout_now_us() - s->t0;
+	int64_t total = clock_now_us() - s->t0;
 	struct access_entry e = { .request_id = s->id, .method = s->method, .path = s->path,
 		.path_len = s->path_len, .status = s->status, .total_us = total, .calls = s->calls };
 
@@ -295,7 +296,7 @@ handler_begin(struct cfg *cfg, const struct http_io *io)
 		return NULL;
 	}
 	metrics_in_flight(1);
-	*s = (struct served){ .io = io, .t0 = fanout_now_us(),
+	*s = (struct served){ .io = io, .t0 = clock_now_us(),
 		.method = io->param(io->ctx, "REQUEST_METHOD", NULL) };
 	s->id = request_id(io, s->own_id, sizeof(s->own_id));
 	s->head_only = s->method != NULL && strcmp(s->method, "HEAD") == 0;

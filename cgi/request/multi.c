@@ -7,6 +7,7 @@
 #include "cgi/request/call.h"
 #include "cgi/backend/curl/fetch.h"
 #include "cgi/backend/h1/h1.h"
+#include "common/clock.h"
 
 /* A call under way: expanded, its GET started, to be judged when that ends. */
 struct pending {
@@ -75,7 +76,7 @@ multi_start(void *ctx, void *arg, void *token, int64_t deadline_us)
 {
 	struct multi *m = ctx;
 	struct bcall *c = arg;
-	int64_t left_ms = deadline_us == 0 ? INT64_MAX : (deadline_us - fanout_now_us()) / 1000;
+	int64_t left_ms = deadline_us == 0 ? INT64_MAX : (deadline_us - clock_now_us()) / 1000;
 	struct pending *p = calloc(1, sizeof(*p));
 	struct bcall_request r;
 	int rc;

@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "cgi/backend/h1/h1_internal.h"
-#include "fanout/fanout.h"
+#include "common/clock.h"
 
 /* ---- URLs ---- */
 
@@ -142,7 +142,7 @@ h1_start(struct h1_client *c, const struct fetch_request *req, struct fetch_repl
 	if (t == NULL)
 		goto fail;
 	*t = (struct h1_transfer){ .c = c, .reply = reply, .token = token, .request = BUF_INIT,
-		.max_body = req->max_body, .started_us = fanout_now_us() };
+		.max_body = req->max_body, .started_us = clock_now_us() };
 	reply->kind = FETCH_OK;
 	reply->status = 0;
 	reply->conn = FETCH_CONN_NONE;

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cgi/backend/h1/h1_internal.h"
-#include "fanout/fanout.h"
+#include "common/clock.h"
 
 /* The counts of every client, for the metrics (read from other threads). */
 static atomic_ulong totals[3];
@@ -168,7 +168,7 @@ h1_conn_release(struct h1_conn *conn, bool reusable)
 		conn->t->conn = NULL;
 	conn->t = NULL;
 	if (!reusable || h->nidle >= H1_IDLE_MAX ||
-	    loop_timer_set(c->l, &conn->idle_timer, fanout_now_us() + H1_IDLE_MS * 1000LL) != 0) {
+	    loop_timer_set(c->l, &conn->idle_timer, clock_now_us() + H1_IDLE_MS * 1000LL) != 0) {
 		h1_conn_close(conn);
 		return;
 	}

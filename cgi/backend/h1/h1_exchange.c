@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 
 #include "cgi/backend/h1/h1_internal.h"
-#include "fanout/fanout.h"
+#include "common/clock.h"
 
 #define READ_SIZE 16384
 
@@ -114,7 +114,7 @@ h1_transfer_timer(void *ctx)
 	else
 		transfer_fail(t, FETCH_TIMEOUT, false,
 		    "Operation timed out after %lld milliseconds with %zu bytes received",
-		    (long long)((fanout_now_us() - t->started_us) / 1000), t->received);
+		    (long long)((clock_now_us() - t->started_us) / 1000), t->received);
 	callback_exit(c);
 }
 

@@ -8,7 +8,7 @@
 #include "cgi/request/call.h"
 #include "cgi/request/multi.h"
 #include "common/log.h"
-#include "fanout/fanout.h"
+#include "common/clock.h"
 
 /* One of curl's sockets on the loop. */
 struct backend_socket {
@@ -109,7 +109,7 @@ timer(void *ctx, long timeout_ms)
 
 	if (timeout_ms < 0)
 		loop_timer_stop(b->loop, &b->timer);
-	else if (loop_timer_set(b->loop, &b->timer, fanout_now_us() + timeout_ms * 1000) != 0)
+	else if (loop_timer_set(b->loop, &b->timer, clock_now_us() + timeout_ms * 1000) != 0)
 		curl_failed("arming its timer");
 }
 

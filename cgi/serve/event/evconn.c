@@ -12,6 +12,7 @@
 
 #include "cgi/serve/event/evconn.h"
 #include "cgi/request/metrics.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -151,7 +152,7 @@ conn_flush(struct evconn *c)
 			return;
 		}
 		c->out_off += (size_t)n;
-		c->active_at = fanout_now_us();
+		c->active_at = clock_now_us();
 	}
 	if (c->out_off == c->out.len) {
 		buf_truncate(&c->out, 0);
@@ -189,7 +190,7 @@ sink_finished(void *ctx, uint16_t id, bool aborted)
 	    fcgi_write_end_request(&c->out, id, 0, FCGI_STATUS_REQUEST_COMPLETE) != 0)
 		c->keep = false;	/* no memory: the close tells the web server */
 	c->last = !c->keep || c->ev->closing;
-	c->active_at = fanout_now_us();
+	c->active_at = clock_now_us();
 	conn_flush(c);
 }
 
@@ -270,7 +271,7 @@ conn_input_ended(struct evconn *c)
 		return false;
 	c->eof = true;
 	return c->req == NULL || loop_timer_set(c->ev->loop, &c->idle,
-	    fanout_now_us() + EOF_GRACE_US) == 0;
+	    clock_now_us() + EOF_GRACE_US) == 0;
 }
 
 /* Reads what is there and parses it; false once the connection is closed. */
@@ -292,7 +293,7 @@ conn_read(struct evconn *c)
 			conn_close(c);	/* the web server closed it, or it failed */
 			return false;
 		}
-		c->active_at = fanout_now_us();
+		c->active_at = clock_now_us();
 		if (!conn_parse(c, chunk, (size_t)n))
 			return false;
 		if ((size_t)n < sizeof(chunk))
@@ -337,8 +338,8 @@ conn_idle_check(void *ctx)
 		conn_close(c);	/* not answered within EOF_GRACE_US: abandoned */
 		return;
 	}
-	if (serving || due > fanout_now_us()) {
-		if (loop_timer_set(c->ev->loop, &c->idle, serving ? fanout_now_us() +
+	if (serving || due > clock_now_us()) {
+		if (loop_timer_set(c->ev->loop, &c->idle, serving ? clock_now_us() +
 		    c->ev->idle_timeout_us : due) == 0)
 			return;
 	}
@@ -403,7 +404,7 @@ evconn_open(struct evloop *ev, int fd)
 		return;
 	}
 	c->ev = ev;
-	c->active_at = fanout_now_us();
+	c->active_at = clock_now_us();
 	fcgi_conn_init(&c->codec, &limits, on_record, c, &c->out);
 	loop_timer_init(&c->idle, conn_idle_check, c);
 	if (loop_io_add(ev->loop, &c->io, fd, EPOLLIN | EPOLLRDHUP, conn_event, c) != 0 ||

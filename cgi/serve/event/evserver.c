@@ -23,7 +23,6 @@
 #include "cgi/config/site.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "fanout/fanout.h"
 
 /* Connections one wake-up accepts before the loop serves its others. */
 #define ACCEPT_BATCH 16
@@ -83,7 +82,7 @@ pause_accepting(struct evloop *ev, bool descriptors)
 {
 	metrics_fastcgi_accept_paused(descriptors);
 	loop_io_del(ev->loop, &ev->listen_io);
-	if (loop_timer_set(ev->loop, &ev->accept_pause, fanout_now_us() + ACCEPT_PAUSE_US))
+	if (loop_timer_set(ev->loop, &ev->accept_pause, clock_now_us() + ACCEPT_PAUSE_US))
 		log_msg("error", "a loop can no longer accept connections: out of memory");
 }
 
@@ -94,7 +93,7 @@ accept_resume(void *ctx)
 
 	if (!atomic_load(&ev->server->stopping) && loop_io_add(ev->loop, &ev->listen_io,
 	    ev->server->acceptor.listen_fd, EPOLLIN | EPOLLEXCLUSIVE, accept_ready, ev) != 0 &&
-	    loop_timer_set(ev->loop, &ev->accept_pause, fanout_now_us() + ACCEPT_PAUSE_US) != 0)
+	    loop_timer_set(ev->loop, &ev->accept_pause, clock_now_us() + ACCEPT_PAUSE_US) != 0)
 		log_msg("error", "a loop can no longer accept connections: out of memory");
 }
 
