@@ -37,8 +37,8 @@ void metrics_in_flight(int delta);
 /* Request threads alive: +1 as one starts, -1 as it ends. */
 void metrics_request_threads(int delta);
 
-/* FastCGI connections open (each holds a request thread): +1 when one is accepted, -1 when it
- * is closed. */
+/* FastCGI connections open, on either server (on the threads one each holds a request thread;
+ * on the event one a loop holds many): +1 when one is accepted, -1 when it is closed. */
 void metrics_connections(int delta);
 
 /* The event server's FastCGI connections and their limits (limits.max_connections,

@@ -1,6 +1,6 @@
 /* fcgi.h - the FastCGI 1.0 record codec, application side: a parser fed byte chunks as they
- * arrive (no I/O, never blocks) and writers of the records a response is made of. Not yet
- * serving: the event server of issue 13 will drive it. One request in flight per connection
+ * arrive (no I/O, never blocks) and writers of the records a response is made of; the event
+ * server's connections (evconn.c) drive it. One request in flight per connection
  * (FCGI_MPXS_CONNS=0), role RESPONDER only; records of any other request id are ignored, but
  * a BEGIN_REQUEST, which gets END_REQUEST CANT_MPX_CONN (fcgi.c says why). */
 #ifndef CGI_FCGI_H
