@@ -1,14 +1,12 @@
-/* site.c - the config in force, replaced whole by a reload, and whether the server drains. */
+/* site.c - the config in force, replaced whole by a reload. */
 #include "cgi/config/site.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 
 static struct {
 	pthread_mutex_t mu;	/* held only to swap or take a reference: a few instructions */
 	struct cfg *cfg;
-	atomic_bool draining;
 } site = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 void
@@ -33,16 +31,4 @@ site_get(void)
 		cfg_ref(cfg);
 	pthread_mutex_unlock(&site.mu);
 	return cfg;
-}
-
-void
-site_set_draining(void)
-{
-	atomic_store(&site.draining, true);
-}
-
-bool
-site_draining(void)
-{
-	return atomic_load(&site.draining);
 }

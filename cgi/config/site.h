@@ -1,8 +1,6 @@
-/* site.h - the config in force, replaced whole by a reload, and whether the server drains. */
+/* site.h - the config in force, replaced whole by a reload. */
 #ifndef CGI_SITE_H
 #define CGI_SITE_H
-
-#include <stdbool.h>
 
 #include "cgi/config/config.h"
 
@@ -12,9 +10,5 @@ void site_set(struct cfg *cfg);
 
 /* A new reference to the config in force (NULL before site_set); cfg_unref() it when done. */
 struct cfg *site_get(void);
-
-/* From SIGTERM on the server drains: the health check answers 503. */
-void site_set_draining(void);
-bool site_draining(void);
 
 #endif

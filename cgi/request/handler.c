@@ -15,10 +15,12 @@
 #include "cgi/request/multi.h"
 #include "cgi/request/outcome.h"
 #include "cgi/request/route.h"
-#include "cgi/config/site.h"
 #include "cgi/request/vars.h"
 #include "common/clock.h"
 #include "fanout/fanout.h"
+
+/* The health check's answer: from SIGTERM on, "draining" (handler_set_draining). */
+static atomic_bool draining_flag;
 
 /* The longest REQUEST_URI served (414 beyond); README, Responses. */
 #define MAX_URI 8192
@@ -180,7 +182,7 @@ serve_admin(struct served *s, const struct cfg *cfg)
 
 	if (cfg->health_path != NULL && strlen(cfg->health_path) == s->path_len &&
 	    memcmp(cfg->health_path, s->path, s->path_len) == 0) {
-		bool draining = site_draining();
+		bool draining = atomic_load(&draining_flag);
 
 		/* The status as before; the backend origins whose connections are no longer
 		 * reused (cgi/backend/desync.h) are for whoever looks, not a reason to take it out. */
@@ -333,6 +335,12 @@ handler_end(struct served *s, enum fanout_err err)
 {
 	fanned_out(s, err);
 	served_finish(s);
+}
+
+void
+handler_set_draining(void)
+{
+	atomic_store(&draining_flag, true);
 }
 
 void

@@ -11,6 +11,10 @@
 /* Once at start: seeds the generator of request ids. -1 on failure. */
 int handler_init(void);
 
+/* From SIGTERM on the server drains: the health check answers 503 "draining". From any
+ * thread. */
+void handler_set_draining(void);
+
 /* Serves one request read through io with the config (calls that outlive the request take
  * references to it), then counts it in the metrics and writes its access log line. Never
  * fails: every error becomes a response (or, when the client is gone, nothing). */

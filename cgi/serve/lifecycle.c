@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "cgi/config/site.h"
+#include "cgi/request/handler.h"
 #include "common/log.h"
 
 int
@@ -62,5 +62,5 @@ server_wait_and_drain(void (*reload)(void))
 
 	log_msg("info", "%s: stopping; requests in progress may finish",
 	    sig > 0 ? strsignal(sig) : "sigwait failed");
-	site_set_draining();
+	handler_set_draining();
 }
