@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "cgi/backend/curl/fetch.h"
+#include "cgi/backend/reply.h"
 #include "cgi/loop/loop.h"
 
 /*

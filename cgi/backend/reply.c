@@ -1,10 +1,10 @@
-/* fetch_reply.c - what a backend call's reply says: the names of its kinds, and the reply of a
+/* reply.c - what a backend call's reply says: the names of its kinds, and the reply of a
  * call that failed for fanout-cgi's own reason. Shared by every client (curl, the lean one). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "cgi/backend/curl/fetch.h"
+#include "cgi/backend/reply.h"
 
 const char *
 fetch_kind_name(enum fetch_kind kind)
