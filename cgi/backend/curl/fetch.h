@@ -92,13 +92,18 @@ struct fetch_loop_hooks {
 	 * Every fd watched gets its what 0 once, before it is closed, at the latest from
 	 * fetch_cache_free; one never watched gets none. 0, or -1 on failure: the transfer on fd
 	 * then ends as FETCH_INTERNAL at the next fetch_done() (a failed change leaves fd counted
-	 * as watched, so its what 0 still comes). */
-	int (*watch)(void *ctx, int fd, int what);
+	 * as watched, so its what 0 still comes). *sock is the loop's own record of fd (its
+	 * registration), kept for it in the cache's one table by descriptor: NULL until the hook
+	 * sets it, then the same at every call for fd, across watches, until forget(). */
+	int (*watch)(void *ctx, int fd, int what, void **sock);
 	/* Arm the cache's one timer, one-shot, to call fetch_timer_expired() in timeout_ms (0: as
 	 * soon as possible, from the loop, NOT from inside this call), replacing the last; or
 	 * disarm it (-1). fetch_cache_free disarms it. */
 	void (*timer)(void *ctx, long timeout_ms);
 	void *ctx;
+	/* Optional: fetch_cache_free hands back each record a watch set (*sock), once every watch
+	 * has ended; the loop frees it. */
+	void (*forget)(void *ctx, void *sock);
 };
 
 /* A cache whose transfers an event loop drives (curl's multi-socket API) instead of

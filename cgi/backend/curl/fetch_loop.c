@@ -15,10 +15,14 @@ struct fetch_loop {
 	CURLM *multi;
 	struct fetch_loop_hooks hooks;
 	void (*unwatchable)(CURL *easy);	/* fetch_multi.c's: the transfer is to end */
-	/* By descriptor: what the loop watches it for (FETCH_POLL_*), 0 if nothing. curl tells
-	 * changes only, and closes sockets in places where it does not say REMOVE first (cleanup):
-	 * this is how each watch gets its end once, and only a watch gets one. */
-	unsigned char *watched;
+	/* By descriptor, the one table of curl's sockets on the loop: what the loop watches it for
+	 * (FETCH_POLL_*, 0 if nothing), and the loop's record of it (hooks.watch's *sock). curl
+	 * tells changes only, and closes sockets in places where it does not say REMOVE first
+	 * (cleanup): this is how each watch gets its end once, and only a watch gets one. */
+	struct watched {
+		unsigned char what;
+		void *sock;
+	} *watched;
 	size_t cap;		/* descriptors the table covers */
 	size_t nwatched;	/* of them, how many are watched */
 	bool armed;		/* the timer's last state: so that freeing disarms it only if set */
@@ -29,15 +33,15 @@ static bool
 watched_fit(struct fetch_loop *l, int fd)
 {
 	size_t cap = l->cap < WATCHED_MIN ? WATCHED_MIN : l->cap;
-	unsigned char *v;
+	struct watched *v;
 
 	if ((size_t)fd < l->cap)
 		return true;
 	while (cap <= (size_t)fd)
 		cap *= 2;
-	if ((v = realloc(l->watched, cap)) == NULL)
+	if ((v = realloc(l->watched, cap * sizeof(*v))) == NULL)
 		return false;
-	memset(v + l->cap, 0, cap - l->cap);
+	memset(v + l->cap, 0, (cap - l->cap) * sizeof(*v));
 	l->watched = v;
 	l->cap = cap;
 	return true;
@@ -46,11 +50,12 @@ watched_fit(struct fetch_loop *l, int fd)
 static void
 unwatch(struct fetch_loop *l, int fd)
 {
-	if (fd < 0 || (size_t)fd >= l->cap || l->watched[fd] == 0)
+	if (fd < 0 || (size_t)fd >= l->cap || l->watched[fd].what == 0)
 		return;
-	l->watched[fd] = 0;
+	l->watched[fd].what = 0;
 	l->nwatched--;
-	(void)l->hooks.watch(l->hooks.ctx, fd, 0);	/* an end cannot fail usefully */
+	/* an end cannot fail usefully */
+	(void)l->hooks.watch(l->hooks.ctx, fd, 0, &l->watched[fd].sock);
 }
 
 /* CURLMOPT_SOCKETFUNCTION: curl wants fd watched for `what`, or no more. Inside curl: it only
@@ -68,13 +73,14 @@ socket_changed(CURL *easy, curl_socket_t fd, int what, void *arg, void *socketp)
 		return 0;
 	}
 	/* -1 to curl would fail every transfer of the multi handle for good: only this one ends. */
-	if (fd < 0 || !watched_fit(l, fd) || l->hooks.watch(l->hooks.ctx, fd, want) != 0) {
+	if (fd < 0 || !watched_fit(l, fd) ||
+	    l->hooks.watch(l->hooks.ctx, fd, want, &l->watched[fd].sock) != 0) {
 		l->unwatchable(easy);
 		return 0;
 	}
-	if (l->watched[fd] == 0)
+	if (l->watched[fd].what == 0)
 		l->nwatched++;
-	l->watched[fd] = (unsigned char)want;
+	l->watched[fd].what = (unsigned char)want;
 	return 0;
 }
 
@@ -169,6 +175,9 @@ fetch_loop_free(struct fetch_loop *l)
 		unwatch(l, (int)fd);
 	if (l->armed)
 		l->hooks.timer(l->hooks.ctx, -1);
+	for (size_t fd = 0; l->hooks.forget != NULL && fd < l->cap; fd++)
+		if (l->watched[fd].sock != NULL)
+			l->hooks.forget(l->hooks.ctx, l->watched[fd].sock);
 	free(l->watched);
 	free(l);
 }

@@ -61,37 +61,25 @@ lean_ended(void *ctx)
 	multi_dispatch(b->cache, b->h1);
 }
 
-/* The record of descriptor fd, made if `make`; NULL if out of memory (or none and not made). */
-static struct backend_socket *
-socket_of(struct evbackend *b, int fd, bool make)
-{
-	if ((size_t)fd >= b->nsockets) {
-		size_t n = (size_t)fd * 2 + 16;
-		struct backend_socket **all;
-
-		if (!make || (all = realloc(b->sockets, n * sizeof(*all))) == NULL)
-			return NULL;
-		for (size_t i = b->nsockets; i < n; i++)
-			all[i] = NULL;
-		b->sockets = all;
-		b->nsockets = n;
-	}
-	if (b->sockets[fd] == NULL && make && (b->sockets[fd] = calloc(1, sizeof(**b->sockets))))
-		b->sockets[fd]->b = b;
-	return b->sockets[fd];
-}
-
-/* fetch_loop_hooks.watch. */
+/* fetch_loop_hooks.watch: the record of a socket is made at its first watch and kept in the
+ * cache's table (*sock) until fetch_cache_free hands it back (forget): an event of the loop's
+ * batch may still name it after its watch ended. */
 static int
-watch(void *ctx, int fd, int what)
+watch(void *ctx, int fd, int what, void **sock)
 {
 	struct evbackend *b = ctx;
 	uint32_t events = (what & FETCH_POLL_IN ? EPOLLIN : 0u) |
 	    (what & FETCH_POLL_OUT ? EPOLLOUT : 0u);
-	struct backend_socket *s;
+	struct backend_socket *s = *sock;
 
-	if (fd < 0 || (s = socket_of(b, fd, what != 0)) == NULL)
-		return what == 0 ? 0 : -1;
+	if (s == NULL && what != 0) {
+		if ((s = calloc(1, sizeof(*s))) == NULL)
+			return -1;
+		s->b = b;
+		*sock = s;
+	}
+	if (s == NULL)
+		return 0;
 	if (what == 0) {
 		loop_io_del(b->loop, &s->io);
 		return 0;
@@ -99,6 +87,16 @@ watch(void *ctx, int fd, int what)
 	if (!s->io.added)
 		return loop_io_add(b->loop, &s->io, fd, events, socket_ready, s);
 	return loop_io_set(b->loop, &s->io, events);
+}
+
+/* fetch_loop_hooks.forget: the cache is freed, every watch ended. */
+static void
+forget(void *ctx, void *sock)
+{
+	struct backend_socket *s = sock;
+
+	loop_io_del(((struct evbackend *)ctx)->loop, &s->io);
+	free(s);
 }
 
 /* fetch_loop_hooks.timer: -1 disarms; 0 fires at the loop's next turn, never from inside curl. */
@@ -116,7 +114,8 @@ timer(void *ctx, long timeout_ms)
 int
 evbackend_init(struct evbackend *b, struct loop *l)
 {
-	struct fetch_loop_hooks hooks = { .watch = watch, .timer = timer, .ctx = b };
+	struct fetch_loop_hooks hooks = { .watch = watch, .timer = timer, .ctx = b,
+		.forget = forget };
 
 	*b = (struct evbackend){ .loop = l };
 	loop_timer_init(&b->timer, timer_fired, b);
@@ -134,12 +133,7 @@ void
 evbackend_destroy(struct evbackend *b)
 {
 	h1_client_free(b->h1);		/* closes its connections */
-	fetch_cache_free(b->cache);	/* closes its sockets, each unwatched first */
+	fetch_cache_free(b->cache);	/* closes its sockets, each unwatched first, then
+					 * hands their records back (forget) */
 	loop_timer_stop(b->loop, &b->timer);
-	for (size_t i = 0; i < b->nsockets; i++)
-		if (b->sockets[i] != NULL) {
-			loop_io_del(b->loop, &b->sockets[i]->io);
-			free(b->sockets[i]);
-		}
-	free(b->sockets);
 }

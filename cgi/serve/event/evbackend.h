@@ -15,14 +15,10 @@
  * HTTP/1.1 client (cgi/backend/h1/h1.h) sits beside it, with its own sockets on the same epoll, for the
  * http:// backends; what ends on either goes to the groups the same way.
  */
-struct backend_socket;
-
 struct evbackend {
 	struct loop *loop;
 	struct fetch_cache *cache;
 	struct h1_client *h1;			/* the lean client, for the http:// backends */
-	struct backend_socket **sockets;	/* by descriptor: curl's, made on first use, kept */
-	size_t nsockets;
 	struct loop_timer timer;
 };
 
