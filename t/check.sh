@@ -17,7 +17,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 packages="build-essential autoconf automake pkg-config libfcgi-dev libcurl4-openssl-dev
 	libjansson-dev libcunit1-dev libmicrohttpd-dev libfcgi-bin nginx libnginx-mod-http-echo curl
-	apache2 chromium ${FANOUT_EXTRA_PACKAGES:-}"
+	apache2 chromium openssl ${FANOUT_EXTRA_PACKAGES:-}"
 
 install_missing() {
 	missing=

@@ -24,6 +24,11 @@
  *   fold=2       the same after a "100 Continue" without headers, folded with a space
  *   trailer=1    a chunked answer with a trailer field (curl 7.88 leaked a trailer's buffer at
  *                the next chunked answer on the connection: Debian 7.88.1-10+deb12u14)
+ *   idin=1       the request's X-Request-Id echoed only in a trailer (a chunked answer)
+ *   idin=2       the request's X-Request-Id echoed only in a "100 Continue" head before the answer
+ *   refuse=1     a control character in a header value: framed cleanly, refused by the lean
+ *                client all the same
+ *   refuse=2     a status line that cannot be read ("HTTP/1.1 2OO"): its framing is lost
  * A real answer echoes the request's X-Request-Id (the stray one has none: it is nobody's).
  * GET /stats answers {"tails": N, "connections": N}: tails written, connections accepted.
  * It listens on 127.0.0.1 (any free port) and writes the port to PORT_FILE; SIGTERM stops it.
@@ -118,6 +123,8 @@ answer(int fd, const char *target, const char *head)
 {
 	char name[64], body[128], out[1024], id[256];
 	long tail = query_number(target, "tail"), fold = query_number(target, "fold");
+	long idin = query_number(target, "idin");
+	long refuse = query_number(target, "refuse");
 	const char *first = fold == 1 ? "\tX-Fold: " FOLD_VALUE FOLD_VALUE "\r\n" :
 	    fold == 2 ? " X-Fold: " FOLD_VALUE FOLD_VALUE "\r\n" : "";
 	int blen, len;
@@ -133,14 +140,22 @@ answer(int fd, const char *target, const char *head)
 		blen = snprintf(body, sizeof(body), "{\"user\":\"%s\"}", name);
 	}
 	request_id_line(head, id, sizeof(id));
-	if (query_number(target, "trailer") == 1)
+	if (idin == 1)
+		len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n%s\r\n", (unsigned)blen, body, id);
+	else if (idin == 2)
+		len = snprintf(out, sizeof(out), "HTTP/1.1 100 Continue\r\n%s\r\nHTTP/1.1 200 OK\r\n"
+		    "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", id, blen, body);
+	else if (query_number(target, "trailer") == 1)
 		len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 		    "%sTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\nX-Trailer: t\r\n\r\n", id,
 		    (unsigned)blen, body);
 	else
-		len = snprintf(out, sizeof(out), "%sHTTP/1.1 200 OK\r\n%sContent-Type: application/json\r\n"
-		    "%sContent-Length: %d\r\n\r\n%s%s", fold == 2 ? "HTTP/1.1 100 Continue\r\n\r\n" : "",
-		    first, id, blen, body, tail == 0 ? STRAY : "");
+		len = snprintf(out, sizeof(out), "%sHTTP/1.1 %s OK\r\n%s%s"
+		    "Content-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s%s",
+		    fold == 2 ? "HTTP/1.1 100 Continue\r\n\r\n" : "", refuse == 2 ? "2OO" : "200",
+		    first, refuse == 1 ? "X-Ctl: a\001b\r\n" : "", id, blen, body,
+		    tail == 0 ? STRAY : "");
 	if (!write_all(fd, out, (size_t)len))
 		return false;
 	if (tail > 0) {

@@ -11,6 +11,7 @@
 
 #include "cgi/request/accesslog.h"
 #include "cgi/request/call.h"
+#include "cgi/backend/desync.h"
 #include "cgi/backend/curl/fetch.h"
 #include "cgi/request/handler.h"
 #include "cgi/request/outcome.h"
@@ -72,7 +73,10 @@ static const char config[] =
     "{\"path\": \"/d\", \"backends\": ["
     "{\"name\": \"a\", \"url\": \"http://127.0.0.1:1/a\"},"
     "{\"name\": \"b\", \"url\": \"http://127.0.0.1:1/b?v={a./x}\"},"
-    "{\"name\": \"c\", \"url\": \"http://127.0.0.1:1/c\"}]}]}";
+    "{\"name\": \"c\", \"url\": \"http://127.0.0.1:1/c\"}]},"
+    "{\"path\": \"/echo\", \"backends\": ["
+    "{\"name\": \"e1\", \"url\": \"http://127.0.0.1:1/e\", \"echo_request_id\": \"X-Id\"},"
+    "{\"name\": \"e2\", \"url\": \"http://127.0.0.1:1/e\", \"echo_request_id\": \"X-Id\"}]}]}";
 
 static struct cfg *cfg;
 static struct req_vars *vars;
@@ -150,6 +154,59 @@ test_expand_no_memory(void)
 	fail_at = -1;
 	CU_ASSERT_EQUAL(c->kind, FETCH_INTERNAL);
 	bcall_free(c);
+}
+
+/* A reply to c that echoes `echo`: judged 0 (its own) or 1. */
+static int
+judge_echo(struct bcall *c, const char *echo)
+{
+	struct fetch_reply reply = { .kind = FETCH_OK, .status = 200, .body = BUF_INIT,
+		.echo_seen = true };
+	int rc;
+
+	snprintf(reply.echo, sizeof(reply.echo), "%s", echo);
+	CU_ASSERT_EQUAL_FATAL(buf_puts(&reply.body, "{}"), 0);
+	rc = bcall_judge(c, &reply);
+	buf_free(&reply.body);
+	return rc;
+}
+
+/* Review 1: with "echo_request_id" each call sends an id of its own ("REQUEST-ID.N") and its
+ * answer must echo that one: two calls of one request (the same request id, which the client
+ * may choose) whose answers are swapped both fail. */
+static void
+test_echo_per_call(void)
+{
+	const struct cfg_endpoint *ep = &cfg->endpoints[2];
+	struct bcall *c1 = bcall_new(&ep->backends[0], vars), *c2 = bcall_new(&ep->backends[1],
+	    vars);
+	struct bcall_request p1, p2;
+	char id1[FETCH_ECHO_MAX], id2[FETCH_ECHO_MAX];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+	CU_ASSERT_EQUAL_FATAL(bcall_expand(c1, 1000, &p1), 0);
+	CU_ASSERT_EQUAL_FATAL(bcall_expand(c2, 1000, &p2), 0);
+	CU_ASSERT_EQUAL(strncmp(p1.headers[0], "X-Request-Id: unit.", 19), 0);
+	CU_ASSERT_EQUAL(strncmp(p2.headers[0], "X-Request-Id: unit.", 19), 0);
+	snprintf(id1, sizeof(id1), "%s", p1.headers[0] + 14);
+	snprintf(id2, sizeof(id2), "%s", p2.headers[0] + 14);
+	CU_ASSERT_STRING_NOT_EQUAL(id1, id2);
+	bcall_request_free(&p1);
+	bcall_request_free(&p2);
+	CU_ASSERT_EQUAL(judge_echo(c1, id2), 1);	/* swapped */
+	CU_ASSERT_EQUAL(c1->kind, FETCH_BODY);
+	CU_ASSERT_EQUAL(judge_echo(c2, id1), 1);
+	CU_ASSERT_EQUAL(judge_echo(c1, "unit"), 1);	/* the request's id is not the call's */
+	bcall_free(c1);
+	bcall_free(c2);
+	c1 = bcall_new(&ep->backends[0], vars);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c1);
+	CU_ASSERT_EQUAL_FATAL(bcall_expand(c1, 1000, &p1), 0);
+	CU_ASSERT_EQUAL(judge_echo(c1, p1.headers[0] + 14), 0);	/* its own */
+	bcall_request_free(&p1);
+	bcall_free(c1);
+	desync_reset();		/* the swaps were signs: the origin's reuse is not for later tests */
 }
 
 /* A transfer that cannot be set up is our failure too, not "body". */
@@ -426,6 +483,7 @@ main(void)
 	static const struct unit_test tests[] = {
 		{ "a body judged without memory is internal", test_judge_no_memory },
 		{ "a URL expanded without memory is internal", test_expand_no_memory },
+		{ "echo_request_id: each call echoes an id of its own", test_echo_per_call },
 		{ "a transfer set up without memory is internal", test_fetch_no_memory },
 		{ "transfers at once on a cache: each token back once", test_fetch_nonblocking },
 		{ "one outcome per backend, settled once", test_outcomes },

@@ -77,10 +77,12 @@ run(size_t n, long ms)
 	return waiting == 0;
 }
 
+static const char *spelling = "127.0.0.1";	/* the host the next calls' URLs name */
+
 static bool
 call_start(struct call *call, int port, const char *target, long timeout_ms, size_t max_body)
 {
-	snprintf(call->url, sizeof(call->url), "http://127.0.0.1:%d%s", port, target);
+	snprintf(call->url, sizeof(call->url), "http://%s:%d%s", spelling, port, target);
 	call->headers[0] = "X-Request-Id: h1-test";
 	call->headers[1] = "Accept-Language: fr";
 	call->headers[2] = NULL;
@@ -127,10 +129,13 @@ get_one(int port, const char *target)
 static void
 test_supports(void)
 {
-	static const char *const yes[] = { "http://127.0.0.1/", "HTTP://127.0.0.1:8080/a?b=c",
-		"http://[::1]:81/x", "http://localhost", "http://10.0.0.1?q", NULL };
+	/* As the config's parser reads them (origin_parse()): a port of leading zeros or an
+	 * empty one is taken, an upper-case scheme is not (the config never has one). */
+	static const char *const yes[] = { "http://127.0.0.1/", "http://127.0.0.1:8080/a?b=c",
+		"http://[::1]:81/x", "http://localhost", "http://10.0.0.1?q",
+		"http://127.0.0.1:000080/", "http://127.0.0.1:/", NULL };
 	static const char *const no[] = { "https://127.0.0.1/", "http://example.com/",
-		"http://u@127.0.0.1/", "http://127.0.0.1:65536/", "http://127.0.0.1:/",
+		"http://u@127.0.0.1/", "http://127.0.0.1:65536/", "HTTP://127.0.0.1:8080/",
 		"http://127.0.0.1/a b", "http://127.0.0.1/#top", "http://[::1/", "http:///x",
 		"ftp://127.0.0.1/", "http://127.0.0.1:0/", NULL };
 
@@ -367,6 +372,70 @@ test_signs(void)
 	h1_client_on_idle_bytes(cl, NULL);
 }
 
+/* Review finding 5: an answer refused for its content (here a control character in a header
+ * value, framed cleanly) fails the call and closes its connection, but is no sign of a backend
+ * out of step; one whose framing is lost (a status line that cannot be read) is. */
+static void
+test_refusal_signs(void)
+{
+	struct h1_stats s;
+	struct call call;
+
+	CU_ASSERT_FATAL(call_run(&call, stray_port, "/u/quin?refuse=1", 5000, 4096));
+	CU_ASSERT_EQUAL(call.reply.kind, FETCH_BODY);
+	CU_ASSERT_STRING_EQUAL(call.reply.message, "control character in a header value");
+	CU_ASSERT_EQUAL(call.reply.signs, 0);
+	buf_free(&call.reply.body);
+	/* Either way the connection is not kept: each next GET opens one. */
+	s = h1_stats(cl);
+	CU_ASSERT_FATAL(call_run(&call, stray_port, "/u/rue?refuse=2", 5000, 4096));
+	CU_ASSERT_EQUAL(call.reply.kind, FETCH_BODY);
+	CU_ASSERT_STRING_EQUAL(call.reply.message, "malformed status line");
+	CU_ASSERT_EQUAL(call.reply.signs, FETCH_SIGN_UNPARSED);
+	CU_ASSERT_EQUAL(call.reply.conn, FETCH_CONN_OPENED);
+	buf_free(&call.reply.body);
+	s = h1_stats(cl);
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/sam"), "{\"user\":\"sam\"}");
+	CU_ASSERT_EQUAL(h1_stats(cl).opened, s.opened + 1);
+	CU_ASSERT_EQUAL(h1_stats(cl).reused, s.reused);
+}
+
+/* Review 2: two origins of one address, "127.0.0.1" and "localhost", keep their connections
+ * apart (as curl does): a call to one never takes the other's kept connection, which may be out
+ * of step with its reuse stopped, and bytes on an idle one are told with the origin that opened
+ * it. */
+static void
+test_origins_apart(void)
+{
+	struct h1_stats s0;
+	int64_t until = clock_now_us() + 5 * SECOND_US;
+
+	h1_client_on_idle_bytes(cl, idle_bytes);
+	with = (struct fetch_request){ .origin = "o-a" };
+	CU_ASSERT_STRING_NOT_EQUAL(get_one(mock_port, "/q?value=a"), "");
+	s0 = h1_stats(cl);
+	spelling = "localhost", with.origin = "o-b";
+	CU_ASSERT_STRING_NOT_EQUAL(get_one(mock_port, "/q?value=b"), "");
+	CU_ASSERT_EQUAL(h1_stats(cl).opened, s0.opened + 1);	/* not o-a's kept one */
+	CU_ASSERT_EQUAL(h1_stats(cl).reused, s0.reused);
+	CU_ASSERT_STRING_NOT_EQUAL(get_one(mock_port, "/q?value=b"), "");
+	CU_ASSERT_EQUAL(h1_stats(cl).reused, s0.reused + 1);	/* its own */
+	spelling = "127.0.0.1", with.origin = "o-a";
+	CU_ASSERT_STRING_NOT_EQUAL(get_one(mock_port, "/q?value=a"), "");
+	CU_ASSERT(h1_stats(cl).reused == s0.reused + 2 && h1_stats(cl).opened == s0.opened + 1);
+	/* o-a keeps a connection to the stray backend; o-b's stray bytes are o-b's. */
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/al"), "{\"user\":\"al\"}");
+	idle_origin[0] = '\0';
+	spelling = "localhost", with.origin = "o-b";
+	CU_ASSERT_STRING_EQUAL(get_one(stray_port, "/u/bo?tail=100"), "{\"user\":\"bo\"}");
+	while (idle_origin[0] == '\0' && clock_now_us() < until)
+		CU_ASSERT_FALSE(run(1, 50));
+	CU_ASSERT_STRING_EQUAL(idle_origin, "o-b");
+	spelling = "127.0.0.1";
+	with = (struct fetch_request){ 0 };
+	h1_client_on_idle_bytes(cl, NULL);
+}
+
 /* A cancelled GET is never reported; the client freed with GETs under way ends them. */
 static void
 test_cancel(void)
@@ -449,6 +518,8 @@ main(void)
 		{ "stray answers never answer the next GET (issue 7)", test_stray },
 		{ "bytes on an idle connection close it as they come", test_idle_watched },
 		{ "signs of a backend out of step; no reuse; the echoed header", test_signs },
+		{ "a refusal for content is no sign, one for framing is", test_refusal_signs },
+		{ "two origins of one address keep their connections apart", test_origins_apart },
 		{ "cancelled GETs and a freed client report nothing", test_cancel },
 		{ NULL, NULL },
 	};

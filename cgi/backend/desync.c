@@ -3,182 +3,98 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/log.h"
 
-struct origin {
-	char *key;
-	unsigned long signs[DESYNC_NSIGNS];
-	bool stopped;
+struct desync_origin {
+	char *key;			/* immutable */
+	atomic_bool stopped;
+	atomic_ulong signs[DESYNC_NSIGNS];
+	struct desync_origin *next;	/* in the registry, under its lock */
 };
 
+/* The lock guards the list, not the entries: their fields are atomic or immutable. */
 static struct {
 	pthread_mutex_t mu;
-	struct origin *origins;
-	size_t n, cap;
-	bool overflow;		/* an origin did not fit: every origin is stopped */
+	struct desync_origin *origins;
 } reg = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-/* Origins stopped now, overflow counted as one: the fast path of desync_marked(). */
+/* Entries stopped now: each false->true exchange of a stopped flag adds one, each true->false
+ * takes one away. */
 static atomic_size_t nstopped;
 
 static const char *const sign_names[DESYNC_NSIGNS] = { "peek", "trailing", "idle", "unparsed",
 	"echo" };
 
-int
-desync_origin(const char *url, char *out, size_t size)
+struct desync_origin *
+desync_register(const char *key)
 {
-	const char *a, *at, *host, *port = NULL;
-	size_t scheme, alen, hlen, n;
-	long number = 0;
+	struct desync_origin *o;
 
-	if (strncasecmp(url, "http://", 7) == 0)
-		scheme = 4;
-	else if (strncasecmp(url, "https://", 8) == 0)
-		scheme = 5;
-	else
-		return -1;
-	a = url + scheme + 3;
-	alen = strcspn(a, "/?#");
-	while ((at = memchr(a, '@', alen)) != NULL) {	/* user info is not the origin's */
-		alen -= (size_t)(at + 1 - a);
-		a = at + 1;
-	}
-	host = a;
-	if (alen > 0 && a[0] == '[') {
-		const char *close = memchr(a, ']', alen);
-
-		if (close == NULL)
-			return -1;
-		hlen = (size_t)(close - a) + 1;
-	} else {
-		const char *colon = memchr(a, ':', alen);
-
-		hlen = colon != NULL ? (size_t)(colon - a) : alen;
-	}
-	if (hlen == 0)
-		return -1;
-	if (hlen < alen) {
-		if (a[hlen] != ':')
-			return -1;
-		port = a + hlen + 1;
-		if ((n = alen - hlen - 1) > 5)
-			return -1;
-		for (size_t i = 0; i < n; i++) {
-			if (port[i] < '0' || port[i] > '9')
-				return -1;
-			number = number * 10 + (port[i] - '0');
+	pthread_mutex_lock(&reg.mu);
+	for (o = reg.origins; o != NULL; o = o->next)
+		if (strcmp(o->key, key) == 0)
+			break;
+	if (o == NULL && (o = calloc(1, sizeof(*o))) != NULL) {
+		if ((o->key = strdup(key)) == NULL) {
+			free(o);
+			o = NULL;
+		} else {
+			o->next = reg.origins;
+			reg.origins = o;
 		}
-		if (n > 0 && (number < 1 || number > 65535))
-			return -1;
 	}
-	if (number == 0)
-		number = scheme == 4 ? 80 : 443;
-	if (scheme + 3 + hlen + 7 > size)
-		return -1;
-	memcpy(out, scheme == 4 ? "http://" : "https://", scheme + 3);
-	for (size_t i = 0; i < hlen; i++)
-		out[scheme + 3 + i] = (host[i] >= 'A' && host[i] <= 'Z') ? (char)(host[i] + 32) :
-		    host[i];
-	n = scheme + 3 + hlen;
-	out[n++] = ':';
-	{
-		char digits[6];
-		size_t d = 0;
-
-		do
-			digits[d++] = (char)('0' + number % 10);
-		while ((number /= 10) > 0);
-		while (d > 0)
-			out[n++] = digits[--d];
-	}
-	out[n] = '\0';
-	return 0;
+	pthread_mutex_unlock(&reg.mu);
+	return o;
 }
 
-/* The origin's entry, made if `make`; NULL if none, or if there is no room for it (memory, or
- * DESYNC_ORIGINS_MAX). Under the lock. */
-static struct origin *
-find(const char *key, bool make)
+const char *
+desync_key(const struct desync_origin *o)
 {
-	struct origin *more;
-
-	for (size_t i = 0; i < reg.n; i++)
-		if (strcmp(reg.origins[i].key, key) == 0)
-			return &reg.origins[i];
-	if (!make)
-		return NULL;
-	if (reg.n == reg.cap) {
-		size_t cap = reg.cap == 0 ? 8 : reg.cap * 2;
-
-		if (reg.n >= DESYNC_ORIGINS_MAX ||
-		    (more = reallocarray(reg.origins, cap, sizeof(*more))) == NULL)
-			return NULL;
-		reg.origins = more;
-		reg.cap = cap;
-	}
-	more = &reg.origins[reg.n];
-	*more = (struct origin){ .key = strdup(key) };
-	if (more->key == NULL)
-		return NULL;
-	reg.n++;
-	return more;
+	return o->key;
 }
 
 void
-desync_mark(const char *origin, enum desync_sign sign, const char *why)
+desync_mark(struct desync_origin *o, enum desync_sign sign, const char *why)
 {
-	struct origin *o;
-
 	if ((unsigned)sign >= DESYNC_NSIGNS)
 		return;
-	pthread_mutex_lock(&reg.mu);
-	if ((o = find(origin, true)) == NULL) {
-		if (!reg.overflow) {
-			reg.overflow = true;
-			atomic_fetch_add_explicit(&nstopped, 1, memory_order_relaxed);
-			log_msg("error", "backend %s: %s (%s), and no room to record its origin: "
-			    "no backend connection is reused until a reload", origin, why,
-			    sign_names[sign]);
-		}
-	} else {
-		o->signs[sign]++;
-		if (!o->stopped) {
-			o->stopped = true;
-			atomic_fetch_add_explicit(&nstopped, 1, memory_order_relaxed);
-			log_msg("warning", "backend %s: %s (%s): its connections are out of step, "
-			    "none is reused until a reload", origin, why, sign_names[sign]);
-		}
+	atomic_fetch_add_explicit(&o->signs[sign], 1, memory_order_relaxed);
+	if (!atomic_exchange_explicit(&o->stopped, true, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&nstopped, 1, memory_order_relaxed);
+		log_msg("warning", "backend %s: %s (%s): its connections are out of step, none is "
+		    "reused until a reload", o->key, why, sign_names[sign]);
 	}
-	pthread_mutex_unlock(&reg.mu);
+}
+
+void
+desync_mark_key(const char *key, enum desync_sign sign, const char *why)
+{
+	struct desync_origin *o = desync_register(key);
+
+	if (o != NULL) {
+		desync_mark(o, sign, why);
+		return;
+	}
+	log_msg("error", "backend %s: %s (%s), and no memory to record it", key, why,
+	    sign_names[sign]);
 }
 
 bool
-desync_marked(const char *origin)
+desync_stopped_at(const struct desync_origin *o)
 {
-	struct origin *o;
-	bool marked;
-
-	if (atomic_load_explicit(&nstopped, memory_order_relaxed) == 0)
-		return false;
-	pthread_mutex_lock(&reg.mu);
-	marked = reg.overflow || ((o = find(origin, false)) != NULL && o->stopped);
-	pthread_mutex_unlock(&reg.mu);
-	return marked;
+	return atomic_load_explicit(&o->stopped, memory_order_relaxed);
 }
 
 void
 desync_reset(void)
 {
 	pthread_mutex_lock(&reg.mu);
-	for (size_t i = 0; i < reg.n; i++)
-		reg.origins[i].stopped = false;
-	reg.overflow = false;
-	atomic_store_explicit(&nstopped, 0, memory_order_relaxed);
+	for (struct desync_origin *o = reg.origins; o != NULL; o = o->next)
+		if (atomic_exchange_explicit(&o->stopped, false, memory_order_relaxed))
+			atomic_fetch_sub_explicit(&nstopped, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&reg.mu);
 }
 
@@ -188,21 +104,17 @@ desync_stopped(void)
 	return atomic_load_explicit(&nstopped, memory_order_relaxed);
 }
 
-/* s as the text of a Prometheus label value or of a JSON string (json): quoted. */
+/* s as the text of a Prometheus label value: quoted. */
 static int
-put_quoted(struct buf *out, const char *s, bool json)
+put_quoted(struct buf *out, const char *s)
 {
 	int rc = buf_puts(out, "\"");
 
 	for (; *s != '\0' && rc == 0; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			rc = buf_printf(out, "\\%c", ch);
-		else if (ch == '\n')
+		if (*s == '"' || *s == '\\')
+			rc = buf_printf(out, "\\%c", *s);
+		else if (*s == '\n')
 			rc = buf_puts(out, "\\n");
-		else if (json && ch < 0x20)
-			rc = buf_printf(out, "\\u%04x", ch);
 		else
 			rc = buf_append(out, s, 1);
 	}
@@ -218,50 +130,41 @@ desync_render_metrics(struct buf *out)
 	    "# TYPE fanout_backend_desync_signs_total counter\n");
 
 	pthread_mutex_lock(&reg.mu);
-	for (size_t i = 0; i < reg.n && rc == 0; i++)
-		for (int s = 0; s < DESYNC_NSIGNS && rc == 0; s++)
-			if (reg.origins[i].signs[s] > 0)
+	for (struct desync_origin *o = reg.origins; o != NULL && rc == 0; o = o->next)
+		for (int s = 0; s < DESYNC_NSIGNS && rc == 0; s++) {
+			unsigned long n = atomic_load_explicit(&o->signs[s], memory_order_relaxed);
+
+			if (n > 0)
 				rc = buf_puts(out, "fanout_backend_desync_signs_total{origin=") ||
-				    put_quoted(out, reg.origins[i].key, false) ||
-				    buf_printf(out, ",sign=\"%s\"} %lu\n", sign_names[s],
-				    reg.origins[i].signs[s]) ? -1 : 0;
+				    put_quoted(out, o->key) || buf_printf(out, ",sign=\"%s\"} %lu\n",
+				    sign_names[s], n) ? -1 : 0;
+		}
+	if (rc == 0)
+		rc = buf_puts(out, "# HELP fanout_backend_origin_reuse_stopped 1 for each backend "
+		    "origin whose connections are no longer reused, until a reload.\n"
+		    "# TYPE fanout_backend_origin_reuse_stopped gauge\n");
+	for (struct desync_origin *o = reg.origins; o != NULL && rc == 0; o = o->next)
+		if (desync_stopped_at(o))
+			rc = buf_puts(out, "fanout_backend_origin_reuse_stopped{origin=") ||
+			    put_quoted(out, o->key) || buf_puts(out, "} 1\n") ? -1 : 0;
 	pthread_mutex_unlock(&reg.mu);
 	return rc == 0 ? buf_printf(out, "# HELP fanout_backend_reuse_stopped Backend origins whose "
-	    "connections are no longer reused, until a reload (all of them count as one).\n"
+	    "connections are no longer reused, until a reload.\n"
 	    "# TYPE fanout_backend_reuse_stopped gauge\nfanout_backend_reuse_stopped %zu\n",
 	    desync_stopped()) : -1;
-}
-
-int
-desync_render_json(struct buf *out)
-{
-	int rc = buf_puts(out, "[");
-	bool first = true;
-
-	pthread_mutex_lock(&reg.mu);
-	if (reg.overflow && rc == 0) {
-		rc = buf_puts(out, "\"*\"");
-		first = false;
-	}
-	for (size_t i = 0; i < reg.n && rc == 0; i++) {
-		if (!reg.origins[i].stopped)
-			continue;
-		rc = (!first && buf_puts(out, ",") != 0) || put_quoted(out, reg.origins[i].key, true) ?
-		    -1 : 0;
-		first = false;
-	}
-	pthread_mutex_unlock(&reg.mu);
-	return rc == 0 ? buf_puts(out, "]") : -1;
 }
 
 void
 desync_free(void)
 {
 	pthread_mutex_lock(&reg.mu);
-	for (size_t i = 0; i < reg.n; i++)
-		free(reg.origins[i].key);
-	free(reg.origins);
-	reg.origins = NULL;
-	reg.n = reg.cap = 0;
+	while (reg.origins != NULL) {
+		struct desync_origin *o = reg.origins;
+
+		reg.origins = o->next;
+		free(o->key);
+		free(o);
+	}
+	atomic_store_explicit(&nstopped, 0, memory_order_relaxed);
 	pthread_mutex_unlock(&reg.mu);
 }

@@ -11,13 +11,16 @@
  * Why: an HTTP/1.1 connection carries answers in order and nothing marks which request an answer
  * is for. Once a backend has sent bytes nobody asked for, the next answer read on a kept
  * connection may be another user's (issue 18, item 2): one user's data served to another. Each
- * sign of it, from either client, marks the backend's origin (scheme, host, port); every later
- * call to a marked origin goes out on a connection of its own, closed after its answer, so that
- * the damage stops at the calls already under way. A mark lasts until the next config is put
- * in force (SIGHUP): whoever fixed the backend says so by reloading.
+ * sign of it, from either client, marks the backend's origin (scheme, host, port: the key
+ * origin_key() makes); every later call to a marked origin goes out on a connection of its own,
+ * closed after its answer, so that the damage stops at the calls already under way. A mark lasts
+ * until the next config is put in force (SIGHUP): whoever fixed the backend says so by reloading.
  *
- * Process-wide, from any thread. desync_marked() is one relaxed atomic load while nothing is
- * marked: every backend call asks.
+ * The registry holds one entry per origin, made when a config naming it is loaded and never
+ * moved nor freed while the process runs: a backend holds a pointer to its entry, and whether a
+ * call may reuse a connection is one relaxed atomic load (desync_stopped_at()), with no lock.
+ * Its size is bounded by the distinct origins of every config ever loaded (checked configs and
+ * refused reloads included): an entry is its key and a few counters. Process-wide, any thread.
  */
 
 /* The signs of a connection out of step. */
@@ -31,27 +34,30 @@ enum desync_sign {
 	DESYNC_NSIGNS,
 };
 
-/* Room for an origin key: "https://" + a DNS name (253) + ":65535", with room to spare. */
-#define DESYNC_ORIGIN_MAX 288
+/* An origin's entry. */
+struct desync_origin;
 
-/* The origin of an absolute http:// or https:// URL as a key, "scheme://host:port" (scheme and
- * host in lower case, user info dropped, the port always written); 0, or -1 if url is not such a
- * URL or the key would not fit in size. */
-int desync_origin(const char *url, char *out, size_t size);
+/* The entry of the origin key (origin_key()), made if it is new; NULL if out of memory. */
+struct desync_origin *desync_register(const char *key);
 
-/* Counts a sign seen on a connection to origin; the first that stops its reuse is logged once,
- * with why (a short text: what was seen). Over DESYNC_ORIGINS_MAX origins, reuse stops for
- * every origin (logged): a mark is never lost. */
-#define DESYNC_ORIGINS_MAX 1024
-void desync_mark(const char *origin, enum desync_sign sign, const char *why);
+/* The entry's key, which lives as long as the entry. */
+const char *desync_key(const struct desync_origin *o);
 
-/* Whether connections to origin are no longer to be reused. */
-bool desync_marked(const char *origin);
+/* Counts a sign seen on a connection to o; the first that stops its reuse is logged once, with
+ * why (a short text: what was seen). */
+void desync_mark(struct desync_origin *o, enum desync_sign sign, const char *why);
+
+/* desync_mark() on the origin of key (for a client that names origins by their key); an origin
+ * no config named is registered first. */
+void desync_mark_key(const char *key, enum desync_sign sign, const char *why);
+
+/* Whether connections to o are no longer to be reused: one relaxed atomic load. */
+bool desync_stopped_at(const struct desync_origin *o);
 
 /* A new config is in force: every origin may reuse connections again (the counts stay). */
 void desync_reset(void);
 
-/* The origins whose reuse is stopped now. */
+/* The number of origins whose reuse is stopped now. */
 size_t desync_stopped(void);
 
 /* Appends, for the metrics, one line per origin and sign seen:
@@ -59,11 +65,8 @@ size_t desync_stopped(void);
  * fanout_backend_reuse_stopped. -1 if out of memory. */
 int desync_render_metrics(struct buf *out);
 
-/* Appends the origins whose reuse is stopped as a JSON array of strings ("[]" for none). -1 if
- * out of memory. */
-int desync_render_json(struct buf *out);
-
-/* Frees the registry; for the end of the process (and leak checkers). */
+/* Frees the registry; for the end of the process (and leak checkers), when nothing holds an
+ * entry any more. */
 void desync_free(void);
 
 #endif

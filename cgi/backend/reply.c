@@ -43,6 +43,14 @@ fetch_reply_fail(struct fetch_reply *reply, const char *message)
 	snprintf(reply->message, sizeof(reply->message), "%s", message);
 }
 
+bool
+fetch_echo_name(char name[FETCH_ECHO_NAME_MAX], const struct fetch_request *req)
+{
+	const char *h = req->echo_header != NULL ? req->echo_header : "";
+
+	return (size_t)snprintf(name, FETCH_ECHO_NAME_MAX, "%s", h) < FETCH_ECHO_NAME_MAX;
+}
+
 void
 fetch_reply_echo_reset(struct fetch_reply *reply)
 {

@@ -54,8 +54,12 @@ enum {
 	FETCH_SIGN_UNPARSED = 4,	/* the answer was not well-framed HTTP/1.x */
 };
 
-/* Room for the echoed header's value, NUL included: a request id is at most 128 characters. */
-#define FETCH_ECHO_MAX 136
+/* Room for the echoed header's value, NUL included: a call's id is a request id (at most 128
+ * characters), '.' and a 64-bit number (cgi/request/call.c). */
+#define FETCH_ECHO_MAX 152
+
+/* Room for the echoed header's name, NUL included: the config allows 64 characters. */
+#define FETCH_ECHO_NAME_MAX 65
 
 /* The connection a call went out on. */
 enum fetch_conn {
@@ -82,6 +86,10 @@ struct fetch_reply {
 /* Fills reply as a call that failed for fanout-cgi's own reason (FETCH_INTERNAL, no status, no
  * connection), with message. For every client. */
 void fetch_reply_fail(struct fetch_reply *reply, const char *message);
+
+/* Copies req->echo_header ("" if NULL) into name, for a transfer to match header lines against;
+ * false if it does not fit. For every client. */
+bool fetch_echo_name(char name[FETCH_ECHO_NAME_MAX], const struct fetch_request *req);
 
 /* A final answer's head begins: what an earlier (interim) head said is not its own. */
 void fetch_reply_echo_reset(struct fetch_reply *reply);

@@ -37,7 +37,6 @@ backend_free(struct cfg_backend *b)
 	free_names(b->headers, b->nheaders);
 	free_names(b->header_params, b->nheaders);
 	free(b->deps);
-	free(b->origin);
 	free(b->echo_request_id);
 }
 

@@ -25,6 +25,8 @@ enum cfg_encoding {
 	CFG_TEXT,
 };
 
+struct desync_origin;		/* cgi/backend/desync.h */
+
 #define CFG_GET 1u
 #define CFG_HEAD 2u
 
@@ -45,8 +47,10 @@ struct cfg_backend {
 	bool force_curl;	/* "client": "curl": never the lean HTTP/1.1 client (cgi/backend/h1/h1.h) */
 	bool keepalive;		/* "keepalive": false: a new connection for every call */
 	char *echo_request_id;	/* a response header that must echo the request id; NULL: none */
-	char *origin;		/* the URL's "scheme://host:port" (cgi/backend/desync.h): its scheme and
-				 * host are literal (cgi/config/template.h), so it is known at load */
+	struct desync_origin *origin;	/* the entry of url.origin (cgi/backend/desync.h): the
+					 * scheme, host and port are literal (cgi/backend/origin.h),
+					 * so it is registered at load; never freed while the
+					 * process runs */
 	size_t *deps;		/* indices of the backends whose values the URL uses */
 	size_t ndeps;
 	void *stats;		/* the program's own per-backend state (metrics), NULL here */

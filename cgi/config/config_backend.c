@@ -119,7 +119,6 @@ parse_backend(struct walk *w, json_t *obj, const struct cfg_endpoint *ep, struct
 	static const char *const encodings[] = { "json", "text", NULL };
 	static const char *const clients[] = { "auto", "curl", NULL };
 	const char *name, *url, *echo = NULL;
-	char origin[DESYNC_ORIGIN_MAX];
 	long max_body;
 	int enc, client;
 
@@ -166,9 +165,7 @@ parse_backend(struct walk *w, json_t *obj, const struct cfg_endpoint *ep, struct
 
 		if (tpl_parse(&b->url, url, &why) != 0)
 			walk_fail(w, "%s", buf_str(&why));
-		else if (desync_origin(url, origin, sizeof(origin)) != 0)
-			walk_fail(w, "cannot tell the URL's scheme, host and port");
-		else if ((b->origin = strdup(origin)) == NULL)
+		else if ((b->origin = desync_register(b->url.origin)) == NULL)
 			walk_fail(w, "out of memory");
 		buf_free(&why);
 		walk_leave(w, mark);

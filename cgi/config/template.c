@@ -1,13 +1,12 @@
 /* template.c - backend URL templates: parsed once at config load, expanded per request. */
 #include "cgi/config/template.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgi/backend/origin.h"
 #include "common/jptr.h"
 #include "common/pct.h"
 
@@ -82,12 +81,14 @@ placeholder_add(struct tpl *t, const char *s, size_t len, int in_query, struct b
 	return part_add(t, TPL_BACKEND, in_query, s, name_len, dot + 1, len - name_len - 1);
 }
 
-/* Appends the reason to err; -1. */
+/* Appends the reason to err, if any; -1. */
 __attribute__((format(printf, 2, 3))) static int
 refuse(struct buf *err, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (err == NULL)
+		return -1;
 	va_start(ap, fmt);
 	(void)buf_vprintf(err, fmt, ap);
 	va_end(ap);
@@ -102,104 +103,29 @@ url_byte_bad(unsigned char c)
 	return c <= ' ' || c == 0x7f;
 }
 
-/* "[...]"'s inside: an IPv6 address, with an optional zone ("%25" and its name, RFC 6874). */
-static bool
-ipv6_valid(const char *s, size_t len)
-{
-	const char *zone = memchr(s, '%', len);
-	size_t alen = zone != NULL ? (size_t)(zone - s) : len;
-	char text[INET6_ADDRSTRLEN];
-	struct in6_addr addr;
-
-	if (alen == 0 || alen >= sizeof(text))
-		return false;
-	memcpy(text, s, alen);
-	text[alen] = '\0';
-	if (inet_pton(AF_INET6, text, &addr) != 1)
-		return false;
-	if (zone == NULL)
-		return true;
-	if (len - alen < 4 || memcmp(zone, "%25", 3) != 0)
-		return false;
-	for (size_t i = alen + 3; i < len; i++)
-		if (!tpl_name_valid(s + i, 1) && s[i] != '.' && s[i] != '~')
-			return false;
-	return true;
-}
-
-/* "[userinfo@]host[:port]": a host name (letters, digits, '-', '.', '_', '~', or bytes past
- * ASCII for a name libcurl's IDN support may take), an IPv4 address or a bracketed IPv6 one,
- * and a port from 1 to 65535 (an empty one is the scheme's, as in curl). 0 or -1, the reason in
- * err. */
-static int
-authority_check(const char *a, size_t len, struct buf *err)
-{
-	const char *host = a, *end = a + len, *port;
-	long value = 0;
-
-	for (const char *p = a; p < end; p++)
-		if (*p == '@')
-			host = p + 1;
-	if (host < end && *host == '[') {
-		const char *close = memchr(host, ']', (size_t)(end - host));
-
-		if (close == NULL)
-			return refuse(err, "host \"%.*s\": the IPv6 address's '[' is never closed",
-			    (int)(end - host), host);
-		if (!ipv6_valid(host + 1, (size_t)(close - host) - 1))
-			return refuse(err, "host \"%.*s\" is not an IPv6 address",
-			    (int)(close - host) + 1, host);
-		if (close + 1 < end && close[1] != ':')
-			return refuse(err, "host \"%.*s\": '%c' after the IPv6 address",
-			    (int)(end - host), host, close[1]);
-		port = close + 1 < end ? close + 1 : NULL;
-	} else {
-		port = memchr(host, ':', (size_t)(end - host));
-		if ((port != NULL ? port : end) == host)
-			return refuse(err, "no host");
-		for (const char *p = host; p < (port != NULL ? port : end); p++)
-			if (!tpl_name_valid(p, 1) && *p != '.' && *p != '~' && (unsigned char)*p < 0x80)
-				return refuse(err, "host \"%.*s\": '%c' is not allowed in a host name",
-				    (int)((port != NULL ? port : end) - host), host, *p);
-	}
-	if (port == NULL || port + 1 == end)
-		return 0;
-	for (const char *p = port + 1; p < end; p++) {
-		if (*p < '0' || *p > '9')
-			return refuse(err, "port \"%.*s\": must be a number from 1 to 65535",
-			    (int)(end - port) - 1, port + 1);
-		if (value <= 65535)
-			value = value * 10 + (*p - '0');
-	}
-	if (value < 1 || value > 65535)
-		return refuse(err, "port %.*s: must be from 1 to 65535", (int)(end - port) - 1,
-		    port + 1);
-	return 0;
-}
-
-/* Length of "scheme://authority" at the start of url; 0 with the reason in err if it is not an
- * http or https origin with a literal host and port. */
+/* Length of "scheme://authority" at the start of url, its origin's key in t; 0 with the reason
+ * in err if it is not an http or https origin with a literal host and port. */
 static size_t
-origin_length(const char *url, struct buf *err)
+origin_length(struct tpl *t, const char *url, struct buf *err)
 {
-	size_t n, start;
+	struct origin_authority a;
+	size_t n = strncmp(url, "https://", 8) == 0 ? 8 : 7;
 
-	if (strncmp(url, "http://", 7) == 0)
-		n = 7;
-	else if (strncmp(url, "https://", 8) == 0)
-		n = 8;
-	else {
-		(void)refuse(err, "must start with http:// or https://");
+	if (strncmp(url, "http://", 7) == 0 || n == 8) {
+		n += strcspn(url + n, "/?#{}");
+		if (url[n] == '{' || url[n] == '}') {
+			(void)refuse(err, "a placeholder cannot stand in the host or port: a request"
+			    " never chooses where the program connects");
+			return 0;
+		}
+	}
+	if (origin_parse(url, &a, err) != 0)
+		return 0;
+	if ((t->origin = origin_key(&a)) == NULL) {
+		(void)refuse(err, "out of memory");
 		return 0;
 	}
-	start = n;
-	n += strcspn(url + n, "/?#{}");
-	if (url[n] == '{' || url[n] == '}') {
-		(void)refuse(err, "a placeholder cannot stand in the host or port: a request never"
-		    " chooses where the program connects");
-		return 0;
-	}
-	return authority_check(url + start, n - start, err) == 0 ? n : 0;
+	return a.end;
 }
 
 int
@@ -208,15 +134,15 @@ tpl_parse(struct tpl *t, const char *url, struct buf *err)
 	size_t origin, lit = 0;
 	int in_query = 0;
 
-	*t = (struct tpl){ NULL, 0 };
+	*t = (struct tpl){ NULL, 0, NULL };
 	for (size_t i = 0; url[i] != '\0'; i++)
 		if (url_byte_bad((unsigned char)url[i])) {
 			(void)buf_printf(err, "byte 0x%02x at offset %zu: no control character, space"
 			    " or DEL in a URL (percent-encode it)", (unsigned char)url[i], i);
 			return -1;
 		}
-	if ((origin = origin_length(url, err)) == 0)
-		return -1;
+	if ((origin = origin_length(t, url, err)) == 0)
+		goto fail;
 	for (size_t i = origin; url[i] != '\0'; i++) {
 		const char *close;
 
@@ -257,7 +183,8 @@ tpl_free(struct tpl *t)
 		free(t->parts[i].pointer);
 	}
 	free(t->parts);
-	*t = (struct tpl){ NULL, 0 };
+	free(t->origin);
+	*t = (struct tpl){ NULL, 0, NULL };
 }
 
 bool

@@ -36,12 +36,14 @@ struct tpl_part {
 struct tpl {
 	struct tpl_part *parts;
 	size_t nparts;
+	char *origin;		/* "scheme://host:port" of origin_key(): the origin's key */
 };
 
 /* True if s[0..len) is a name of a parameter, query parameter or backend: [A-Za-z0-9_-]+. */
 bool tpl_name_valid(const char *s, size_t len);
 
-/* Parses `url`. On error returns -1 with the reason appended to err, and *t left empty. */
+/* Parses `url` (its authority with origin_parse(), recorded as t->origin). On error returns -1
+ * with the reason appended to err, and *t left empty. */
 int tpl_parse(struct tpl *t, const char *url, struct buf *err);
 
 void tpl_free(struct tpl *t);

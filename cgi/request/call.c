@@ -1,6 +1,8 @@
 /* call.c - one backend of one request, as a fanout call: expand the URL, fetch, judge the reply. */
 #include "cgi/request/call.h"
 
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +141,16 @@ lookup(void *arg, const struct tpl_part *p, size_t *len, struct buf *err)
 	return NULL;
 }
 
-/* "Name: value" lines: X-Request-Id, then the forwarded headers the request carries. */
+/* Calls made with "echo_request_id": the number that makes each one's id its own. */
+static atomic_uint_fast64_t echo_serial;
+
+/*
+ * "Name: value" lines: X-Request-Id, then the forwarded headers the request carries. With
+ * "echo_request_id" the id sent is the call's own, "REQUEST-ID.N" (N counts such calls in the
+ * process), kept in c->echo_id for the answer to echo: the request id alone is the client's
+ * choice (many send the same one each time) and is shared by the calls of one request, so
+ * answers swapped between two of them would pass a check against it.
+ */
 static char **
 headers_make(struct bcall *c)
 {
@@ -150,7 +161,12 @@ headers_make(struct bcall *c)
 
 	if (lines == NULL)
 		return NULL;
-	if (buf_printf(&line, "X-Request-Id: %s", c->vars->request_id) != 0)
+	if (b->echo_request_id != NULL && (size_t)snprintf(c->echo_id, sizeof(c->echo_id),
+	    "%s.%" PRIuFAST64, c->vars->request_id, atomic_fetch_add_explicit(&echo_serial, 1,
+	    memory_order_relaxed) + 1) >= sizeof(c->echo_id))
+		goto fail;	/* cannot be: a request id is at most 128 characters */
+	if (buf_printf(&line, "X-Request-Id: %s", b->echo_request_id != NULL ? c->echo_id :
+	    c->vars->request_id) != 0)
 		goto fail;
 	lines[n++] = buf_take(&line);
 	for (size_t i = 0; i < b->nheaders; i++) {
@@ -241,18 +257,19 @@ bcall_idle_bytes(void *ctx, const char *origin)
 {
 	(void)ctx;
 	if (origin != NULL)
-		desync_mark(origin, DESYNC_IDLE, "bytes arrived on an idle kept connection");
+		desync_mark_key(origin, DESYNC_IDLE, "bytes arrived on an idle kept connection");
 }
 
-/* With "echo_request_id": whether the answer carries the request id it was sent. One that does
- * not is someone else's, or nobody's: the call fails, and it is a sign. */
+/* With "echo_request_id": whether the answer carries the call's own id, the one it was sent
+ * (headers_make()). One that does not is someone else's, or nobody's: the call fails, and it is
+ * a sign. */
 static bool
 echo_judge(struct bcall *c, const struct fetch_reply *reply)
 {
 	const char *want = c->backend->echo_request_id;
 
-	if (want == NULL || (reply->echo_seen && !reply->echo_long &&
-	    strcmp(reply->echo, c->vars->request_id) == 0))
+	if (want == NULL || (reply->echo_seen && !reply->echo_long && c->echo_id[0] != '\0' &&
+	    strcmp(reply->echo, c->echo_id) == 0))
 		return true;
 	if (c->backend->origin != NULL)
 		desync_mark(c->backend->origin, DESYNC_ECHO,
@@ -263,7 +280,7 @@ echo_judge(struct bcall *c, const struct fetch_reply *reply)
 		    "known to be this request's", want);
 	else
 		snprintf(c->message, sizeof(c->message), "the answer's %s is not this request's "
-		    "id: it is another request's answer", want);
+		    "call's id: it is another call's answer", want);
 	return false;
 }
 
@@ -299,9 +316,9 @@ bcall_expand(struct bcall *c, int64_t left_ms, struct bcall_request *p)
 	p->req.timeout_ms = c->backend->timeout_ms < left_ms ? c->backend->timeout_ms : left_ms;
 	p->req.max_body = c->backend->max_body_bytes;
 	p->req.no_reuse = !c->backend->keepalive ||
-	    (c->backend->origin != NULL && desync_marked(c->backend->origin));
+	    (c->backend->origin != NULL && desync_stopped_at(c->backend->origin));
 	p->req.echo_header = c->backend->echo_request_id;
-	p->req.origin = c->backend->origin;
+	p->req.origin = c->backend->origin != NULL ? desync_key(c->backend->origin) : NULL;
 	expanded = tpl_expand(&c->backend->url, lookup, &x, &p->url, &err);
 	if (expanded == TPL_NO_MEMORY || x.no_memory)
 		rc = fail(c, FETCH_INTERNAL, "out of memory");

@@ -22,6 +22,8 @@ struct bcall {
 					 * (or, for text, quoted), ready to be copied out and
 					 * for dependants to read values from (common/jptr.h) */
 	char message[160];		/* why, when kind is not FETCH_OK */
+	char echo_id[FETCH_ECHO_MAX];	/* with "echo_request_id": the X-Request-Id this call
+					 * sent, which its answer is to echo; "" before */
 };
 
 /* A call for backend b of the request with variables v (takes a reference); NULL if out of

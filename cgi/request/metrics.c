@@ -209,14 +209,14 @@ load(counter *c)
 /* ---- The event server's FastCGI connections and their limits ---- */
 
 static struct {
-	atomic_long pending;
+	_Atomic(const atomic_size_t *) pending;	/* the event server's count, or NULL */
 	counter held, shed, paused_fds, paused_limit;
 } fcgi_limits;
 
 void
-metrics_fastcgi_output_pending(long delta)
+metrics_fastcgi_output_pending_from(const atomic_size_t *pending)
 {
-	atomic_fetch_add_explicit(&fcgi_limits.pending, delta, memory_order_relaxed);
+	atomic_store(&fcgi_limits.pending, pending);
 }
 
 void
@@ -240,11 +240,13 @@ metrics_fastcgi_accept_paused(bool descriptors)
 static int
 render_fastcgi_limits(struct buf *out)
 {
+	const atomic_size_t *pending = atomic_load(&fcgi_limits.pending);
+
 	return buf_printf(out,
 	    "# HELP fanout_fastcgi_output_pending_bytes Answers written and not yet taken by the "
 	    "web server, all FastCGI connections (limits.max_pending_output_mb bounds them).\n"
 	    "# TYPE fanout_fastcgi_output_pending_bytes gauge\n"
-	    "fanout_fastcgi_output_pending_bytes %ld\n"
+	    "fanout_fastcgi_output_pending_bytes %zu\n"
 	    "# HELP fanout_fastcgi_connections_paused_total FastCGI connections no longer read "
 	    "because they held more than their share of limits.max_pending_output_mb.\n"
 	    "# TYPE fanout_fastcgi_connections_paused_total counter\n"
@@ -257,7 +259,7 @@ render_fastcgi_limits(struct buf *out)
 	    "# TYPE fanout_fastcgi_accept_paused_total counter\n"
 	    "fanout_fastcgi_accept_paused_total{reason=\"descriptors\"} %ju\n"
 	    "fanout_fastcgi_accept_paused_total{reason=\"max_connections\"} %ju\n",
-	    atomic_load_explicit(&fcgi_limits.pending, memory_order_relaxed),
+	    pending != NULL ? atomic_load_explicit(pending, memory_order_relaxed) : 0,
 	    (uintmax_t)load(&fcgi_limits.held), (uintmax_t)load(&fcgi_limits.shed),
 	    (uintmax_t)load(&fcgi_limits.paused_fds), (uintmax_t)load(&fcgi_limits.paused_limit));
 }
@@ -406,8 +408,9 @@ metrics_render(struct buf *out)
 		    "# TYPE fanout_backend_calls_in_flight gauge\nfanout_backend_calls_in_flight %zu\n"
 		    "# HELP fanout_requests_in_flight Requests being served.\n"
 		    "# TYPE fanout_requests_in_flight gauge\nfanout_requests_in_flight %ld\n"
-		    "# HELP fanout_curl_handles_idle Pooled curl handles between calls, each keeping "
-		    "its connections.\n# TYPE fanout_curl_handles_idle gauge\nfanout_curl_handles_idle %zu\n"
+		    "# HELP fanout_curl_handles_idle Pooled curl caches (multi handles) between "
+		    "blocking calls, each keeping its connections and TLS sessions.\n"
+		    "# TYPE fanout_curl_handles_idle gauge\nfanout_curl_handles_idle %zu\n"
 		    "# HELP fanout_backend_stray_refused_total Kept backend connections refused before "
 		    "reuse: the backend had sent bytes after its answer.\n"
 		    "# TYPE fanout_backend_stray_refused_total counter\n"

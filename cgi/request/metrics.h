@@ -2,6 +2,7 @@
 #ifndef CGI_METRICS_H
 #define CGI_METRICS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -42,13 +43,17 @@ void metrics_request_threads(int delta);
 void metrics_connections(int delta);
 
 /* The event server's FastCGI connections and their limits (limits.max_connections,
- * limits.max_pending_output_mb): bytes of answers waiting for their peer (+ or -); a connection
- * not read because it holds more than its share of them; a kept connection at rest closed to
- * make room; accepting paused, for want of descriptors or at the connection limit. */
-void metrics_fastcgi_output_pending(long delta);
+ * limits.max_pending_output_mb): a connection not read because it holds more than its share of
+ * the answers waiting for their peer; a kept connection at rest closed to make room; accepting
+ * paused, for want of descriptors or at the connection limit. */
 void metrics_fastcgi_connection_held(void);
 void metrics_fastcgi_connection_shed(void);
 void metrics_fastcgi_accept_paused(bool descriptors);
+
+/* The bytes of answers waiting for their peer are the event server's own count (its budget's,
+ * struct evlimits.pending), which the metric reads: one atomic per change, not two. Set while
+ * the server runs, NULL before it frees the count (the metric is 0 then). */
+void metrics_fastcgi_output_pending_from(const atomic_size_t *pending);
 
 /* Appends every series in the text exposition format 0.0.4. -1 if out of memory. */
 int metrics_render(struct buf *out);

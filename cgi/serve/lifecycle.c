@@ -1,5 +1,6 @@
 /* lifecycle.c - what both FastCGI servers share of a process's life: the signal mask, the count
- * of the workers that started, the wait for the stop and the turn to draining. */
+ * of the workers that started, the wait for the stop (and whether one is pending) and the turn
+ * to draining. */
 #include "cgi/serve/serve.h"
 
 #include <pthread.h>
@@ -63,4 +64,13 @@ server_wait_and_drain(void (*reload)(void))
 	log_msg("info", "%s: stopping; requests in progress may finish",
 	    sig > 0 ? strsignal(sig) : "sigwait failed");
 	handler_set_draining();
+}
+
+bool
+server_stop_pending(void)
+{
+	sigset_t pending;
+
+	return sigpending(&pending) == 0 &&
+	    (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
 }

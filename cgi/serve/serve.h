@@ -35,6 +35,10 @@ bool server_started(size_t started, size_t wanted, const char *what);
  * (server_block_signals). */
 void server_wait_and_drain(void (*reload)(void));
 
+/* Whether SIGTERM or SIGINT is pending, blocked until server_wait_and_drain takes it: a start
+ * that takes long looks, and stops starting. */
+bool server_stop_pending(void);
+
 /* Blocks the signals the main thread waits for, so that every thread started later inherits
  * the mask; ignores SIGPIPE (a client that went away is seen as a failed write). -1 on error. */
 int server_block_signals(void);

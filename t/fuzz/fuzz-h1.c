@@ -1,7 +1,7 @@
 /* fuzz-h1.c - libFuzzer target: the lean client's response parser (cgi/backend/h1/h1parse.c) fed arbitrary
  * bytes, as the answers of one connection one after another, whole and cut anywhere. It must not
  * crash, must give the same answers (status, keep-alive, body, where each ends, why one is
- * refused) however the bytes are cut, and must keep the body, the heads and its line within
+ * refused, and whether for its framing) however the bytes are cut, and must keep the body, the heads and its line within
  * their bounds. */
 #include "cgi/backend/h1/h1parse.h"
 #include "t/fuzz/fuzz.h"
@@ -25,8 +25,10 @@ log_answer(struct buf *log, enum h1p_rc rc, const struct h1p *p, const struct bu
 	log_append(log, flags, sizeof(flags));
 	log_append(log, &at, sizeof(at));
 	log_append(log, &p->status, sizeof(p->status));
-	if (rc == H1P_BAD)
+	if (rc == H1P_BAD) {
 		log_append(log, p->error, strlen(p->error) + 1);
+		log_append(log, &p->error_class, sizeof(p->error_class));
+	}
 	log_append(log, &body->len, sizeof(body->len));
 	log_append(log, body->data != NULL ? body->data : "", body->len);
 }

@@ -86,22 +86,6 @@ connection_check(void *arg, char *peer_ip, char *local_ip, int peer_port, int lo
 	return CURL_PREREQFUNC_ABORT;
 }
 
-/* A line of a head (CURLOPT_HEADERFUNCTION, when the reply is to carry a header's value). */
-static size_t
-header_line(char *data, size_t size, size_t n, void *arg)
-{
-	struct fetch_transfer *t = arg;
-	size_t len = size * n;
-	const char *colon = memchr(data, ':', len);
-
-	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)	/* a head begins (1xx ones first) */
-		fetch_reply_echo_reset(t->reply);
-	else if (colon != NULL && data[0] != ' ' && data[0] != '\t')
-		fetch_reply_echo_field(t->reply, t->echo_name, data, (size_t)(colon - data),
-		    colon + 1, len - (size_t)(colon - data) - 1);
-	return len;
-}
-
 static long
 timeout_ms(const struct fetch_transfer *t)
 {
@@ -116,7 +100,6 @@ handle_setup(struct fetch_transfer *t, const struct fetch_request *req)
 {
 	CURL *h = t->p.easy;
 	long timeout = timeout_ms(t);
-	bool echo = t->echo_name[0] != '\0';
 
 	return curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
@@ -129,8 +112,7 @@ handle_setup(struct fetch_transfer *t, const struct fetch_request *req)
 	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, (long)req->no_reuse) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, (long)req->no_reuse) == CURLE_OK &&
-	    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, echo ? header_line : NULL) == CURLE_OK &&
-	    curl_easy_setopt(h, CURLOPT_HEADERDATA, echo ? t : NULL) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_SHARE, t->cache->share) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->sink) == CURLE_OK &&
@@ -188,8 +170,7 @@ fetch_transfer_begin(const struct fetch_request *req, struct fetch_reply *reply,
 	reply->status = 0;
 	reply->signs = 0;
 	fetch_reply_echo_reset(reply);
-	if (req->echo_header != NULL && (size_t)snprintf(t->echo_name, sizeof(t->echo_name), "%s",
-	    req->echo_header) >= sizeof(t->echo_name))
+	if (!fetch_echo_name(t->echo_name, req))
 		goto fail;
 	for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
 		if ((more = curl_slist_append(t->headers, req->headers[i])) == NULL)
@@ -262,6 +243,18 @@ connection_used(CURL *easy)
 	return opened > 0 ? FETCH_CONN_OPENED : port > 0 ? FETCH_CONN_REUSED : FETCH_CONN_NONE;
 }
 
+/* The echoed header's value, from the final answer's head only: neither a 1xx head nor a chunked
+ * answer's trailer, which a header callback would also see, can stand in for it. */
+static void
+echo_read(CURL *easy, const char *name, struct fetch_reply *reply)
+{
+	struct curl_header *h;
+
+	if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+		fetch_reply_echo_field(reply, name, h->name, strlen(h->name), h->value,
+		    strlen(h->value));
+}
+
 /* Fills t's reply from curl's code rc, gives the handle back and frees t. */
 void
 fetch_transfer_end(struct fetch_transfer *t, CURLcode rc)
@@ -274,6 +267,8 @@ fetch_transfer_end(struct fetch_transfer *t, CURLcode rc)
 	 * call received no status. */
 	if (reply->status < 200)
 		reply->status = 0;
+	else if (t->echo_name[0] != '\0')
+		echo_read(t->p.easy, t->echo_name, reply);
 	reply->kind = t->sink.nomem || t->conn == CONNS_UNKNOWN ? FETCH_INTERNAL :
 	    t->conn != CONNS_CLEAN ? FETCH_CONNECT : kind_of(rc, &t->sink);
 	/* What curl says of an answer it cannot read as HTTP/1.x: no status line, HTTP/0.9, or

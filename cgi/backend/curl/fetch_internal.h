@@ -38,9 +38,11 @@ void fetch_loop_free(struct fetch_loop *l);
 
 struct fetch_transfer;
 
-/* A connection cache: a multi handle and the sockets of its connections. */
+/* A connection cache: a multi handle, the sockets of its connections, and the TLS sessions its
+ * transfers may resume. */
 struct fetch_cache {
 	CURLM *multi;
+	CURLSH *share;				/* TLS sessions (fetch_pool.c says why) */
 	struct conns *conns;
 	struct fetch_loop *loop;		/* a loop's cache: hooks and watches; else NULL */
 	struct fetch_transfer *under_way;	/* fetch_start()ed, not yet ended */
@@ -91,7 +93,7 @@ struct fetch_transfer {
 	enum conns_state conn;		/* of the connection the request was about to go on */
 	bool retried;
 	bool unwatchable;		/* the loop could not watch its socket: to be ended */
-	char echo_name[72];		/* the header the reply is to carry, "" for none */
+	char echo_name[FETCH_ECHO_NAME_MAX];	/* the header the reply is to carry, "" for none */
 	/* In its cache's under_way list (fetch_start): pprev is where the pointer to it is. */
 	struct fetch_transfer *next, **pprev;
 	char errbuf[CURL_ERROR_SIZE];

@@ -15,21 +15,41 @@
 #define POOL_MIN 4
 #define POOL_FDS_EACH 16
 
-/* Idle caches of blocking calls. A cache keeps its connections (and DNS cache) across requests;
- * the share interface cannot share connections between threads, so each cache is used by one
- * thread at a time and goes back here after. */
+/* Idle caches of blocking calls. A cache keeps its connections, DNS cache and TLS sessions across
+ * requests; the share interface cannot share connections between threads, so each cache is used
+ * by one thread at a time and goes back here after. */
 static struct {
 	pthread_mutex_t mu;
 	struct fetch_cache *idle[POOL_MAX];
 	size_t nidle, max;
 } pool = { .mu = PTHREAD_MUTEX_INITIALIZER, .max = POOL_MIN };
 
+/*
+ * The cache's share: its transfers' TLS sessions. curl 7.88 keeps TLS sessions per easy handle
+ * unless a share holds them, and each transfer has a new easy handle (below): without it a new
+ * TLS connection never resumed an earlier session. DNS needs no share: the multi handle's cache
+ * serves every easy handle added to it. curl calls a share's lock callbacks only if set (7.88's
+ * Curl_share_lock), and none are needed: a cache, hence its share, is used by one thread at a
+ * time (a loop's, a multi executor thread's, or a blocking call's, handed over under pool.mu).
+ */
+static bool
+share_new(struct fetch_cache *c)
+{
+	CURLSHcode rc;
+
+	if ((c->share = curl_share_init()) == NULL)
+		return false;
+	rc = curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	return rc == CURLSHE_OK || rc == CURLSHE_NOT_BUILT_IN;	/* a curl without TLS */
+}
+
 struct fetch_cache *
 fetch_cache_new(void)
 {
 	struct fetch_cache *c = calloc(1, sizeof(*c));
 
-	if (c == NULL || (c->conns = conns_new()) == NULL || (c->multi = curl_multi_init()) == NULL) {
+	if (c == NULL || (c->conns = conns_new()) == NULL || (c->multi = curl_multi_init()) == NULL ||
+	    !share_new(c)) {
 		fetch_cache_destroy(c);
 		return NULL;
 	}
@@ -45,6 +65,13 @@ fetch_cache_destroy(struct fetch_cache *c)
 	 * watching them: the set and the loop's side go after. */
 	if (c->multi != NULL)
 		curl_multi_cleanup(c->multi);
+	/* After every easy handle that used it (those under way were cancelled by
+	 * fetch_cache_free; the others ended with their transfers): curl refuses to free a share still in use (CURLSHE_IN_USE),
+	 * and a handle would keep a dangling pointer to it. The multi handle closes its connections
+	 * through a handle of its own, which uses no share. Should curl refuse (a bug: a handle
+	 * outlived its cache), the share stays allocated rather than freed under that handle. */
+	if (c->share != NULL)
+		(void)curl_share_cleanup(c->share);
 	fetch_loop_free(c->loop);
 	conns_free(c->conns);
 	free(c);
@@ -101,8 +128,8 @@ fetch_pool_idle(void)
  * curl_easy_reset() clears the pointer, and curl stores the line before any callback of ours
  * sees it; a new handle has no pointer to clear (fetch.c's one retry reuses the handle, but
  * only after an attempt that received nothing). What a handle costs is cheap next to a
- * transfer (README, Security); what is worth keeping, the connections and the DNS cache, is
- * the multi handle's, which is pooled.
+ * transfer (README, Security); what is worth keeping, the connections, the DNS cache (the
+ * multi handle's) and the TLS sessions (the share's), is the cache's, which is pooled.
  */
 bool
 fetch_pool_take(struct fetch_cache *on, struct pooled *p)

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "cgi/backend/h1/h1_internal.h"
+#include "cgi/backend/origin.h"
 #include "common/clock.h"
 
 /* ---- URLs ---- */
@@ -48,56 +49,23 @@ target_host(const char *host, size_t len, bool bracketed, long port, struct targ
 	return inet_pton(AF_INET, text[0] != '\0' ? text : "127.0.0.1", &s4->sin_addr) == 1;
 }
 
+/* An http:// URL as origin_parse() reads it (the config's templates use it too: what loads,
+ * the client reads the same way), with no user info and a numeric or localhost host; its path is checked
+ * for bytes that would end the request line. */
 static bool
 target_parse(const char *url, struct target *t)
 {
-	const char *a, *host, *port_at;
-	size_t alen, hlen;
-	long port = 80;
-	bool bracketed;
+	struct origin_authority a;
 
-	if (strncasecmp(url, "http://", 7) != 0)
+	if (origin_parse(url, &a, NULL) != 0 || a.https || a.userinfo)
 		return false;
-	a = url + 7;
-	alen = strcspn(a, "/?#");
-	t->authority = a;
-	t->authority_len = alen;
-	t->path = a + alen;
+	t->authority = url + 7;
+	t->authority_len = a.end - 7;
+	t->path = url + a.end;
 	for (const char *p = t->path; *p != '\0'; p++)
 		if (*p <= ' ' || *p >= 0x7f || *p == '#')
 			return false;
-	if (memchr(a, '@', alen) != NULL)
-		return false;
-	bracketed = alen > 0 && a[0] == '[';
-	host = a + bracketed;
-	if (bracketed) {
-		const char *close = memchr(a, ']', alen);
-
-		if (close == NULL)
-			return false;
-		hlen = (size_t)(close - host);
-		port_at = close + 1;
-	} else {
-		const char *colon = memchr(a, ':', alen);
-
-		hlen = colon != NULL ? (size_t)(colon - a) : alen;
-		port_at = a + hlen;
-	}
-	if (port_at < a + alen) {
-		size_t digits = (size_t)(a + alen - port_at) - 1;
-
-		if (*port_at != ':' || digits == 0 || digits > 5)
-			return false;
-		port = 0;
-		for (size_t i = 1; i <= digits; i++) {
-			if (port_at[i] < '0' || port_at[i] > '9')
-				return false;
-			port = port * 10 + (port_at[i] - '0');
-		}
-		if (port < 1 || port > 65535)
-			return false;
-	}
-	return target_host(host, hlen, bracketed, port, t);
+	return target_host(a.host, a.host_len, a.bracketed, a.port, t);
 }
 
 bool
@@ -150,8 +118,7 @@ h1_start(struct h1_client *c, const struct fetch_request *req, struct fetch_repl
 	reply->signs = 0;
 	fetch_reply_echo_reset(reply);
 	t->no_reuse = req->no_reuse;
-	if (req->echo_header != NULL && (size_t)snprintf(t->echo_name, sizeof(t->echo_name), "%s",
-	    req->echo_header) >= sizeof(t->echo_name)) {
+	if (!fetch_echo_name(t->echo_name, req)) {
 		why = "the header to echo has too long a name";
 		goto fail;
 	}

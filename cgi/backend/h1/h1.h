@@ -22,7 +22,7 @@
  * The results are those of fetch.h's curl transfers: the same fetch_reply kinds and caps.
  * Everything runs in the loop's thread; nothing blocks it (hence numeric hosts only).
  */
-#define H1_IDLE_MAX 256		/* idle connections kept per backend address */
+#define H1_IDLE_MAX 256		/* idle connections kept per backend origin and address */
 #define H1_IDLE_MS 30000	/* an idle connection is closed after this */
 
 struct h1_client;
@@ -35,7 +35,8 @@ struct h1_client *h1_client_new(struct loop *l, void (*ended)(void *ctx), void *
 
 /* Bytes nobody asked for arrived on an idle connection the client kept (the connection is
  * closed): idle_bytes(ctx, origin) is told, from the loop, with the ctx of h1_client_new and
- * the fetch_request.origin of the transfers to that address (NULL if they gave none). No call is
+ * the fetch_request.origin of the transfers that opened it (NULL if they gave none: connections
+ * are kept per origin and address, never shared between two origins). No call is
  * under way to carry this sign (fetch_reply.signs): the caller's to judge. Optional. */
 void h1_client_on_idle_bytes(struct h1_client *c, void (*idle_bytes)(void *ctx,
     const char *origin));
@@ -44,9 +45,10 @@ void h1_client_on_idle_bytes(struct h1_client *c, void (*idle_bytes)(void *ctx,
  * are to be discarded). Not from a callback of the loop: once its loop_run() has returned. */
 void h1_client_free(struct h1_client *c);
 
-/* Whether the client can do this URL: "http://" (any case), a numeric IPv4 host, a bracketed
- * IPv6 one or "localhost" (127.0.0.1; resolving another name could block the loop), an optional
- * port, a path of printable ASCII, no user info, no fragment. Any other URL is curl's. */
+/* Whether the client can do this URL: "http://", a numeric IPv4 host, a bracketed IPv6 one or
+ * "localhost" (127.0.0.1; resolving another name could block the loop), an optional port (as
+ * origin_parse() reads it, as the config does), a path of printable ASCII, no user info, no
+ * fragment. Any other URL is curl's. */
 bool h1_supports(const char *url);
 
 /* Sets the GET up and puts it under way (the URL as h1_supports() says; the request's header

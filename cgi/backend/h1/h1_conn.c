@@ -44,11 +44,10 @@ h1_host_hold(struct h1_client *c, const struct sockaddr_storage *addr, socklen_t
 	struct h1_host *h;
 
 	for (h = c->hosts; h != NULL; h = h->next)
-		if (h->addr_len == len && memcmp(&h->addr, addr, len) == 0)
+		if (h->addr_len == len && memcmp(&h->addr, addr, len) == 0 &&
+		    (h->origin == NULL ? origin == NULL : origin != NULL &&
+		    strcmp(h->origin, origin) == 0))
 			break;
-	if (h != NULL && h->origin == NULL && origin != NULL &&
-	    (h->origin = strdup(origin)) == NULL)
-		return NULL;
 	if (h == NULL) {
 		if ((h = calloc(1, sizeof(*h))) == NULL)
 			return NULL;

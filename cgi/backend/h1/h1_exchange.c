@@ -218,7 +218,11 @@ transfer_read(struct h1_transfer *t)
 			    !t->no_reuse);
 			return;
 		case H1P_BAD:
-			t->reply->signs |= FETCH_SIGN_UNPARSED;
+			/* Only an answer whose framing cannot be told says the backend may be out
+			 * of step; one refused for its content (a bound, a control character, a
+			 * coding) fails alike and closes its connection, but is not a sign. */
+			if (conn->parser.error_class == H1P_FRAMING)
+				t->reply->signs |= FETCH_SIGN_UNPARSED;
 			transfer_fail(t, FETCH_BODY, false, "%s", conn->parser.error);
 			return;
 		case H1P_TOO_LARGE:

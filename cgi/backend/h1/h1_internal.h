@@ -9,8 +9,10 @@
 #include "cgi/backend/h1/h1.h"
 #include "cgi/backend/h1/h1parse.h"
 
-/* A backend address and its idle connections. It lives while a connection or a transfer
- * holds it (refs). */
+/* A backend address, as one origin names it, and its idle connections: two origins (two
+ * spellings, "localhost:8081" and "127.0.0.1:8081") of one address keep apart, as curl keeps
+ * them, so that the connections of an origin out of step are never another's
+ * (cgi/backend/desync.h). It lives while a connection or a transfer holds it (refs). */
 struct h1_host {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
@@ -49,7 +51,7 @@ struct h1_transfer {
 	struct loop_timer timer;	/* the deadline, or "now" to report an end from the loop */
 	bool retried;
 	bool no_reuse;		/* a connection of its own, closed after the answer */
-	char echo_name[72];	/* the header the reply is to carry, "" for none */
+	char echo_name[FETCH_ECHO_NAME_MAX];	/* the header the reply is to carry, "" for none */
 	bool end_pending;	/* ended outside a callback: reported when its timer fires */
 	bool ended;		/* in the client's ended list */
 	struct h1_transfer *prev, *next;	/* in the list under way, or the ended one */
@@ -75,7 +77,8 @@ struct h1_client {
 enum h1_count { H1_COUNT_OPENED, H1_COUNT_REUSED, H1_COUNT_STRAY };
 void h1_count(struct h1_client *c, enum h1_count which);
 
-/* The host of this address, made if needed and held for the caller; NULL if out of memory. */
+/* The host of this address and origin name (NULL: none), made if needed and held for the
+ * caller; NULL if out of memory. */
 struct h1_host *h1_host_hold(struct h1_client *c, const struct sockaddr_storage *addr,
     socklen_t len, const char *origin);
 void h1_host_release(struct h1_client *c, struct h1_host *h);

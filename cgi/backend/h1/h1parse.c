@@ -5,6 +5,10 @@
 #include <string.h>
 #include <strings.h>
 
+/* What every status line begins with. */
+#define STATUS_PREFIX "HTTP/1."
+#define STATUS_PREFIX_LEN (sizeof(STATUS_PREFIX) - 1)
+
 void
 h1p_init(struct h1p *p, struct buf *body, size_t max_body)
 {
@@ -30,9 +34,10 @@ h1p_free(struct h1p *p)
 }
 
 static enum h1p_rc
-bad(struct h1p *p, const char *why)
+bad(struct h1p *p, enum h1p_error_class class, const char *why)
 {
 	p->error = why;
+	p->error_class = class;
 	return H1P_BAD;
 }
 
@@ -66,7 +71,7 @@ status_line(struct h1p *p, const char *s, size_t n)
 	if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || (s[7] != '0' && s[7] != '1') ||
 	    s[8] != ' ' || s[9] < '1' || s[9] > '5' || s[10] < '0' || s[10] > '9' ||
 	    s[11] < '0' || s[11] > '9' || (n > 12 && s[12] != ' ') || !no_ctl(s, n))
-		return bad(p, "malformed status line");
+		return bad(p, H1P_FRAMING, "malformed status line");
 	p->code = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
 	p->http10 = s[7] == '0';
 	p->has_length = p->has_te = p->chunked = p->odd_te = false;
@@ -141,9 +146,9 @@ content_length(struct h1p *p, const char *v, size_t n)
 
 	while (next_element(&v, &n, &el, &len)) {
 		if (!decimal(el, len, &value))
-			return bad(p, "malformed Content-Length");
+			return bad(p, H1P_FRAMING, "malformed Content-Length");
 		if (p->has_length && value != p->left)
-			return bad(p, "conflicting Content-Length headers");
+			return bad(p, H1P_FRAMING, "conflicting Content-Length headers");
 		p->has_length = true;
 		p->left = value;
 	}
@@ -155,13 +160,15 @@ content_length(struct h1p *p, const char *v, size_t n)
  * reader may see otherwise); before it only "identity", RFC 2616's coding that changes nothing;
  * chunked again only as a repeat of the same coding (a sender must not chunk twice, RFC 9112
  * §6.1: the answer is read as chunked once, as curl does). Either is odd: the answer is taken,
- * its connection is not kept. Any other coding is one this client cannot undo. */
+ * its connection is not kept. Any other coding is one this client cannot undo: the answer is
+ * refused, though framed cleanly (the line is read to its end first: a coding after chunked in
+ * it is a framing error). A field with no coding at all is one: its framing cannot be told. */
 static enum h1p_rc
 transfer_encoding(struct h1p *p, const char *v, size_t n)
 {
 	const char *el;
 	size_t len;
-	bool any = false;
+	bool any = false, unsupported = false;
 
 	while (next_element(&v, &n, &el, &len)) {
 		if (len == 0)
@@ -172,14 +179,16 @@ transfer_encoding(struct h1p *p, const char *v, size_t n)
 			p->odd_te |= p->chunked;
 			p->chunked = true;
 		} else if (p->chunked) {
-			return bad(p, "a transfer coding after chunked");
+			return bad(p, H1P_FRAMING, "a transfer coding after chunked");
 		} else if (value_is(el, len, "identity")) {
 			p->odd_te = true;
 		} else {
-			return bad(p, "unsupported Transfer-Encoding");
+			unsupported = true;
 		}
 	}
-	return any ? H1P_MORE : bad(p, "unsupported Transfer-Encoding");
+	if (!any)
+		return bad(p, H1P_FRAMING, "unsupported Transfer-Encoding");
+	return unsupported ? bad(p, H1P_REFUSED, "unsupported Transfer-Encoding") : H1P_MORE;
 }
 
 /* Connection: a comma-separated list of options. */
@@ -197,7 +206,20 @@ connection(struct h1p *p, const char *v, size_t n)
 	}
 }
 
-/* "Name: value"; the value's outer white space is not its own. */
+/* Whether the line "Name: value" of a head names a field that frames the answer. */
+static bool
+frames(const char *s, size_t n)
+{
+	const char *colon = memchr(s, ':', n);
+	size_t name = colon != NULL ? (size_t)(colon - s) : 0;
+
+	return (name == 14 && strncasecmp(s, "Content-Length", 14) == 0) ||
+	    (name == 17 && strncasecmp(s, "Transfer-Encoding", 17) == 0);
+}
+
+/* "Name: value"; the value's outer white space is not its own. A name that cannot be read is a
+ * framing error (another reader may take it for Content-Length: "Content-Length :" is the
+ * classic); so is a control character in the value of a field that frames the answer. */
 static enum h1p_rc
 field_line(struct h1p *p, const char *s, size_t n, bool trailer)
 {
@@ -205,13 +227,13 @@ field_line(struct h1p *p, const char *s, size_t n, bool trailer)
 	size_t name, vlen;
 
 	if (s[0] == ' ' || s[0] == '\t')
-		return bad(p, "obsolete line folding");
+		return bad(p, H1P_FRAMING, "obsolete line folding");
 	if (colon == NULL || colon == s)
-		return bad(p, "malformed header line");
+		return bad(p, H1P_FRAMING, "malformed header line");
 	name = (size_t)(colon - s);
 	for (size_t i = 0; i < name; i++)
 		if (!is_token((unsigned char)s[i]))
-			return bad(p, "malformed header name");
+			return bad(p, H1P_FRAMING, "malformed header name");
 	v = colon + 1;
 	vlen = n - name - 1;
 	while (vlen > 0 && (*v == ' ' || *v == '\t'))
@@ -219,7 +241,8 @@ field_line(struct h1p *p, const char *s, size_t n, bool trailer)
 	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 		vlen--;
 	if (!no_ctl(v, vlen))
-		return bad(p, "control character in a header value");
+		return bad(p, !trailer && frames(s, n) ? H1P_FRAMING : H1P_REFUSED,
+		    "control character in a header value");
 	if (trailer)
 		return H1P_MORE;
 	if (p->field != NULL)
@@ -238,13 +261,13 @@ static enum h1p_rc
 head_end(struct h1p *p)
 {
 	if (p->code == 101)
-		return bad(p, "101 Switching Protocols, but no upgrade was asked for");
+		return bad(p, H1P_REFUSED, "101 Switching Protocols, but no upgrade was asked for");
 	if (p->code < 200) {
 		p->state = H1P_STATUS;	/* an interim answer: the final one follows */
 		return H1P_MORE;
 	}
 	if (p->has_length && p->has_te)
-		return bad(p, "both Content-Length and Transfer-Encoding");
+		return bad(p, H1P_FRAMING, "both Content-Length and Transfer-Encoding");
 	p->status = p->code;
 	p->keep_alive = p->http10 ? p->says_keep_alive && !p->says_close : !p->says_close;
 	if ((p->http10 && p->has_te) || p->odd_te)
@@ -282,15 +305,15 @@ chunk_size(struct h1p *p, const char *s, size_t n)
 		if (size == 0 && digit == 0)
 			continue;
 		if (++digits > 16)
-			return bad(p, "bad chunk size");
+			return bad(p, H1P_FRAMING, "bad chunk size");
 		size = size * 16 + (uint64_t)digit;
 	}
 	if (i == 0)
-		return bad(p, "bad chunk size");
+		return bad(p, H1P_FRAMING, "bad chunk size");
 	while (i < n && (s[i] == ' ' || s[i] == '\t'))
 		i++;
 	if ((i < n && s[i] != ';') || !no_ctl(s + i, n - i))
-		return bad(p, "bad chunk size");
+		return bad(p, H1P_FRAMING, "bad chunk size");
 	if (size == 0) {
 		p->state = H1P_TRAILER;
 		return H1P_MORE;
@@ -306,8 +329,12 @@ chunk_size(struct h1p *p, const char *s, size_t n)
 static enum h1p_rc
 line_done(struct h1p *p, const char *s, size_t n)
 {
+	/* A CR alone: a control character, as in a value, unless it is in a line that frames
+	 * (another reader may end the line there). */
 	if (memchr(s, '\r', n) != NULL)
-		return bad(p, "CR inside a line");
+		return bad(p, (p->state != H1P_HEADER && p->state != H1P_TRAILER) ||
+		    (p->state == H1P_HEADER && frames(s, n)) ? H1P_FRAMING : H1P_REFUSED,
+		    "CR inside a line");
 	switch (p->state) {
 	case H1P_STATUS:
 		return status_line(p, s, n);
@@ -317,7 +344,7 @@ line_done(struct h1p *p, const char *s, size_t n)
 		return chunk_size(p, s, n);
 	case H1P_CHUNK_END:
 		if (n != 0)
-			return bad(p, "a chunk longer than its size");
+			return bad(p, H1P_FRAMING, "a chunk longer than its size");
 		p->state = H1P_CHUNK_SIZE;
 		return H1P_MORE;
 	default:	/* H1P_TRAILER */
@@ -327,15 +354,19 @@ line_done(struct h1p *p, const char *s, size_t n)
 	}
 }
 
-/* Why a line cannot grow by `n` bytes, or NULL; *room: how many it can. */
+/* Why a line cannot grow past *room bytes, and *class; *room: how many it can. A bound passed
+ * is no framing error (the line still ends where it ends), but for a status line (no answer
+ * begins with 100 KiB of anything) and the CRLF after a chunk's data. */
 static const char *
-line_room(const struct h1p *p, bool head, size_t *room)
+line_room(const struct h1p *p, bool head, size_t *room, enum h1p_error_class *class)
 {
 	size_t cap = p->state == H1P_CHUNK_END ? 2 : H1P_LINE_MAX;	/* CRLF after a chunk */
 
 	*room = cap - p->line.len;
+	*class = p->state == H1P_STATUS || p->state == H1P_CHUNK_END ? H1P_FRAMING : H1P_REFUSED;
 	if (head && H1P_HEAD_MAX - p->head_bytes < *room) {
 		*room = H1P_HEAD_MAX - p->head_bytes;
+		*class = H1P_REFUSED;
 		return "header block too large";
 	}
 	return head ? "header line too long" : p->state == H1P_CHUNK_END ?
@@ -349,13 +380,27 @@ line_feed(struct h1p *p, const char *data, size_t len, size_t *used)
 	const char *lf = memchr(data, '\n', len);
 	size_t n = lf != NULL ? (size_t)(lf - data) + 1 : len, room;
 	bool head = p->state == H1P_STATUS || p->state == H1P_HEADER || p->state == H1P_TRAILER;
-	const char *why = line_room(p, head, &room);
+	enum h1p_error_class class;
+	const char *why = line_room(p, head, &room, &class);
 	enum h1p_rc rc;
 
+	/* Bytes that cannot start an answer are refused at the first of them, not at the end of
+	 * a line that may never come (the close would then look like an answer cut short). */
+	if (p->state == H1P_STATUS && p->line.len < STATUS_PREFIX_LEN) {
+		size_t k = 0;
+
+		while (k < len && p->line.len + k < STATUS_PREFIX_LEN &&
+		    data[k] == STATUS_PREFIX[p->line.len + k])
+			k++;
+		if (k < len && p->line.len + k < STATUS_PREFIX_LEN) {
+			*used = k + 1;	/* the same however the bytes came */
+			return bad(p, H1P_FRAMING, "malformed status line");
+		}
+	}
 	*used = n;
 	if (n > room) {
 		*used = room + 1;	/* the byte past the cap: the same however the bytes came */
-		return bad(p, why);
+		return bad(p, class, why);
 	}
 	if (head)
 		p->head_bytes += n;
@@ -426,6 +471,6 @@ h1p_end(struct h1p *p)
 		return H1P_DONE;
 	}
 	if (p->state == H1P_STATUS && p->head_bytes == 0)
-		return bad(p, "Empty reply from server");
-	return bad(p, "the connection closed before the end of the answer");
+		return bad(p, H1P_REFUSED, "Empty reply from server");
+	return bad(p, H1P_REFUSED, "the connection closed before the end of the answer");
 }

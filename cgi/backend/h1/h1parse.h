@@ -55,6 +55,20 @@ enum h1p_rc {
 	H1P_NOMEM,
 };
 
+/* Why an answer was refused, for the caller's judgement of its connection (h1p.error_class). */
+enum h1p_error_class {
+	/* Where the answer begins or ends cannot be told: a status line that cannot start an
+	 * answer, a chunk size that is not one, Content-Lengths that differ, Content-Length with
+	 * Transfer-Encoding, a coding after chunked, a header line whose name cannot be read
+	 * (folded, no colon, not a token: it may be a framing field read otherwise elsewhere).
+	 * The connection's next bytes are nobody's to trust: a sign the backend is out of step. */
+	H1P_FRAMING,
+	/* Framed cleanly but not taken: a line or a head past its bound, a control character in
+	 * a field value, a coding this client cannot undo, an unasked 101, an answer the close
+	 * cut short. The call fails and the connection closes; the backend is not suspected. */
+	H1P_REFUSED,
+};
+
 enum h1p_state {
 	H1P_STATUS, H1P_HEADER, H1P_BODY_LENGTH, H1P_CHUNK_SIZE, H1P_CHUNK_DATA, H1P_CHUNK_END,
 	H1P_TRAILER, H1P_BODY_CLOSE, H1P_END,
@@ -76,6 +90,7 @@ struct h1p {
 	bool chunked;		/* its last coding so far is chunked */
 	bool odd_te;		/* chunked twice, or identity: the connection is not kept */
 	const char *error;	/* for H1P_BAD */
+	enum h1p_error_class error_class;	/* for H1P_BAD */
 	/* Optional, set after h1p_init or h1p_reset: head(ctx) as each head (interim ones
 	 * included) begins, field(ctx, ...) for each of its field lines, the value's outer white
 	 * space taken off. Trailers are not told. */

@@ -35,7 +35,10 @@
 /* The peer's input ended with a request in progress: a web server that half-closes still reads
  * its answer, one that went away (its client did) looks the same on TCP until a write fails.
  * The answer goes out if it is ready this soon; past it the request counts as abandoned and its
- * calls are cancelled. The threads server's watcher takes up to its period (50 ms) alike. */
+ * calls are cancelled. The threads server's watcher takes up to its period (50 ms) alike. On a
+ * Unix socket a peer that went away raises EPOLLHUP (conn_event closes then): a half-close is
+ * only that, and the answer is waited for as long as the request runs (its deadline bounds it),
+ * its writing as long as the idle timeout. */
 #define EOF_GRACE_US (100 * 1000)
 
 static void conn_close(struct evconn *c);
@@ -49,6 +52,14 @@ output_high(struct evconn *c)
 {
 	evlimits_count(c->ev->limits, &c->share, c->out.len - c->out_off);
 	return c->share.counted >= OUT_HIGH || evlimits_over_share(c->ev->limits, &c->share);
+}
+
+/* The same as the last count left it (evlimits_update() at each flush): c->share.held is its
+ * share's check then. */
+static bool
+output_held(const struct evconn *c)
+{
+	return c->share.counted >= OUT_HIGH || c->share.held;
 }
 
 static bool
@@ -110,28 +121,18 @@ on_record(void *ctx, const struct fcgi_event *ev)
 /* What to wait for: the peer's bytes, unless parsing is paused or the output is high (then
  * not even its half-close, which would be reported again and again); room to write, also when
  * a paused parse may go on (the writable socket brings conn_event back at the next turn, where
- * parsing is not nested in an answer). Errors and a full close are always reported. */
+ * parsing is not nested in an answer). Errors and a full close are always reported. Called
+ * right after evlimits_update(): the count is not taken again. */
 static uint32_t
-conn_events(struct evconn *c)
+conn_events(const struct evconn *c)
 {
 	uint32_t events = 0;
 
-	if (!c->eof && !input_pending(c) && !output_high(c))
+	if (!c->eof && !input_pending(c) && !output_held(c))
 		events |= EPOLLIN | EPOLLRDHUP;
 	if (c->out.len > c->out_off || input_pending(c))
 		events |= EPOLLOUT;
 	return events;
-}
-
-/* c's request has been answered: the codec takes the next one once the body has ended too, or
- * at once if the request was aborted. */
-static void
-conn_request_answered(struct evconn *c, bool aborted)
-{
-	if (aborted)
-		c->stdin_open = false;
-	if (!c->stdin_open)
-		fcgi_conn_request_done(&c->codec);
 }
 
 /* Writes what it can of the output; closes the connection when it is done with it (not kept,
@@ -185,7 +186,12 @@ sink_finished(void *ctx, uint16_t id, bool aborted)
 	struct evconn *c = ctx;
 
 	c->req = NULL;
-	conn_request_answered(c, aborted);
+	/* The codec takes the next request once the body has ended too, or at once if the
+	 * request was aborted. */
+	if (aborted)
+		c->stdin_open = false;
+	if (!c->stdin_open)
+		fcgi_conn_request_done(&c->codec);
 	if (fcgi_write_stdout_end(&c->out, id) != 0 ||
 	    fcgi_write_end_request(&c->out, id, 0, FCGI_STATUS_REQUEST_COMPLETE) != 0)
 		c->keep = false;	/* no memory: the close tells the web server */
@@ -261,8 +267,8 @@ conn_parse_pending(struct evconn *c)
 }
 
 /* The peer's input ended: true if the connection stays to answer what it has read (a request
- * whose parameters are in, an answer being written, requests read and not yet parsed), for
- * EOF_GRACE_US if a request is in progress; false if there is nothing to answer. */
+ * whose parameters are in, an answer being written, requests read and not yet parsed), on TCP
+ * for EOF_GRACE_US if a request is in progress; false if there is nothing to answer. */
 static bool
 conn_input_ended(struct evconn *c)
 {
@@ -270,7 +276,7 @@ conn_input_ended(struct evconn *c)
 	    !input_pending(c))
 		return false;
 	c->eof = true;
-	return c->req == NULL || loop_timer_set(c->ev->loop, &c->idle,
+	return c->req == NULL || c->ev->unix_peers || loop_timer_set(c->ev->loop, &c->idle,
 	    clock_now_us() + EOF_GRACE_US) == 0;
 }
 
@@ -334,7 +340,7 @@ conn_idle_check(void *ctx)
 	int64_t due = c->active_at + c->ev->idle_timeout_us;
 	bool serving = c->req != NULL && c->req->served != NULL && c->out.len == c->out_off;
 
-	if (c->eof && c->req != NULL) {
+	if (c->eof && c->req != NULL && !c->ev->unix_peers) {
 		conn_close(c);	/* not answered within EOF_GRACE_US: abandoned */
 		return;
 	}

@@ -37,7 +37,8 @@ struct evconn {
 	bool eof;			/* the peer's input ended (a half-close, or gone: on TCP
 					 * the same until a write fails): not read any more; the
 					 * request in progress is answered if it can be within
-					 * EOF_GRACE_US, then the connection is closed */
+					 * EOF_GRACE_US on TCP (on a Unix socket, whenever it is),
+					 * then the connection is closed */
 	bool closed;
 	struct evconn *prev, *next;
 };

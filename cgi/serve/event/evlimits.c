@@ -15,7 +15,6 @@ evlimits_count(struct evlimits *lim, struct evlimits_conn *c, size_t now)
 		atomic_fetch_add_explicit(&lim->pending, now - c->counted, memory_order_relaxed);
 	else
 		atomic_fetch_sub_explicit(&lim->pending, c->counted - now, memory_order_relaxed);
-	metrics_fastcgi_output_pending((long)now - (long)c->counted);
 	c->counted = now;
 }
 
@@ -45,7 +44,6 @@ void
 evlimits_conn_closed(struct evlimits *lim, struct evlimits_conn *c)
 {
 	atomic_fetch_sub_explicit(&lim->pending, c->counted, memory_order_relaxed);
-	metrics_fastcgi_output_pending(-(long)c->counted);
 	c->counted = 0;
 	atomic_fetch_sub(&lim->conns, 1);
 }

@@ -23,8 +23,8 @@ struct evlimits_conn {
 	bool held;			/* not read: it holds more than its share of the budget */
 };
 
-/* Brings the process-wide count of answers waiting (lim->pending, and its metric) up to date
- * with c's output, of which `waiting` bytes wait for the peer: after it grew or was written. */
+/* Brings the process-wide count of answers waiting (lim->pending, which its metric reads) up to
+ * date with c's output, of which `waiting` bytes wait for the peer: after it grew or was written. */
 void evlimits_count(struct evlimits *lim, struct evlimits_conn *c, size_t waiting);
 
 /*

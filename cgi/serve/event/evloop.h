@@ -29,6 +29,8 @@ struct evloop {
 	struct loop_job shed_job;	/* posted by another loop that found no room */
 	atomic_size_t shed_wanted;	/* how many it wants closed; 0: the job is not posted */
 	bool closing;			/* connections close once their request is answered */
+	bool unix_peers;		/* the listening socket is a Unix one: a peer that went
+					 * away is told from one that half-closed (EPOLLHUP) */
 	int64_t idle_timeout_us;
 	struct evconn *conns;		/* open connections */
 	size_t nconns;

@@ -43,6 +43,8 @@ struct evserver {
 	pthread_cond_t changed;		/* a loop's thread has ended */
 	size_t running;
 	atomic_size_t started;		/* loops whose thread runs: those make_room may ask */
+	atomic_size_t shed_turn;	/* which loop make_room asks first, in turn */
+	bool unix_socket;		/* the listening socket is AF_UNIX */
 };
 
 static void accept_ready(void *ctx, uint32_t events);
@@ -60,19 +62,41 @@ shed_job_run(void *ctx)
 		accept_ready(ev, 0);
 }
 
+/* Asks loop `other` to close n of its kept connections at rest. A request it has not yet
+ * taken is raised to n, never lowered: two asks close the larger count, not the later. */
+static void
+ask_to_shed(struct evloop *other, size_t n)
+{
+	size_t was = atomic_load(&other->shed_wanted);
+
+	while (was < n && !atomic_compare_exchange_weak(&other->shed_wanted, &was, n))
+		;
+	if (was == 0)	/* raised from 0: the job is not posted yet */
+		loop_post(other->loop, &other->shed_job);
+}
+
 /* Out of descriptors, or at limits.max_connections: closes up to n of ev's longest-idle kept
- * connections; with none of them, asks the other loops to close theirs. True if there is room
- * now. */
+ * connections; with none of them, asks the other loops to close n between them (n / others
+ * each, the rest one more each from a loop that changes at each ask), so that one EMFILE closes
+ * n connections, not n per loop. True if there is room now. */
 static bool
 make_room(struct evloop *ev, size_t n)
 {
 	struct evserver *s = ev->server;
+	size_t loops = atomic_load(&s->started), self = (size_t)(ev - s->loops);
+	size_t others = self < loops ? loops - 1 : loops, first;
 
 	if (evconn_shed_idle(ev, n) > 0)
 		return true;
-	for (size_t i = 0; i < atomic_load(&s->started); i++)
-		if (&s->loops[i] != ev && atomic_exchange(&s->loops[i].shed_wanted, n) == 0)
-			loop_post(s->loops[i].loop, &s->loops[i].shed_job);
+	if (others == 0)
+		return false;
+	first = atomic_fetch_add_explicit(&s->shed_turn, 1, memory_order_relaxed);
+	for (size_t k = 0; k < others && k < n; k++) {
+		size_t m = (first + k) % others;	/* the m-th loop after ev, ev left out */
+		size_t i = self < loops ? (self + 1 + m) % loops : m;
+
+		ask_to_shed(&s->loops[i], n / others + (k < n % others));
+	}
 	return false;
 }
 
@@ -226,7 +250,7 @@ loop_make(struct evserver *s, size_t i, const struct server_opts *o)
 	struct evloop *ev = &s->loops[i];
 
 	*ev = (struct evloop){ .server = s, .idle_timeout_us = o->idle_timeout_s * 1000000LL,
-		.limits = &s->limits };
+		.limits = &s->limits, .unix_peers = s->unix_socket };
 	ev->close_job = (struct loop_job){ .fn = loop_close_job, .ctx = ev };
 	ev->shed_job = (struct loop_job){ .fn = shed_job_run, .ctx = ev };
 	atomic_init(&ev->shed_wanted, 0);
@@ -304,10 +328,15 @@ static int
 server_setup(struct evserver *s, int listen_fd, const struct server_opts *o)
 {
 	int flags = fcntl(listen_fd, F_GETFL);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 
 	*s = (struct evserver){ .nloops = 0 };
+	s->unix_socket = getsockname(listen_fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    ss.ss_family == AF_UNIX;
 	atomic_init(&s->stopping, false);
 	atomic_init(&s->started, 0);
+	atomic_init(&s->shed_turn, 0);
 	s->limits.max_conns = o->max_connections > 0 ? o->max_connections :
 	    EVSERVER_MAX_CONNECTIONS;
 	s->limits.max_pending = (o->max_pending_output_mb > 0 ? o->max_pending_output_mb :
@@ -337,9 +366,12 @@ evserver_run(int listen_fd, const struct server_opts *o, void (*reload)(void))
 		    "memory", listen_fd);
 		return 1;
 	}
+	metrics_fastcgi_output_pending_from(&s.limits.pending);
 	started = loops_start(&s, o);
-	if (!server_started(started, o->loops, "event loops"))
+	if (!server_started(started, o->loops, "event loops")) {
+		metrics_fastcgi_output_pending_from(NULL);
 		return 1;
+	}
 	server_wait_and_drain(reload);
 	if (loops_stop(&s, o->grace_ms) > 0) {
 		/* Their requests still use the config: nothing may be freed under them. */
@@ -350,6 +382,7 @@ evserver_run(int listen_fd, const struct server_opts *o, void (*reload)(void))
 		pthread_join(s.loops[i].thread, NULL);
 		loop_free(s.loops[i].loop);
 	}
+	metrics_fastcgi_output_pending_from(NULL);	/* s goes with this frame */
 	free(s.loops);
 	pthread_cond_destroy(&s.changed);
 	pthread_mutex_destroy(&s.mu);

@@ -9,8 +9,9 @@
  * runs its group on one of these threads, and comes back to its loop as a posted job. Threads
  * are made as the work needs them, by the offload threads themselves (one idle thread is kept
  * ready beyond the queued jobs), never on a loop but the very first; they stay, idle, for the
- * next: nothing to size. An idle thread beyond OFFLOAD_IDLE_MAX ends. At most OFFLOAD_MAX run: as many groups as fanout admits calls
- * by default (limits.max_inflight); more jobs wait in the queue for the next free thread.
+ * next: nothing to size. An idle thread beyond OFFLOAD_IDLE_MAX ends. At most OFFLOAD_MAX run:
+ * as many groups as fanout admits calls by default (limits.max_inflight); more jobs wait in the
+ * queue for the next free thread.
  */
 #define OFFLOAD_IDLE_MAX 64
 #define OFFLOAD_MAX 1024

@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,11 +31,12 @@
 struct server {
 	struct acceptor acceptor;
 	atomic_bool stopping;
+	int stop_fd;		/* an eventfd, readable once stopping: wakes the threads that wait for
+				 * a request */
 	pthread_mutex_t mu;
-	pthread_cond_t exited;	/* signalled as each thread ends, and while stopping as a request
-				 * ends or a connection opens or closes */
+	pthread_cond_t exited;	/* signalled as each thread ends */
 	size_t running;		/* request threads */
-	atomic_size_t busy;	/* of those, how many are serving a request */
+	atomic_size_t busy;	/* of those, how many are reading or serving a request */
 	atomic_size_t connected; /* how many hold a FastCGI connection */
 };
 
@@ -95,19 +98,6 @@ request_attach(FCGX_Request *req, int fd)
 
 /* ---- The threads ---- */
 
-/* Wakes the main thread if it drains. Only while draining does it wait for the counts, so only
- * then is the lock taken: no shared lock on the path of every request. (The main thread sets
- * `stopping` before it looks at the counts, so one of the two sees the other.) */
-static void
-drain_notify(struct server *s)
-{
-	if (atomic_load(&s->stopping)) {
-		pthread_mutex_lock(&s->mu);
-		pthread_cond_signal(&s->exited);
-		pthread_mutex_unlock(&s->mu);
-	}
-}
-
 /* A thread took a connection (delta 1) or its connection was closed (-1). */
 static void
 connected_add(struct server *s, int delta)
@@ -117,7 +107,6 @@ connected_add(struct server *s, int delta)
 	else
 		atomic_fetch_sub(&s->connected, 1);
 	metrics_connections(delta);
-	drain_notify(s);
 }
 
 static void
@@ -185,7 +174,6 @@ serve_request(struct worker *w)
 		.ctx = w };
 	struct cfg *cfg = site_get();	/* the request keeps it, even across a reload */
 
-	atomic_fetch_add(&w->s->busy, 1);
 	handler_serve(cfg, &io);
 	cfg_unref(cfg);
 	input_drain(&w->req);
@@ -194,19 +182,49 @@ serve_request(struct worker *w)
 	 * send another request on it. */
 	if (atomic_load(&w->s->stopping))
 		close_kept(&w->req);
-	atomic_fetch_sub(&w->s->busy, 1);
-	drain_notify(w->s);
+}
+
+enum wait {
+	WAIT_REQUEST,	/* bytes came: the thread counts as busy until the request ends */
+	WAIT_STOP,	/* the server stops and nothing came: the connection is to close */
+	WAIT_IDLE,	/* nothing came for the idle timeout */
+};
+
+/* Waits for the next request's first bytes on the thread's connection, or the stop. libfcgi's
+ * blocking read never sees the stop: a thread in it would take a request sent after the drain
+ * began, and the drain, which ended the process once no thread was busy and the others held
+ * connections, ended it under a request read in part (cut). Here the stop (stop_fd) closes a
+ * connection at rest; bytes that came before are a request like any other, as on the event
+ * server, and the drain waits for every thread. */
+static enum wait
+wait_request(struct worker *w)
+{
+	time_t idle_s = w->s->acceptor.timeout.tv_sec;
+	struct pollfd p[2] = { { .fd = w->req.ipcFd, .events = POLLIN },
+		{ .fd = w->s->stop_fd, .events = POLLIN } };
+	int n;
+
+	do
+		n = poll(p, 2, idle_s > 0 && idle_s < INT_MAX / 1000 ? (int)idle_s * 1000 : -1);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return WAIT_IDLE;
+	/* A failed poll (out of memory) leaves the wait to libfcgi's read, as it was. */
+	if (n > 0 && p[0].revents == 0)
+		return WAIT_STOP;
+	atomic_fetch_add(&w->s->busy, 1);
+	return WAIT_REQUEST;
 }
 
 /* Takes the next connection unless the thread has one (kept alive by the peer). False when the
- * thread is to end: the server stops (a kept connection is then closed, not waited on). */
+ * thread is to end: the server stops. */
 static bool
 have_connection(struct worker *w, bool *open)
 {
 	int fd;
 
 	if (*open)
-		return !atomic_load(&w->s->stopping);
+		return true;
 	if ((fd = acceptor_next(&w->s->acceptor)) < 0)
 		return false;
 	request_attach(&w->req, fd);
@@ -233,7 +251,17 @@ request_thread(void *arg)
 
 	/* With fastcgi_keep_conn, FCGX_Accept_r reads the next request of the same connection. */
 	while (have_connection(w, &open)) {
-		int rc = FCGX_Accept_r(&w->req);
+		enum wait got = wait_request(w);
+		int rc;
+
+		if (got == WAIT_STOP)
+			break;
+		if (got == WAIT_IDLE) {
+			close_kept(&w->req);
+			note_closed(w, &open);
+			continue;
+		}
+		rc = FCGX_Accept_r(&w->req);
 
 		/* libfcgi ends the parameters at a read error (the idle timeout, a reset) as if
 		 * they were all there: that request was cut short, and is not served. */
@@ -241,11 +269,10 @@ request_thread(void *arg)
 			rc = -1;
 		if (rc != 0 && w->req.ipcFd >= 0)
 			FCGX_Free(&w->req, 1);
-		note_closed(w, &open);
-		if (rc == 0) {
+		if (rc == 0)
 			serve_request(w);
-			note_closed(w, &open);
-		}
+		note_closed(w, &open);
+		atomic_fetch_sub(&w->s->busy, 1);
 	}
 	close_kept(&w->req);	/* the stop */
 	FCGX_Free(&w->req, 0);
@@ -257,10 +284,10 @@ request_thread(void *arg)
 	return NULL;
 }
 
-/* Waits until every thread has ended, or grace_ms has passed, or no request is being served and
- * every thread left holds a connection: those wait on idle keep-alive connections, on which
- * nginx may never send again. Threads in accept() or in a back-off leave at once (the acceptor
- * was stopped), so they are waited for. Returns how many threads still run. */
+/* Waits until every thread has ended, or grace_ms has passed. Threads in accept() or in a
+ * back-off leave at once (the acceptor was stopped), and so do those that wait on a kept
+ * connection at rest (woken by stop_fd); the others after their request. Returns how many
+ * threads still run. */
 static size_t
 drain(struct server *s, long grace_ms)
 {
@@ -268,9 +295,7 @@ drain(struct server *s, long grace_ms)
 	size_t left;
 
 	pthread_mutex_lock(&s->mu);
-	while (s->running > 0 && (atomic_load(&s->busy) > 0 ||
-	    s->running > atomic_load(&s->connected)) &&
-	    pthread_cond_timedwait(&s->exited, &s->mu, &until) == 0)
+	while (s->running > 0 && pthread_cond_timedwait(&s->exited, &s->mu, &until) == 0)
 		;
 	left = s->running;
 	pthread_mutex_unlock(&s->mu);
@@ -287,7 +312,7 @@ log_left(struct server *s, size_t left)
 		log_msg("warning", "exiting with %zu requests still in progress after the grace",
 		    busy);
 	else if (connected > 0)
-		log_msg("info", "exiting with idle keep-alive connections still open: %zu",
+		log_msg("warning", "exiting with idle keep-alive connections still open: %zu",
 		    connected);
 	else
 		log_msg("warning", "exiting with %zu request threads still ending", left);
@@ -300,13 +325,30 @@ server_init(struct server *s, int fd, long idle_timeout_s)
 	atomic_init(&s->stopping, false);
 	atomic_init(&s->busy, 0);
 	atomic_init(&s->connected, 0);
-	if (acceptor_init(&s->acceptor, fd, idle_timeout_s) != 0)
+	if ((s->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0)
 		return -1;
+	if (acceptor_init(&s->acceptor, fd, idle_timeout_s) != 0) {
+		close(s->stop_fd);
+		return -1;
+	}
 	if (clock_lock_init(&s->mu, &s->exited) != 0) {
 		acceptor_destroy(&s->acceptor);
+		close(s->stop_fd);
 		return -1;
 	}
 	return 0;
+}
+
+/* Sets `stopping` and wakes the threads that wait for a request (wait_request). */
+static void
+server_stop(struct server *s)
+{
+	uint64_t one = 1;
+
+	atomic_store(&s->stopping, true);
+	if (write(s->stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+		log_msg("error", "cannot wake the threads waiting on kept connections: the stop "
+		    "waits the grace for them");
 }
 
 /* One thread's own state; NULL if out of memory. */
@@ -326,7 +368,11 @@ worker_new(struct server *s)
 	return w;
 }
 
-/* Starts the request threads (detached: the drain counts them). */
+/* Starts the request threads (detached: the drain counts them), fewer if a stop is asked
+ * meanwhile. The first threads serve while the others start, and the stop waits for the main
+ * thread's sigwait: it must not wait for the start too. Each start is slow where thread
+ * creation contends with the threads serving (under ThreadSanitizer, 320 threads under load
+ * took 10 to 15 s, while kept connections went on taking requests as if no stop had come). */
 static size_t
 threads_start(struct server *s, size_t n)
 {
@@ -338,7 +384,7 @@ threads_start(struct server *s, size_t n)
 		return 0;
 	if (pthread_attr_setstacksize(&attr, THREAD_STACK) == 0 &&
 	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0)
-		for (; started < n; started++) {
+		for (; started < n && !server_stop_pending(); started++) {
 			struct worker *w = worker_new(s);
 
 			if (w == NULL)
@@ -370,21 +416,24 @@ threads_run(int listen_fd, const struct server_opts *o, void (*reload)(void))
 		return 1;
 	}
 	started = threads_start(&s, o->threads);
-	if (!server_started(started, o->threads, "threads"))
+	if (started < o->threads && server_stop_pending())
+		log_msg("info", "stopped while starting: %zu of %zu threads started", started,
+		    o->threads);
+	else if (!server_started(started, o->threads, "threads"))
 		return 1;
 	server_wait_and_drain(reload);
-	atomic_store(&s.stopping, true);
+	server_stop(&s);
 	acceptor_stop(&s.acceptor);
 	if ((left = drain(&s, o->grace_ms)) > 0) {
-		/* Threads held by idle keep-alive connections still use the config: nothing may be
-		 * freed under them, so the process ends here, which closes those connections. A
-		 * request nginx sends on one of them at this very moment is lost: nginx answers it
-		 * with 502, as for any backend that stops. */
+		/* Threads still there (a request past the grace, or kept connections whose threads
+		 * could not be woken) still use the config: nothing may be freed under them, so
+		 * the process ends here, which closes those connections. */
 		log_left(&s, left);
 		_exit(0);
 	}
 	watch_stop();
 	acceptor_destroy(&s.acceptor);
+	close(s.stop_fd);
 	pthread_cond_destroy(&s.exited);
 	pthread_mutex_destroy(&s.mu);
 	return 0;
