@@ -9,15 +9,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgi/accesslog.h"
-#include "cgi/config.h"
-#include "cgi/desync.h"
-#include "cgi/fetch.h"
-#include "cgi/handler.h"
-#include "cgi/listen.h"
-#include "cgi/metrics.h"
-#include "cgi/server.h"
-#include "cgi/site.h"
+#include "cgi/request/accesslog.h"
+#include "cgi/config/config.h"
+#include "cgi/backend/desync.h"
+#include "cgi/backend/curl/fetch.h"
+#include "cgi/request/handler.h"
+#include "cgi/serve/listen.h"
+#include "cgi/request/metrics.h"
+#include "cgi/serve/cgi.h"
+#include "cgi/serve/event/evserver.h"
+#include "cgi/serve/serve.h"
+#include "cgi/serve/threads/threads.h"
+#include "cgi/config/site.h"
 #include "common/log.h"
 #include "fanout/fanout.h"
 
@@ -311,12 +314,19 @@ serve(struct cfg *cfg, const struct options *o)
 	}
 	if (o->listen == NULL && FCGX_IsCGI()) {
 		if (getenv("REQUEST_METHOD") != NULL)
-			return server_run_cgi(cfg);
+			return cgi_run(cfg);
 		log_msg("error", "fd 0 is not a FastCGI socket and there is no CGI request: use "
 		    "--listen ADDR, or start under a FastCGI server (spawn-fcgi, mod_fcgid)");
 		return 2;
 	}
-	return server_run_fastcgi(fd, &so, reload);
+	if (getenv("FCGI_WEB_SERVER_ADDRS") != NULL && *getenv("FCGI_WEB_SERVER_ADDRS") != '\0') {
+		/* libfcgi's own accept applied it; ours does not. Refused rather than ignored. */
+		log_msg("error", "FCGI_WEB_SERVER_ADDRS is not supported: listen on a loopback "
+		    "address or a Unix socket to choose who may connect, and unset it");
+		return 1;
+	}
+	return so.model == SERVER_EVENT ? evserver_run(fd, &so, reload) :
+	    threads_run(fd, &so, reload);
 }
 
 int

@@ -1,4 +1,6 @@
-/* clock.h - monotonic time in microseconds, the one time base of the project. */
+/* clock.h - monotonic time in microseconds, the one time base of the project. fanout/ reads
+ * the same clock through its own fanout_now_us() (it builds alone, without common/): cgi/ reads
+ * this one, and the deadlines it hands fanout are instants of both (t/unit-loop checks). */
 #ifndef COMMON_CLOCK_H
 #define COMMON_CLOCK_H
 

@@ -86,6 +86,17 @@ events_over(fanout_group *g)
 	return true;
 }
 
+/* Never called: a FANOUT_EVENTS run starts its calls itself (events_start), on the caller's
+ * thread, and collects what they make ready (events_collect). */
+static void
+events_launch(fanout_group *g, struct call_list *ready)
+{
+	(void)g;
+	(void)ready;
+}
+
+const struct fanout_exec fanout_exec_events = { .launch = events_launch };
+
 void
 fanout_events_begin(fanout_group *g, struct call_list *ready)
 {

@@ -56,11 +56,12 @@ pool_worker(void *unused)
 	return NULL;
 }
 
-void
-fanout_pool_launch(struct call_list *ready)
+static void
+pool_launch(fanout_group *g, struct call_list *ready)
 {
 	struct call *c;
 
+	(void)g;
 	pthread_mutex_lock(&pool.mu);
 	while ((c = call_list_pop(ready)) != NULL)
 		call_list_push(&pool.queue, c);
@@ -69,8 +70,8 @@ fanout_pool_launch(struct call_list *ready)
 }
 
 /* Stops the workers started so far and waits for them. */
-void
-fanout_pool_stop(void)
+static void
+pool_stop(void)
 {
 	pthread_mutex_lock(&pool.mu);
 	pool.stop = true;
@@ -85,8 +86,8 @@ fanout_pool_stop(void)
 	pool.stop = false;
 }
 
-enum fanout_err
-fanout_pool_start(size_t nthreads, size_t stack_bytes)
+static enum fanout_err
+pool_start(size_t nthreads, size_t stack_bytes)
 {
 	pthread_attr_t attr;
 	enum fanout_err err = FANOUT_OK;
@@ -105,6 +106,9 @@ fanout_pool_start(size_t nthreads, size_t stack_bytes)
 	}
 	pthread_attr_destroy(&attr);
 	if (err != FANOUT_OK)
-		fanout_pool_stop();
+		pool_stop();
 	return err;
 }
+
+const struct fanout_exec fanout_exec_pool = { .launch = pool_launch, .start = pool_start,
+	.stop = pool_stop };

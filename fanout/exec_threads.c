@@ -8,8 +8,8 @@ call_thread(void *arg)
 	return NULL;
 }
 
-void
-fanout_threads_launch(struct call_list *ready)
+static void
+threads_launch(fanout_group *g, struct call_list *ready)
 {
 	struct call *c;
 	pthread_t tid;
@@ -17,4 +17,7 @@ fanout_threads_launch(struct call_list *ready)
 	while ((c = call_list_pop(ready)) != NULL)
 		if (pthread_create(&tid, fanout_runtime_thread_attr(), call_thread, c) != 0)
 			fanout_call_abandon(c, FANOUT_ETHREAD);
+	(void)g;
 }
+
+const struct fanout_exec fanout_exec_threads = { .launch = threads_launch };

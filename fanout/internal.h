@@ -60,6 +60,19 @@ struct fanout_group {
 	atomic_bool cancelled;	/* fanout_group_cancel(): stop waiting now */
 	struct call_list serial;	/* FANOUT_SERIAL's run queue, used by the caller's thread only */
 	struct fanout_driver driver;	/* FANOUT_EVENTS */
+	const struct fanout_exec *exec;	/* its executor's ops, from its run on */
+};
+
+/* An executor's ops: how the scheduler (run.c, call.c) hands it calls without naming it. */
+struct fanout_exec {
+	/* Takes the ready calls, each counted as launched, and runs each on some thread
+	 * (fanout_call_execute), or ends it (fanout_call_abandon) if it cannot. */
+	void (*launch)(struct fanout_group *g, struct call_list *ready);
+	/* An executor with workers of its own (the pool): starts them, once, when its first group
+	 * runs (runtime.c's fanout_runtime_pool_ensure), and stops them at fanout_shutdown. NULL
+	 * for the others. */
+	enum fanout_err (*start)(size_t nthreads, size_t stack_bytes);
+	void (*stop)(void);
 };
 
 static inline void
@@ -83,24 +96,28 @@ call_list_pop(struct call_list *list)
 	return c;
 }
 
-/* run.c: runs `c` and then, in the same thread, any dependant it made ready; for workers. */
+/* call.c: whether deadline (absolute µs, or FANOUT_NO_DEADLINE) has passed at now. */
+bool fanout_deadline_passed(int64_t deadline, int64_t now);
+/* call.c: marks c ready to launch: it now holds a reference to the group. Called with g->mu
+ * held, or before the group is shared. */
+void fanout_call_make_ready(struct fanout_group *g, struct call *c, struct call_list *ready);
+/* call.c: runs c's function, unless its group has already given up, and ends it; the calls it
+ * made ready (fanout_call_end). */
+struct call_list fanout_call_run(struct call *c);
+/* call.c: runs `c` and then, in the same thread, any dependant it made ready; for workers. The
+ * others it made ready go to the group's executor (g->exec). */
 void fanout_call_execute(struct call *c);
-
-/* run.c: ends a launched call that will never run (launch failed, or discarded after close). */
+/* call.c: ends a launched call that will never run (launch failed, or discarded after close). */
 void fanout_call_abandon(struct call *c, enum fanout_err err);
-
-/* run.c: ends a launched call: records res (unless NULL or the group is closed), drops its
+/* call.c: ends a launched call: records res (unless NULL or the group is closed), drops its
  * reference and its slot. Returns the calls it made ready, each counted as launched. */
 struct call_list fanout_call_end(struct call *c, const struct fanout_result *res);
-
-/* run.c: the outcome of a call that ran from start to end (µs) and returned rc. */
-struct fanout_result fanout_call_outcome(const struct fanout_group *g, int64_t start, int64_t end,
-    int rc);
-
-/* run.c: stops waiting at `now`: what has not finished is timed out (cancelled, if the group
+/* call.c: the outcome of a call that ran from start to end (µs) and returned rc. */
+struct fanout_result fanout_call_outcome(const struct fanout_group *g, int64_t start,
+    int64_t end, int rc);
+/* call.c: stops waiting at `now`: what has not finished is timed out (cancelled, if the group
  * was) or skipped. g->mu held. */
 void fanout_group_close(struct fanout_group *g, int64_t now);
-
 /* exec_events.c: FANOUT_EVENTS' whole run, in the caller's thread, from the ready roots; or
  * its start, and a step of it (true once the run is over, the group closed). */
 void fanout_events_run(struct fanout_group *g, struct call_list *ready);
@@ -115,13 +132,12 @@ bool fanout_runtime_ready(void);
 enum fanout_err fanout_runtime_admit(size_t n);
 void fanout_runtime_release(size_t n);
 const pthread_attr_t *fanout_runtime_thread_attr(void);
-/* Starts the pool once; FANOUT_ETHREAD if it cannot. */
-enum fanout_err fanout_runtime_pool_ensure(void);
+/* Starts the pool (its ops, pool->start) once, and remembers it to stop it at shutdown;
+ * FANOUT_ETHREAD if it cannot. */
+enum fanout_err fanout_runtime_pool_ensure(const struct fanout_exec *pool);
 
-/* exec_threads.c, exec_pool.c: hand ready calls to an executor. */
-void fanout_threads_launch(struct call_list *ready);
-void fanout_pool_launch(struct call_list *ready);
-enum fanout_err fanout_pool_start(size_t nthreads, size_t stack_bytes);
-void fanout_pool_stop(void);
+/* exec_threads.c, exec_pool.c, exec_events.c: the executors' ops (FANOUT_SERIAL's are
+ * run.c's own: the caller's thread runs its calls). */
+extern const struct fanout_exec fanout_exec_threads, fanout_exec_pool, fanout_exec_events;
 
 #endif

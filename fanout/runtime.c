@@ -16,6 +16,7 @@ static struct {
 	size_t max_inflight;
 	size_t pool_threads, stack_bytes;
 	atomic_bool pool_started;	/* the pool starts with its first group */
+	const struct fanout_exec *pool;	/* its ops, given then: run.c names the executors */
 	pthread_attr_t call_attr;	/* detached, small stack: FANOUT_THREADS */
 } rt = { .mu = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER };
 
@@ -110,7 +111,7 @@ fanout_init(const struct fanout_limits *limits)
 }
 
 enum fanout_err
-fanout_runtime_pool_ensure(void)
+fanout_runtime_pool_ensure(const struct fanout_exec *pool)
 {
 	enum fanout_err err = FANOUT_OK;
 
@@ -119,8 +120,10 @@ fanout_runtime_pool_ensure(void)
 		return FANOUT_OK;
 	pthread_mutex_lock(&rt.mu);
 	if (!atomic_load(&rt.pool_started) &&
-	    (err = fanout_pool_start(rt.pool_threads, rt.stack_bytes)) == FANOUT_OK)
+	    (err = pool->start(rt.pool_threads, rt.stack_bytes)) == FANOUT_OK) {
+		rt.pool = pool;
 		atomic_store(&rt.pool_started, true);
+	}
 	pthread_mutex_unlock(&rt.mu);
 	return err;
 }
@@ -140,7 +143,7 @@ fanout_shutdown(void)
 	atomic_store(&rt.ready, false);
 	atomic_store(&rt.draining, false);
 	if (atomic_load(&rt.pool_started))
-		fanout_pool_stop();
+		rt.pool->stop();
 	atomic_store(&rt.pool_started, false);
 	pthread_attr_destroy(&rt.call_attr);
 	pthread_mutex_unlock(&rt.mu);

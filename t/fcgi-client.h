@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cgi/fcgi.h"	/* the record types and constants, as the program's codec names them */
+#include "cgi/serve/event/fcgi.h"	/* the record types and constants, as the program's codec names them */
 #include "common/buf.h"
 
 /* How much of a GET a client sends: a stalled one stops before the end. */

@@ -419,7 +419,7 @@ test_half_close(void)
 /* Review finding 7: on a Unix socket, where a peer that went away raises EPOLLHUP, a web
  * server that half-closes after a whole request gets its answer however long the backends take
  * (400 ms here, past TCP's 100 ms grace), kept or not, then the close. The event server only:
- * the threads server's watcher takes a half-close for a departure (cgi/watch.c). */
+ * the threads server's watcher takes a half-close for a departure (cgi/serve/threads/watch.c). */
 static void
 test_half_close_unix(void)
 {

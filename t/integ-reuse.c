@@ -343,7 +343,7 @@ lean_calls(void)
 	    integ_metric(&env, "/api/metrics", "fanout_lean_connections_reused_total");
 }
 
-/* Under the event server, an http:// backend goes through the lean client (cgi/h1.h), one held
+/* Under the event server, an http:// backend goes through the lean client (cgi/backend/h1/h1.h), one held
  * to curl ("client": "curl") through curl; each user gets its own data either way. */
 static void
 test_lean_or_curl(void)

@@ -9,13 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgi/accesslog.h"
-#include "cgi/call.h"
-#include "cgi/desync.h"
-#include "cgi/fetch.h"
-#include "cgi/handler.h"
-#include "cgi/outcome.h"
-#include "cgi/route.h"
+#include "cgi/request/accesslog.h"
+#include "cgi/request/call.h"
+#include "cgi/backend/desync.h"
+#include "cgi/backend/curl/fetch.h"
+#include "cgi/request/handler.h"
+#include "cgi/request/outcome.h"
+#include "cgi/request/route.h"
 #include "common/clock.h"
 #include "t/unit.h"
 
@@ -313,7 +313,7 @@ test_outcomes(void)
 	const struct cfg_endpoint *ep = &cfg->endpoints[1];
 	struct outcomes *o = outcomes_plan(fanout_group_new(FANOUT_THREADS,
 	    clock_now_us() + 100000), ep, vars, scripted);
-	struct http_io io = { .write = capture, .fd = -1 };
+	struct http_io io = { .write = capture };
 	const struct outcome *a, *b, *c;
 	int64_t deadline;
 	int status = 0;
@@ -375,7 +375,7 @@ test_message_not_utf8(void)
 	const struct cfg_endpoint *ep = &cfg->endpoints[1];
 	struct outcomes *o = outcomes_plan(fanout_group_new(FANOUT_THREADS,
 	    clock_now_us() + 2000000), ep, vars, cut_message);
-	struct http_io io = { .write = capture, .fd = -1 };
+	struct http_io io = { .write = capture };
 	int status = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
@@ -410,7 +410,7 @@ request_param(void *ctx, const char *name, size_t *cursor)
 static int
 serve(const char *uri, long fail)
 {
-	struct http_io io = { .param = request_param, .write = capture, .fd = -1 };
+	struct http_io io = { .param = request_param, .write = capture };
 	char line[1024], path[64];
 	FILE *log = tmpfile();
 	int saved = dup(STDERR_FILENO), status = -1;

@@ -1,9 +1,9 @@
-/* unit-config.c - unit tests of the program's config (cgi/config.h) and URL templates. */
+/* unit-config.c - unit tests of the program's config (cgi/config/config.h) and URL templates. */
 #include <string.h>
 
-#include "cgi/config.h"
-#include "cgi/desync.h"
-#include "cgi/template.h"
+#include "cgi/config/config.h"
+#include "cgi/backend/desync.h"
+#include "cgi/config/template.h"
 #include "common/buf.h"
 #include "t/unit.h"
 

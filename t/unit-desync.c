@@ -1,21 +1,22 @@
-/* unit-desync.c - unit tests of the registry of backend origins out of step (cgi/desync.h). */
+/* unit-desync.c - unit tests of the registry of backend origins out of step
+ * (cgi/backend/desync.h), and of the origin keys (cgi/backend/origin.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgi/desync.h"
-#include "cgi/template.h"
+#include "cgi/backend/desync.h"
+#include "cgi/backend/origin.h"
 #include "common/buf.h"
 #include "t/unit.h"
 
-/* The key of url's origin (tpl_authority() and tpl_origin()), into key; false if refused. */
+/* The key of url's origin (origin_parse() and origin_key()), into key; false if refused. */
 static bool
 origin_of(const char *url, char *key, size_t size)
 {
-	struct tpl_authority a;
+	struct origin_authority a;
 	char *made;
 
-	if (tpl_authority(url, &a, NULL) != 0 || (made = tpl_origin(&a)) == NULL)
+	if (origin_parse(url, &a, NULL) != 0 || (made = origin_key(&a)) == NULL)
 		return false;
 	snprintf(key, size, "%s", made);
 	free(made);

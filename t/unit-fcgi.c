@@ -1,10 +1,10 @@
-/* unit-fcgi.c - unit tests of the FastCGI codec (cgi/fcgi.c): requests fed whole and split at
+/* unit-fcgi.c - unit tests of the FastCGI codec (cgi/serve/event/fcgi.c): requests fed whole and split at
  * every byte, pair lengths, padding, libfcgi's two crash records, bounds, the protocol's own
  * answers, the writers byte for byte, and requests captured from libfcgi's cgi-fcgi and nginx. */
 #include <stdint.h>
 #include <string.h>
 
-#include "cgi/fcgi.h"
+#include "cgi/serve/event/fcgi.h"
 #include "t/unit.h"
 #include "t/unit-fcgi.h"
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cgi/fcgi.h"
+#include "cgi/serve/event/fcgi.h"
 #include "common/buf.h"
 
 extern const struct fcgi_limits limits;	/* 4096 bytes of parameters, 100 conns, 50 reqs */

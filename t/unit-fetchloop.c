@@ -1,4 +1,4 @@
-/* unit-fetchloop.c - cgi/fetch.c's transfers driven by an epoll loop (fetch_cache_new_on), against
+/* unit-fetchloop.c - cgi/backend/curl/fetch.c's transfers driven by an epoll loop (fetch_cache_new_on), against
  * t/mock-backend and t/stray-backend. */
 #include <fcntl.h>
 #include <jansson.h>
@@ -8,7 +8,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "cgi/fetch.h"
+#include "cgi/backend/curl/fetch.h"
 #include "common/clock.h"
 #include "t/integ.h"
 #include "t/unit.h"
@@ -28,6 +28,7 @@ struct loop {
 	unsigned char what[FD_MAX];	/* what each descriptor is watched for, 0 if not */
 	int nwatched;
 	unsigned long watches, ends;	/* watches begun, and ended */
+	unsigned long records, forgotten; /* records made (hooks' *sock), and handed back */
 	bool refuse;			/* watch() fails, as a full epoll set would */
 	bool broken;			/* a hook was called against its contract */
 };
@@ -45,13 +46,19 @@ broken(const char *why, int fd)
 }
 
 static int
-hook_watch(void *ctx, int fd, int what)
+hook_watch(void *ctx, int fd, int what, void **sock)
 {
 	struct loop *l = ctx;
 	struct epoll_event ev = { .data.fd = fd };
 
 	if (fd < 0 || fd >= FD_MAX || (what & ~(FETCH_POLL_IN | FETCH_POLL_OUT)) != 0)
 		return broken("bad arguments", fd), -1;
+	/* The cache keeps the loop's record of fd (here its slot in what[]) from its first watch. */
+	if (*sock == NULL && what != 0) {
+		*sock = &l->what[fd];
+		l->records++;
+	} else if (*sock != NULL && *sock != &l->what[fd])
+		broken("the record kept for a descriptor is another's", fd);
 	if (what == 0) {
 		if (l->what[fd] == 0)
 			broken("end of a watch that is not on", fd);
@@ -86,7 +93,17 @@ hook_timer(void *ctx, long timeout_ms)
 	l->timer_at = timeout_ms < 0 ? -1 : clock_now_us() + (int64_t)timeout_ms * 1000;
 }
 
-static const struct fetch_loop_hooks hooks = { hook_watch, hook_timer, &loop };
+static void
+hook_forget(void *ctx, void *sock)
+{
+	struct loop *l = ctx;
+
+	if ((unsigned char *)sock < l->what || (unsigned char *)sock >= l->what + FD_MAX)
+		broken("a record handed back that was never made", -1);
+	l->forgotten++;
+}
+
+static const struct fetch_loop_hooks hooks = { hook_watch, hook_timer, &loop, hook_forget };
 
 /* A GET of the test, and how it ended. */
 struct call {
@@ -330,6 +347,9 @@ test_free_ends_watches(void)
 	idle = fetch_pool_idle();
 	fetch_cache_free(c);
 	assert_no_watch_left();
+	/* Every record the cache kept for the loop came back once, with the cache. */
+	CU_ASSERT(loop.records > 0);
+	CU_ASSERT_EQUAL(loop.forgotten, loop.records);
 	/* The transfers under way were ended and their curl handles freed with it; nothing went to
 	 * the process's pool, which keeps blocking calls' caches only (a leak shows under ASan). */
 	CU_ASSERT_EQUAL(fetch_pool_idle(), idle);

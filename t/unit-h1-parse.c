@@ -1,8 +1,8 @@
-/* unit-h1-parse.c - cgi/h1parse.c on answers well and badly framed, fed whole and a byte at a
- * time: where each ends, why each refused one is, and whether for its framing. */
+/* unit-h1-parse.c - cgi/backend/h1/h1parse.c on answers well and badly framed, fed whole and a
+ * byte at a time: where each ends, why each refused one is, and whether for its framing. */
 #include <string.h>
 
-#include "cgi/h1parse.h"
+#include "cgi/backend/h1/h1parse.h"
 #include "t/unit-h1.h"
 
 struct parse_case {

@@ -1,4 +1,4 @@
-/* unit-h1.c - cgi/h1.c, the lean HTTP/1.1 client, driven by a cgi/loop.h loop against
+/* unit-h1.c - cgi/backend/h1/h1.c, the lean HTTP/1.1 client, driven by a cgi/loop/loop.h loop against
  * t/mock-backend and t/stray-backend; and its parser's cases (unit-h1-parse.c). */
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cgi/fetch.h"
-#include "cgi/h1.h"
+#include "cgi/backend/curl/fetch.h"
+#include "cgi/backend/h1/h1.h"
 #include "common/clock.h"
 #include "t/integ.h"
 #include "t/unit-h1.h"
@@ -129,7 +129,7 @@ get_one(int port, const char *target)
 static void
 test_supports(void)
 {
-	/* As the config's parser reads them (tpl_authority()): a port of leading zeros or an
+	/* As the config's parser reads them (origin_parse()): a port of leading zeros or an
 	 * empty one is taken, an upper-case scheme is not (the config never has one). */
 	static const char *const yes[] = { "http://127.0.0.1/", "http://127.0.0.1:8080/a?b=c",
 		"http://[::1]:81/x", "http://localhost", "http://10.0.0.1?q",

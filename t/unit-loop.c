@@ -1,4 +1,4 @@
-/* unit-loop.c - unit tests of cgi/loop.c: timers in order through any arming and disarming,
+/* unit-loop.c - unit tests of cgi/loop/loop.c: timers in order through any arming and disarming,
  * descriptors, jobs posted from other threads, and frees deferred past the batch. */
 #include <pthread.h>
 #include <stdint.h>
@@ -6,7 +6,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "cgi/loop.h"
+#include "cgi/loop/loop.h"
+#include "common/clock.h"
 #include "fanout/fanout.h"
 #include "t/unit.h"
 
@@ -47,7 +48,7 @@ test_timers(void)
 {
 	static struct tick ticks[NTIMERS];
 	struct fired log = { .count = 0 };
-	int64_t base = fanout_now_us() + 1000;
+	int64_t base = clock_now_us() + 1000;
 	unsigned seed = 7;
 
 	for (int i = 0; i < NTIMERS; i++) {
@@ -68,7 +69,7 @@ test_timers(void)
 	CU_ASSERT_EQUAL(loop_run(loop), 0);
 	CU_ASSERT_EQUAL(log.count, NTIMERS / 2);
 	CU_ASSERT_FALSE(log.out_of_order);
-	CU_ASSERT(fanout_now_us() >= log.last_at);	/* none fired early */
+	CU_ASSERT(clock_now_us() >= log.last_at);	/* none fired early */
 }
 
 struct post {
@@ -171,6 +172,18 @@ test_defer(void)
 	}
 }
 
+/* cgi/ reads one clock, common/clock.h's; fanout/ keeps its own (it builds alone) and compares
+ * the deadlines cgi/ computes with it: the two must be one clock, instant for instant. */
+static void
+test_one_time_base(void)
+{
+	for (int i = 0; i < 1000; i++) {
+		int64_t a = clock_now_us(), b = fanout_now_us(), c = clock_now_us();
+
+		CU_ASSERT_FATAL(a <= b && b <= c);
+	}
+}
+
 static int
 suite_init(void)
 {
@@ -191,6 +204,7 @@ main(void)
 		{ "timers fire in order through re-arming and stopping", test_timers },
 		{ "jobs from another thread run in order", test_posts },
 		{ "an io removed in its batch is not called; frees wait", test_defer },
+		{ "cgi/'s clock is fanout's clock", test_one_time_base },
 		{ NULL, NULL },
 	};
 

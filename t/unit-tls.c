@@ -1,5 +1,6 @@
-/* unit-tls.c - cgi/fetch.c over TLS: a new connection to an https:// backend resumes the session
- * of an earlier call on the same cache, though each call has a new easy handle. */
+/* unit-tls.c - cgi/backend/curl/fetch.c over TLS: a new connection to an https:// backend
+ * resumes the session of an earlier call on the same cache, though each call has a new easy
+ * handle. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -8,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgi/fetch.h"
+#include "cgi/backend/curl/fetch.h"
 #include "common/clock.h"
 #include "t/integ.h"
 #include "t/unit.h"

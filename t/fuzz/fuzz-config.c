@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cgi/config.h"
+#include "cgi/config/config.h"
 #include "t/fuzz/fuzz.h"
 
 int

@@ -1,8 +1,8 @@
-/* fuzz-fcgi.c - libFuzzer target: the FastCGI codec (cgi/fcgi.c) fed arbitrary bytes whole and
+/* fuzz-fcgi.c - libFuzzer target: the FastCGI codec (cgi/serve/event/fcgi.c) fed arbitrary bytes whole and
  * in arbitrary chunks. It must not crash, must give the same events, answers and rc however the
  * bytes are cut, must keep its parameters within the bound, and must answer no more than a
  * bounded number of bytes per byte read. */
-#include "cgi/fcgi.h"
+#include "cgi/serve/event/fcgi.h"
 #include "t/fuzz/fuzz.h"
 
 static const struct fcgi_limits fuzz_limits = { 1024, 10, 10 };

@@ -1,9 +1,9 @@
-/* fuzz-h1.c - libFuzzer target: the lean client's response parser (cgi/h1parse.c) fed arbitrary
+/* fuzz-h1.c - libFuzzer target: the lean client's response parser (cgi/backend/h1/h1parse.c) fed arbitrary
  * bytes, as the answers of one connection one after another, whole and cut anywhere. It must not
  * crash, must give the same answers (status, keep-alive, body, where each ends, why one is
  * refused, and whether for its framing) however the bytes are cut, and must keep the body, the heads and its line within
  * their bounds. */
-#include "cgi/h1parse.h"
+#include "cgi/backend/h1/h1parse.h"
 #include "t/fuzz/fuzz.h"
 
 static const size_t caps[] = { 0, 1, 16, 100, 4096, 1 << 20, SIZE_MAX, 65536 };

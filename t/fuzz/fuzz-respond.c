@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgi/call.h"
-#include "cgi/outcome.h"
-#include "cgi/respond.h"
-#include "cgi/route.h"
+#include "cgi/request/call.h"
+#include "cgi/request/outcome.h"
+#include "cgi/request/respond.h"
+#include "cgi/request/route.h"
 #include "common/jsonscan.h"
 #include "fanout/fanout.h"
 #include "t/fuzz/fuzz.h"
@@ -104,7 +104,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct cfg_endpoint *ep = &cfg->endpoints[0];
 	struct buf err = BUF_INIT, out = BUF_INIT;
-	struct http_io io = { .param = no_param, .write = capture, .ctx = &out, .fd = -1 };
+	struct http_io io = { .param = no_param, .write = capture, .ctx = &out };
 	struct req_vars *v = NULL;
 	struct route_match m;
 	struct outcomes *o;

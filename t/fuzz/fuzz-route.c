@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgi/route.h"
+#include "cgi/request/route.h"
 #include "t/fuzz/fuzz.h"
 
 static struct cfg *cfg;

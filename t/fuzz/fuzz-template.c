@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cgi/template.h"
+#include "cgi/config/template.h"
 #include "common/pct.h"
 #include "t/fuzz/fuzz.h"
 
