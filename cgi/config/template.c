@@ -1,7 +1,6 @@
 /* template.c - backend URL templates: parsed once at config load, expanded per request. */
 #include "cgi/config/template.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,20 +80,6 @@ placeholder_add(struct tpl *t, const char *s, size_t len, int in_query, struct b
 	return part_add(t, TPL_BACKEND, in_query, s, name_len, dot + 1, len - name_len - 1);
 }
 
-/* Appends the reason to err, if any; -1. */
-__attribute__((format(printf, 2, 3))) static int
-refuse(struct buf *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return -1;
-	va_start(ap, fmt);
-	(void)buf_vprintf(err, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* A byte no URL holds as it is (curl refuses it; in a request line it would end the target or
  * the line): a control character, a space or DEL. */
 static bool
@@ -114,7 +99,7 @@ origin_length(struct tpl *t, const char *url, struct buf *err)
 	if (strncmp(url, "http://", 7) == 0 || n == 8) {
 		n += strcspn(url + n, "/?#{}");
 		if (url[n] == '{' || url[n] == '}') {
-			(void)refuse(err, "a placeholder cannot stand in the host or port: a request"
+			(void)buf_printf(err, "a placeholder cannot stand in the host or port: a request"
 			    " never chooses where the program connects");
 			return 0;
 		}
@@ -122,7 +107,7 @@ origin_length(struct tpl *t, const char *url, struct buf *err)
 	if (origin_parse(url, &a, err) != 0)
 		return 0;
 	if ((t->origin = origin_key(&a)) == NULL) {
-		(void)refuse(err, "out of memory");
+		(void)buf_printf(err, "out of memory");
 		return 0;
 	}
 	return a.end;
