@@ -359,18 +359,14 @@ suite_init(void)
 	struct buf config = BUF_INIT;
 	bool ok;
 
-	if (mkdtemp(stray_dir) == NULL)
-		return -1;
-	ok = (stray_port = integ_backend_start(STRAY, stray_dir, "port", &stray)) > 0 &&
+	ok = (stray_port = integ_scratch_backend_start(STRAY, stray_dir, &stray)) > 0 &&
 	    config_make(&config) &&
 	    integ_stack_start(&env, buf_str(&config), integ_nginx_conf, cgi_args);
 	buf_free(&config);
-	if (!ok && stray > 0) {	/* CUnit does not call cleanup when init fails */
-		(void)integ_stop(stray);
+	if (!ok && stray_port > 0) {	/* CUnit does not call cleanup when init fails */
+		(void)integ_scratch_backend_stop(stray, stray_dir);
 		stray = -1;
 	}
-	if (!ok)
-		(void)integ_remove_tree(stray_dir);
 	return ok ? 0 : -1;
 }
 
@@ -379,9 +375,7 @@ suite_cleanup(void)
 {
 	bool ok = integ_stack_stop(&env);
 
-	ok &= stray < 0 || integ_stop(stray) == 0;
-	ok &= integ_remove_tree(stray_dir);
-	return ok ? 0 : -1;
+	return integ_scratch_backend_stop(stray, stray_dir) && ok ? 0 : -1;
 }
 
 int

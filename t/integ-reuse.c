@@ -84,29 +84,6 @@ config_make(struct buf *out)
 	return rc == 0 && buf_puts(out, "\n]}\n") == 0;
 }
 
-static bool
-stray_start(void)
-{
-	char port_file[64];
-	struct buf port = BUF_INIT;
-	int64_t until = clock_now_us() + 5000000;
-	char *argv[] = { STRAY, port_file, NULL };
-
-	if (mkdtemp(stray_dir) == NULL)
-		return false;
-	snprintf(port_file, sizeof(port_file), "%s/port", stray_dir);
-	if ((stray = integ_spawn(argv, NULL, -1, NULL, NULL)) < 0)
-		return false;
-	while (stray_port == 0 && clock_now_us() < until) {
-		if (integ_read_file(port_file, &port) && port.len > 1)
-			stray_port = (int)integ_parse_int(buf_str(&port));
-		buf_free(&port);
-		if (stray_port == 0)
-			(void)integ_wait_exit(stray, 10);	/* a pause that also sees an early death */
-	}
-	return stray_port > 0;
-}
-
 /* GET /api/E/path; the HTTP status, with the user the backend answered for in user. */
 static long
 get(const char *executor, const char *path, char *user, size_t size, struct reply *keep)
@@ -423,14 +400,14 @@ static int
 suite_init(void)
 {
 	struct buf config = BUF_INIT, front = BUF_INIT;
-	bool ok = stray_start() && config_make(&config) && front_make(&front) &&
+	bool ok = (stray_port = integ_scratch_backend_start(STRAY, stray_dir, &stray)) > 0 &&
+	    config_make(&config) && front_make(&front) &&
 	    integ_stack_start(&env, buf_str(&config), buf_str(&front), cgi_args);
 
 	buf_free(&config);
 	buf_free(&front);
-	if (!ok && stray > 0) {	/* CUnit does not call cleanup when init fails */
-		(void)integ_stop(stray);
-		(void)integ_remove_tree(stray_dir);
+	if (!ok && stray_port > 0) {	/* CUnit does not call cleanup when init fails */
+		(void)integ_scratch_backend_stop(stray, stray_dir);
 		stray = -1;
 	}
 	return ok ? 0 : -1;
@@ -441,9 +418,7 @@ suite_cleanup(void)
 {
 	bool ok = integ_stack_stop(&env);
 
-	ok &= stray < 0 || integ_stop(stray) == 0;
-	ok &= integ_remove_tree(stray_dir);
-	return ok ? 0 : -1;
+	return integ_scratch_backend_stop(stray, stray_dir) && ok ? 0 : -1;
 }
 
 int

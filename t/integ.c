@@ -367,6 +367,29 @@ integ_backend_start(char *program, const char *dir, const char *name, pid_t *pid
 	return n > 0 && integ_wait_port(n, 3000) ? n : 0;
 }
 
+int
+integ_scratch_backend_start(char *program, char *dir, pid_t *pid)
+{
+	int port;
+
+	*pid = -1;
+	if (mkdtemp(dir) == NULL)
+		return 0;
+	if ((port = integ_backend_start(program, dir, "port", pid)) <= 0) {
+		(void)integ_scratch_backend_stop(*pid, dir);
+		*pid = -1;
+	}
+	return port;
+}
+
+bool
+integ_scratch_backend_stop(pid_t pid, const char *dir)
+{
+	bool ok = pid < 0 || integ_stop(pid) == 0;
+
+	return integ_remove_tree(dir) && ok;
+}
+
 long
 integ_json_long(const char *body, const char *name)
 {

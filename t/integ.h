@@ -24,6 +24,13 @@ int integ_listen(int *port);
  * port once it accepts connections, or 0 (*pid is then -1 or the pid to stop). */
 int integ_backend_start(char *program, const char *dir, const char *name, pid_t *pid);
 
+/* The same in a scratch directory made from the template dir ("/tmp/NAME-XXXXXX", rewritten in
+ * place), the port written to dir/port: its port, or 0 with nothing left running or behind
+ * (*pid -1). integ_scratch_backend_stop() stops it (pid < 0: none) and removes the directory:
+ * true if both went well. */
+int integ_scratch_backend_start(char *program, char *dir, pid_t *pid);
+bool integ_scratch_backend_stop(pid_t pid, const char *dir);
+
 /* The integer `name` of the JSON object in body (a backend's /stats), or -1. */
 long integ_json_long(const char *body, const char *name);
 
